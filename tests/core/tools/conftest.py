@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from tool_helpers import FIXED_NOW
+from tool_helpers import FIXED_NOW, RegistryFactory
 
 from voice_tui.config.schema import Settings, ToolsSettings
 from voice_tui.core.tools import ToolContext, ToolRegistry, build_registry
-
-RegistryFactory = Callable[..., ToolRegistry]
 
 
 @pytest.fixture

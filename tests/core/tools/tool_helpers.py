@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,9 @@ from voice_tui.core.tools import ToolRegistry, ToolResult
 FIXED_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=ZoneInfo("Europe/Paris"))
 TIMEOUT_S = 5.0
 MAX_CHARS = 16_000
+
+# make_registry(now=FIXED_NOW) -> a fresh registry over the test's data dir
+RegistryFactory = Callable[..., ToolRegistry]
 
 
 async def call(
