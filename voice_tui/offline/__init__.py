@@ -1,1 +1,77 @@
+"""The built-in offline engine's parts: recogniser, synthesiser, responders.
 
+`build_components` never raises: a part that cannot load on this platform is left out
+(None) with a note saying which and why, and the server degrades around it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from voice_tui.config.schema import Settings
+from voice_tui.server.components import Components, Recognizer, Responder, Synthesizer
+
+log = logging.getLogger(__name__)
+
+
+def _recognizer(notes: list[str]) -> Recognizer | None:
+    try:
+        from voice_tui.offline.asr import PocketsphinxRecognizer
+
+        return PocketsphinxRecognizer()
+    except Exception as e:  # any failure to load means: typed input only
+        log.warning("offline speech recognition unavailable: %s", e)
+        notes.append(f"Speech recognition is unavailable ({e}); type your messages instead.")
+        return None
+
+
+def _synthesizer(notes: list[str]) -> Synthesizer | None:
+    try:
+        from voice_tui.offline.tts import EspeakSynthesizer
+
+        return EspeakSynthesizer()
+    except Exception as e:  # any failure to load means: replies are text only
+        log.warning("offline speech synthesis unavailable: %s", e)
+        notes.append(f"Speech synthesis is unavailable ({e}); replies are text only.")
+        return None
+
+
+def _responder(settings: Settings | None, notes: list[str]) -> Responder:
+    from voice_tui.offline.responder_builtin import BuiltinResponder
+
+    local = settings.local if settings is not None else None
+    if local is None or not local.chat_url:
+        return BuiltinResponder()
+    if not local.chat_model:
+        notes.append(
+            "local.chat_url is set but local.chat_model is not; using the built-in responder."
+        )
+        return BuiltinResponder()
+    try:
+        from voice_tui.offline.responder_chat import ChatCompletionsResponder
+
+        key = local.chat_api_key.get_secret_value() if local.chat_api_key else None
+        return ChatCompletionsResponder(
+            local.chat_url, local.chat_model, api_key=key, timeout_s=local.chat_timeout_s
+        )
+    except Exception as e:  # e.g. a malformed URL: keep the session usable
+        log.warning("chat-completions responder unavailable: %s", type(e).__name__)
+        notes.append(
+            f"The local model at local.chat_url could not be used ({type(e).__name__}); "
+            "using the built-in responder."
+        )
+        return BuiltinResponder()
+
+
+def build_components(settings: Settings | None = None) -> Components:
+    """The offline recogniser, synthesiser and responder (chat endpoint if configured)."""
+    notes: list[str] = []
+    recognizer = _recognizer(notes)
+    synthesizer = _synthesizer(notes)
+    responder = _responder(settings, notes)
+    return Components(
+        recognizer=recognizer, synthesizer=synthesizer, responder=responder, notes=tuple(notes)
+    )
+
+
+__all__ = ["build_components"]

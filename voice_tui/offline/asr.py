@@ -1,0 +1,117 @@
+"""Speech recognition with pocketsphinx and the en-US model its wheel carries.
+
+Loading a decoder takes a noticeable fraction of a second, so decoders are pooled:
+`start()` borrows one (creating it only when all are busy) and `finish()` returns it.
+Audio arrives at 24 kHz and is resampled to the model's 16 kHz as a stream. Partial
+hypotheses are read only every ~300 ms of audio, because each read walks the search
+lattice; the search itself keeps up with every chunk so `finish()` is quick.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Final
+
+import numpy as np
+import soxr
+
+from voice_tui.server.components import SAMPLE_RATE
+
+MODEL_RATE: Final = 16_000
+PARTIAL_EVERY_SAMPLES: Final = MODEL_RATE * 300 // 1000
+
+# Decoder settings chosen by measuring word error rate on synthesised commands
+# (tests/offline/phrases.py); everything else is the wheel's default en-US model.
+DECODER_OPTIONS: Final[dict[str, Any]] = {}
+
+
+class RecognizerUnavailable(RuntimeError):
+    """pocketsphinx or its model could not be loaded on this platform."""
+
+
+class _DecoderPool:
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        self._free: list[Any] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return self.create()
+
+    def give_back(self, decoder: Any) -> None:
+        with self._lock:
+            self._free.append(decoder)
+
+    def create(self) -> Any:
+        try:
+            from pocketsphinx import Decoder
+
+            return Decoder(samprate=MODEL_RATE, **self._options)
+        except (ImportError, OSError, RuntimeError, ValueError) as e:
+            raise RecognizerUnavailable(f"pocketsphinx could not load its model: {e}") from e
+
+
+class PocketsphinxStream:
+    """One utterance. Not thread-safe: the server owns it."""
+
+    def __init__(self, pool: _DecoderPool) -> None:
+        self._pool = pool
+        self._decoder: Any = pool.take()
+        self._resampler = soxr.ResampleStream(SAMPLE_RATE, MODEL_RATE, 1, dtype="int16")
+        self._since_partial = 0
+        self._partial = ""
+        self._final: str | None = None
+        self._decoder.start_utt()
+
+    def feed(self, pcm: bytes) -> str | None:
+        if self._final is not None:
+            raise RuntimeError("feed() after finish()")
+        if len(pcm) % 2:
+            pcm = pcm[:-1]  # a torn sample cannot be decoded; never raise on the hot path
+        samples = self._resampler.resample_chunk(np.frombuffer(pcm, np.int16))
+        if samples.size:
+            self._decoder.process_raw(samples.tobytes(), False, False)
+            self._since_partial += samples.size
+        if self._since_partial < PARTIAL_EVERY_SAMPLES:
+            return None
+        self._since_partial = 0
+        partial = self._hypothesis()
+        if partial == self._partial:
+            return None
+        self._partial = partial
+        return partial
+
+    def finish(self) -> str:
+        if self._final is not None:
+            return self._final
+        tail = self._resampler.resample_chunk(np.zeros(0, np.int16), last=True)
+        try:
+            if tail.size:
+                self._decoder.process_raw(tail.tobytes(), False, False)
+            self._decoder.end_utt()
+            self._final = self._hypothesis()
+        finally:
+            self._pool.give_back(self._decoder)
+        return self._final
+
+    def _hypothesis(self) -> str:
+        hyp = self._decoder.hyp()
+        return str(hyp.hypstr).strip() if hyp is not None else ""
+
+
+class PocketsphinxRecognizer:
+    """The `Recognizer` of the offline engine (English only: the wheel's model)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self._pool = _DecoderPool(DECODER_OPTIONS if options is None else options)
+        # Load one decoder now: a missing model is reported at start-up, not mid-call.
+        self._pool.give_back(self._pool.create())
+
+    def start(self, language: str | None = None, prompt: str | None = None) -> PocketsphinxStream:
+        # `language` and `prompt` cannot steer this model; the wheel only has en-US.
+        return PocketsphinxStream(self._pool)

@@ -1,0 +1,188 @@
+"""The built-in responder: what answers when no language model is configured.
+
+It is honest about what it is. It repeats what it heard, answers what the session's
+built-in tools can answer through real function calls (the time; ending the
+conversation), and tells the user how to connect a local model or the cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from voice_tui.server.components import (
+    ChatMessage,
+    FunctionCallPiece,
+    ResponderPiece,
+    ResponderRequest,
+    TextPiece,
+)
+
+TIME_TOOL: Final = "get_current_time"
+END_TOOL: Final = "end_conversation"
+
+_TIME_QUESTION = re.compile(
+    r"\b(what(?:'s| is)? the time|what time|time is it|the time|current time|"
+    r"clock|what day|which day|today's date|the date|what date)\b",
+    re.IGNORECASE,
+)
+_GOODBYE = re.compile(
+    r"\b(good ?bye|bye|see you|farewell|that's all|that is all|hang up|"
+    r"end (?:the|this) (?:conversation|call|chat)|stop the conversation)\b",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(r"^\W*(hello|hi|hey|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+
+HELP_TEXT: Final = (
+    "I'm the built-in offline responder, not a language model, so I can only tell "
+    "the time and end the conversation. For real answers, set chat_url and chat_model "
+    "in the [local] section of the config to a local model such as Ollama, or set "
+    "OPENAI_API_KEY to use the cloud."
+)
+SHORT_HELP: Final = "Connect a model in the config for real answers."
+
+
+def _new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:20]}"
+
+
+def _offered(tools: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(t["name"]): t for t in tools if t.get("type", "function") == "function"}
+
+
+def _empty_arguments(tool: dict[str, Any]) -> str | None:
+    """'{}' when the tool can be called without arguments, else None (we cannot fill them)."""
+    params = tool.get("parameters") or {}
+    return None if params.get("required") else "{}"
+
+
+def _find_datetime(value: Any) -> datetime | None:
+    """The first ISO 8601 date-time anywhere in a decoded JSON value."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        # A bare date carries no time of day: not an answer to "what time is it".
+        return parsed if ("T" in value or " " in value.strip()) else None
+    if isinstance(value, dict):
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _find_datetime(item)
+        if found is not None:
+            return found
+    return None
+
+
+def speak_time(output: str) -> str | None:
+    """A sentence that speaks the time in a get_current_time output, or None."""
+    try:
+        decoded: Any = json.loads(output)
+    except ValueError:
+        decoded = output
+    if isinstance(decoded, dict) and decoded.get("error"):
+        return None
+    when = _find_datetime(decoded)
+    if when is not None:
+        clock = when.strftime("%I:%M %p").lstrip("0")
+        return f"It's {clock} on {when.strftime('%A, %B')} {when.day}."
+    match = _CLOCK.search(output)
+    if match:
+        return f"It's {match.group(1)}:{match.group(2)}."
+    return None
+
+
+def _greeting(instructions: str) -> str:
+    """A greeting line from the persona's instructions ("You are X." -> "Hello, I am X.")."""
+    first = re.split(r"(?<=[.!?])\s", instructions.strip(), maxsplit=1)[0]
+    intro = re.match(r"you(?: are|'re)\s+(.+?)[.!?]?$", first, re.IGNORECASE)
+    if intro:
+        who = re.sub(r"\byour\b", "my", intro.group(1), flags=re.IGNORECASE)
+        return f"Hello, I am {who}."
+    return "Hello!"
+
+
+def _tool_name(history: tuple[ChatMessage, ...], call_id: str | None) -> str | None:
+    for message in reversed(history):
+        for call in message.tool_calls:
+            if call.get("id") == call_id or call.get("call_id") == call_id:
+                function = call.get("function")
+                if isinstance(function, dict):
+                    return str(function.get("name", ""))
+                return str(call.get("name", ""))
+    return None
+
+
+def _has_said(history: tuple[ChatMessage, ...], text: str) -> bool:
+    return any(m.role == "assistant" and text in m.content for m in history)
+
+
+class BuiltinResponder:
+    """The `Responder` used when no chat-completions endpoint is configured."""
+
+    name = "builtin"
+
+    async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
+        for piece in self._answer(request):
+            yield piece
+
+    def _answer(self, request: ResponderRequest) -> list[ResponderPiece]:
+        history = request.history
+        tools = _offered(request.tools)
+        conversation = [m for m in history if m.role != "system"]
+        if not conversation:
+            return [TextPiece(_greeting(request.instructions)), TextPiece(" " + HELP_TEXT)]
+        last = conversation[-1]
+        if last.role == "tool":
+            return self._after_tool(history, last)
+        if last.role != "user":
+            # Asked to speak again without anything new from the user.
+            return [TextPiece("Is there anything else I can help with?")]
+        return self._answer_user(history, last.content.strip(), tools)
+
+    def _answer_user(
+        self, history: tuple[ChatMessage, ...], heard: str, tools: dict[str, dict[str, Any]]
+    ) -> list[ResponderPiece]:
+        if not heard:
+            return [TextPiece("Sorry, I didn't catch that. Could you say it again?")]
+        if _TIME_QUESTION.search(heard) and TIME_TOOL in tools:
+            arguments = _empty_arguments(tools[TIME_TOOL])
+            if arguments is not None:
+                return [FunctionCallPiece(TIME_TOOL, arguments, _new_call_id())]
+        if _GOODBYE.search(heard):
+            pieces: list[ResponderPiece] = [TextPiece("Goodbye!")]
+            if END_TOOL in tools:
+                arguments = _empty_arguments(tools[END_TOOL])
+                if arguments is not None:
+                    pieces.append(FunctionCallPiece(END_TOOL, arguments, _new_call_id()))
+            return pieces
+        opening = "Hello!" if _GREETING.search(heard) else f'I heard: "{heard}".'
+        help_text = SHORT_HELP if _has_said(history, HELP_TEXT) else HELP_TEXT
+        return [TextPiece(opening), TextPiece(" " + help_text)]
+
+    def _after_tool(self, history: tuple[ChatMessage, ...], result: ChatMessage) -> list[
+        ResponderPiece
+    ]:
+        name = _tool_name(history, result.tool_call_id)
+        if name == TIME_TOOL:
+            sentence = speak_time(result.content)
+            if sentence is not None:
+                return [TextPiece(sentence)]
+            return [TextPiece("Sorry, the clock tool did not give me the time.")]
+        if name == END_TOOL:
+            # The goodbye was already said with the call; say it only if it was not.
+            said_goodbye = any(
+                m.role == "assistant" and "Goodbye" in m.content for m in history[-3:]
+            )
+            return [] if said_goodbye else [TextPiece("Goodbye!")]
+        label = name or "The tool"
+        return [TextPiece(f"{label} returned: {result.content[:200]}")]
