@@ -1,0 +1,237 @@
+"""The journal: written turn by turn, read back whole, and never a reason to stop talking."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from voice_tui import __version__
+from voice_tui.config.paths import data_dir
+from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.events import (
+    ConversationEnded,
+    Notice,
+    ResponseFinished,
+    TurnCompleted,
+)
+from voice_tui.core.usage import UsageTotals
+from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, read_session
+from voice_tui.journal.redact import Redactor
+
+from .turns import T0, sample_turns
+
+META = SessionMeta(backend="local", model="offline-1", persona="Wild Brunch", started_at=T0)
+
+
+def test_round_trip_through_engine_events(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    journal = Journal.open(tmp_path, META, on_warning=warnings.append)
+    turns = sample_turns()
+    totals = UsageTotals(turns=2, input_tokens=420, output_tokens=320, cost_usd=0.0321)
+    for turn in turns:
+        journal.on_event(TurnCompleted(turn))
+    journal.on_event(Notice("not journaled"))
+    journal.on_event(ResponseFinished("resp_2", "completed", None, totals))
+    journal.on_event(ConversationEnded("goodbye"))
+    journal.close()
+    journal.close()  # idempotent
+
+    assert warnings == []
+    assert journal.path is not None and journal.path.parent == tmp_path
+    assert journal.path.name == f"{journal.session_id}.jsonl"
+    assert journal.session_id.startswith("20261118T110640Z-")
+    record = read_session(journal.path)
+    assert record.problems == []
+    assert [t.to_json() for t in record.turns] == [t.to_json() for t in turns]
+    assert (record.backend, record.model, record.persona) == ("local", "offline-1", "Wild Brunch")
+    assert record.session_id == journal.session_id
+    assert record.started_at == T0
+    assert record.voice_tui_version == __version__
+    assert record.totals == totals
+    assert record.end_reason == "goodbye"
+    assert record.ended_at is not None
+
+
+def test_each_turn_is_on_disk_before_on_event_returns(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, META)
+    assert journal.path is not None
+    for count, turn in enumerate(sample_turns(), start=1):
+        journal.on_event(TurnCompleted(turn))
+        # Read through a separate descriptor, while the journal is still open.
+        assert len(read_session(journal.path).turns) == count
+    journal.close()
+
+
+def test_file_is_private_and_lines_are_typed(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, META)
+    journal.append_turn(sample_turns()[0])
+    journal.close(totals=UsageTotals())
+    assert journal.path is not None
+    assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
+    lines = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["session", "turn", "end"]
+    assert lines[0]["format"] == 1
+    assert lines[2]["totals"] == {
+        "turns": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": 0.0,
+    }
+
+
+def test_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, META)
+    turns = sample_turns()
+    for turn in turns:
+        journal.append_turn(turn)
+    assert journal.path is not None
+    data = journal.path.read_bytes()
+    # Cut the last turn line in half, as a crash mid-write would.
+    last_line_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    journal.path.write_bytes(data[: last_line_start + 40])
+
+    record = read_session(journal.path)
+    assert [t.item_id for t in record.turns] == [t.item_id for t in turns[:-1]]
+    assert len(record.problems) == 1 and "truncated" in record.problems[0]
+    assert record.ended_at is None
+
+
+def test_a_damaged_middle_line_loses_only_itself(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, META)
+    for turn in sample_turns():
+        journal.append_turn(turn)
+    journal.close()
+    assert journal.path is not None
+    lines = journal.path.read_text().splitlines(keepends=True)
+    lines[2] = '{"type": "turn", "turn": {"role": "robot"}}\n'  # the second turn
+    journal.path.write_text("".join(lines))
+    record = read_session(journal.path)
+    assert [t.item_id for t in record.turns] == ["item_u1", "item_u2", "item_a2"]
+    assert len(record.problems) == 1 and "line 3: skipped" in record.problems[0]
+    assert record.ended_at is not None
+
+
+def test_resumed_turns_are_carried_into_the_new_file(tmp_path: Path) -> None:
+    earlier = sample_turns()
+    meta = SessionMeta("local", "offline-1", "Assistant", resumed_from="20261117T094640Z-abcd0123")
+    journal = Journal.open(tmp_path, meta, resumed_turns=earlier)
+    new = Turn(Role.USER, "item_new", "And one more thing", started_at=T0 + 100)
+    journal.append_turn(new)
+    journal.close()
+    assert journal.path is not None
+    record = read_session(journal.path)
+    assert record.resumed_from == "20261117T094640Z-abcd0123"
+    assert record.resumed_turns == len(earlier)
+    assert [t.item_id for t in record.turns] == [t.item_id for t in earlier] + ["item_new"]
+    assert [t.item_id for t in record.new_turns] == ["item_new"]
+    assert journal.turns_written == 1
+
+
+def test_unwritable_directory_warns_once_and_the_conversation_goes_on(tmp_path: Path) -> None:
+    # The tests run as root, so permissions would not stop a write: a path *through a
+    # regular file* fails for everyone (NotADirectoryError).
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    warnings: list[str] = []
+    journal = Journal.open(blocker / "sessions", META, on_warning=warnings.append)
+    assert not journal.enabled
+    for turn in sample_turns():
+        journal.on_event(TurnCompleted(turn))  # no exception: nothing to do
+    journal.close()
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Journal disabled: cannot create a session file in")
+    assert "Not a directory" in warnings[0] and "conversation goes on" in warnings[0]
+    assert journal.turns_written == 0
+
+
+def test_journal_logs_its_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING, logger="voice_tui.journal"):
+        Journal.open(blocker, META)
+    assert any("Journal disabled" in r.getMessage() for r in caplog.records)
+
+
+FULL_DISK_CHILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pathlib import Path
+    from tests.journal.turns import sample_turns
+    from voice_tui.journal.journal import Journal, SessionMeta
+
+    # A file size limit makes write() fail with EFBIG, like a full disk does with ENOSPC.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))
+    warnings = []
+    journal = Journal.open(Path(sys.argv[1]), SessionMeta("local", "m", "Assistant"),
+                           on_warning=warnings.append)
+    turns = sample_turns() * 3
+    for turn in turns:
+        journal.append_turn(turn)
+    journal.close()
+    print("warnings", len(warnings))
+    print("warning", warnings[0] if warnings else "")
+    print("written", journal.turns_written)
+    print("conversation went on through", len(turns), "turns")
+    """
+)
+
+
+def test_full_disk_disables_the_journal_with_one_warning(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(tmp_path / "sessions")],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert out["warnings"] == "1"
+    assert out["warning"].startswith("Journal disabled: cannot write to")
+    assert "File too large" in out["warning"]
+    assert out["conversation"] == "went on through 12 turns"
+    written = int(out["written"])
+    assert 0 < written < 12
+    # What did get written is readable, and holds exactly the turns reported written.
+    [path] = (tmp_path / "sessions").glob("*.jsonl")
+    record = read_session(path)
+    assert len(record.turns) == written
+    assert all("truncated" in p for p in record.problems)
+
+
+def test_default_directory_is_under_the_data_dir(tmp_path: Path) -> None:
+    env = {"VOICE_TUI_DATA_DIR": str(tmp_path)}
+    assert default_sessions_dir(None, env) == data_dir(env) / "sessions" == tmp_path / "sessions"
+
+
+def test_journal_redacts_secrets_in_what_it_writes(tmp_path: Path) -> None:
+    key = "sk-journal-test-0123456789abcdefXYZ"
+    journal = Journal.open(tmp_path, META, redactor=Redactor([key]))
+    turn = Turn(Role.USER, "item_k", f"my key is {key}, please remember it")
+    journal.append_turn(turn)
+    journal.close()
+    assert journal.path is not None
+    text = journal.path.read_text()
+    assert key not in text
+    assert read_session(journal.path).turns[0].text.startswith("my key is sk-jo…[redacted]")
+
+
+def test_each_session_gets_its_own_file(tmp_path: Path) -> None:
+    first = Journal.open(tmp_path, META)
+    second = Journal.open(tmp_path, META)  # same second: the random part differs
+    assert first.path != second.path
+    assert first.session_id != second.session_id
+    first.close()
+    second.close()
+    assert len(os.listdir(tmp_path)) == 2

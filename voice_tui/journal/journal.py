@@ -1,0 +1,332 @@
+"""The session journal: one JSONL file per session, a line per finished turn.
+
+File layout (`<sessions dir>/<YYYYmmddTHHMMSSZ>-<8 hex>.jsonl`, mode 0600):
+
+    {"type": "session", ...}      header: id, start, backend, model, persona, version
+    {"type": "turn", "turn": {...}}   one per finished turn (`Turn.to_json()`), in order;
+                                      "resumed": true for turns carried over by --resume
+    {"type": "end", ...}          on a clean close: end time, reason, usage totals
+
+Each line is written with one `write()` to an O_APPEND descriptor and fsynced before
+`on_event` returns, so a crash or `kill -9` loses at most the turn in progress; a
+reader skips a truncated last line. Any OSError (full disk, unwritable directory)
+disables the journal with one warning: the conversation itself goes on.
+
+Writes happen on the caller's thread (the event loop). A turn is a few hundred bytes
+every few seconds, and `fsync` of that is far cheaper than the guarantee is worth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from voice_tui import __version__
+from voice_tui.config.paths import data_dir
+from voice_tui.config.schema import Settings
+from voice_tui.core.conversation import Turn
+from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
+from voice_tui.core.usage import UsageTotals
+from voice_tui.journal.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+SUFFIX = ".jsonl"
+
+WarningCallback = Callable[[str], None]
+
+
+def default_sessions_dir(
+    settings: Settings | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """`journal.dir` from the config when set, else `<user data dir>/sessions`."""
+    if settings is not None and settings.journal.dir:
+        return Path(settings.journal.dir).expanduser()
+    return data_dir(env) / "sessions"
+
+
+def new_session_id(started_at: float) -> str:
+    stamp = datetime.fromtimestamp(started_at, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMeta:
+    """What the header records about a session. Never holds keys."""
+
+    backend: str
+    model: str
+    persona: str
+    started_at: float = field(default_factory=time.time)
+    resumed_from: str | None = None  # the session `--resume` continued
+
+
+class Journal:
+    """Appends finished turns of one session. Subscribe `on_event` to the engine."""
+
+    def __init__(
+        self,
+        session_id: str,
+        path: Path | None,
+        fd: int | None,
+        meta: SessionMeta,
+        on_warning: WarningCallback | None,
+        redactor: Redactor | None,
+    ) -> None:
+        self.session_id = session_id
+        self.path = path
+        self.meta = meta
+        self.turns_written = 0
+        self.warning: str | None = None  # set when journaling was disabled by an error
+        self._fd = fd
+        self._on_warning = on_warning
+        self._redactor = redactor or Redactor()
+        self._lock = threading.Lock()
+        self._totals: UsageTotals | None = None
+        self._end_reason = ""
+
+    # -- opening -----------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path | None,
+        meta: SessionMeta,
+        *,
+        on_warning: WarningCallback | None = None,
+        redactor: Redactor | None = None,
+        resumed_turns: Iterable[Turn] = (),
+    ) -> Journal:
+        """Create the session file and write its header (and any turns carried over by
+        `--resume`, so every file holds its whole conversation). Never raises for I/O
+        errors: the journal is then disabled and `on_warning` told once."""
+        directory = default_sessions_dir() if directory is None else directory
+        session_id = new_session_id(meta.started_at)
+        journal = cls(session_id, None, None, meta, on_warning, redactor)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"{session_id}{SUFFIX}"
+            # 0600: a conversation is private. O_EXCL: never append to someone else's file.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        except OSError as exc:
+            journal._disable(f"cannot create a session file in {directory}", exc)
+            return journal
+        journal.path, journal._fd = path, fd
+        lines = [journal._header()]
+        lines += [{"type": "turn", "resumed": True, "turn": t.to_json()} for t in resumed_turns]
+        journal._write(lines)
+        return journal
+
+    @classmethod
+    def disabled(cls, meta: SessionMeta) -> Journal:
+        """A journal that writes nothing (`journal.enabled = false`)."""
+        return cls(new_session_id(meta.started_at), None, None, meta, None, None)
+
+    @property
+    def enabled(self) -> bool:
+        return self._fd is not None
+
+    # -- writing -----------------------------------------------------------------
+
+    def on_event(self, event: AppEvent) -> None:
+        """Engine listener (called on the loop)."""
+        if isinstance(event, TurnCompleted):
+            self.append_turn(event.turn)
+        elif isinstance(event, ResponseFinished):
+            self._totals = event.totals
+        elif isinstance(event, ConversationEnded):
+            self._end_reason = event.reason
+
+    def append_turn(self, turn: Turn) -> None:
+        if self._write([{"type": "turn", "turn": turn.to_json()}]):
+            self.turns_written += 1
+
+    def close(self, totals: UsageTotals | None = None, reason: str | None = None) -> None:
+        """Write the closing line (usage totals) and close the file. Idempotent."""
+        with self._lock:
+            if self._fd is None:
+                return
+        totals = totals if totals is not None else self._totals
+        end = {
+            "type": "end",
+            "ended_at": time.time(),
+            "reason": reason if reason is not None else self._end_reason,
+            "turns": self.turns_written,
+            "totals": _totals_json(totals) if totals is not None else None,
+        }
+        self._write([end])
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError as exc:  # e.g. a deferred write error surfacing on close
+                self._warn(f"the journal {self.path} may be incomplete", exc)
+
+    def _header(self) -> dict[str, Any]:
+        m = self.meta
+        return {
+            "type": "session",
+            "format": FORMAT_VERSION,
+            "session_id": self.session_id,
+            "started_at": m.started_at,
+            "started": datetime.fromtimestamp(m.started_at, UTC).isoformat(),
+            "backend": m.backend,
+            "model": m.model,
+            "persona": m.persona,
+            "resumed_from": m.resumed_from,
+            "voice_tui_version": __version__,
+        }
+
+    def _write(self, records: list[dict[str, Any]]) -> bool:
+        text = "".join(
+            json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records
+        )
+        data = self._redactor.redact(text).encode("utf-8")
+        with self._lock:
+            fd = self._fd
+            if fd is None:
+                return False
+            try:
+                view = memoryview(data)
+                while view:  # os.write may write less than asked (signals, pipes)
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except OSError as exc:
+                self._fd = None
+                _close_quietly(fd)
+                failure: OSError | None = exc
+            else:
+                failure = None
+        if failure is not None:
+            self._disable(f"cannot write to {self.path}", failure)
+            return False
+        return True
+
+    def _disable(self, what: str, exc: OSError) -> None:
+        self._warn(
+            f"Journal disabled: {what} ({exc.strerror or exc}). The conversation goes on", exc
+        )
+
+    def _warn(self, message: str, exc: OSError) -> None:
+        if self.warning is not None:
+            return  # one warning per session is enough
+        self.warning = message if message.startswith("Journal") else f"Journal: {message}"
+        log.warning("%s", self.warning, exc_info=exc)
+        if self._on_warning is not None:
+            self._on_warning(self.warning)
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _totals_json(totals: UsageTotals) -> dict[str, Any]:
+    return {
+        "turns": totals.turns,
+        "input_tokens": totals.input_tokens,
+        "output_tokens": totals.output_tokens,
+        "cost_usd": totals.cost_usd,
+    }
+
+
+# -- reading -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One journal file read back."""
+
+    session_id: str
+    path: Path
+    started_at: float = 0.0
+    backend: str = ""
+    model: str = ""
+    persona: str = ""
+    resumed_from: str | None = None
+    voice_tui_version: str = ""
+    turns: list[Turn] = field(default_factory=list)
+    resumed_turns: int = 0  # how many of `turns` were carried over from `resumed_from`
+    ended_at: float | None = None  # None: the session did not close cleanly
+    end_reason: str = ""
+    totals: UsageTotals | None = None
+    problems: list[str] = field(default_factory=list)  # lines that could not be read
+
+    @property
+    def new_turns(self) -> list[Turn]:
+        return self.turns[self.resumed_turns :]
+
+    @property
+    def first_user_words(self) -> str:
+        for turn in self.new_turns or self.turns:
+            if turn.role.value == "user" and turn.text.strip():
+                return turn.text.strip()
+        return ""
+
+
+def read_session(path: Path) -> SessionRecord:
+    """Read a journal file, tolerating a truncated last line (a crash mid-write) and
+    skipping, with a note in `problems`, any other line it cannot understand.
+    Raises OSError only when the file itself cannot be read."""
+    raw = path.read_bytes()
+    record = SessionRecord(session_id=path.name.removesuffix(SUFFIX), path=path)
+    lines = raw.split(b"\n")
+    complete = raw.endswith(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        is_last = number == len(lines)
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            _apply_line(record, data)
+        except (ValueError, KeyError, TypeError) as exc:
+            if is_last and not complete:
+                record.problems.append(f"line {number}: truncated (the session was cut off)")
+            else:
+                record.problems.append(f"line {number}: skipped ({exc})")
+    return record
+
+
+def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
+    kind = data.get("type")
+    if kind == "session":
+        record.session_id = str(data.get("session_id") or record.session_id)
+        record.started_at = float(data.get("started_at") or 0.0)
+        record.backend = str(data.get("backend") or "")
+        record.model = str(data.get("model") or "")
+        record.persona = str(data.get("persona") or "")
+        record.resumed_from = data.get("resumed_from") or None
+        record.voice_tui_version = str(data.get("voice_tui_version") or "")
+    elif kind == "turn":
+        turn = Turn.from_json(data["turn"])
+        if data.get("resumed") and record.resumed_turns == len(record.turns):
+            record.resumed_turns += 1
+        record.turns.append(turn)
+    elif kind == "end":
+        record.ended_at = float(data.get("ended_at") or 0.0)
+        record.end_reason = str(data.get("reason") or "")
+        totals = data.get("totals")
+        if isinstance(totals, dict):
+            record.totals = UsageTotals(
+                turns=int(totals.get("turns", 0)),
+                input_tokens=int(totals.get("input_tokens", 0)),
+                output_tokens=int(totals.get("output_tokens", 0)),
+                cost_usd=float(totals.get("cost_usd", 0.0)),
+            )
+    else:
+        raise ValueError(f"unknown line type {kind!r}")

@@ -1,0 +1,154 @@
+"""Keep secrets out of everything voice-tui writes: logs, the journal, exports, errors.
+
+A `Redactor` knows the actual secret values (every `SecretStr` in the settings and the
+API-key environment variables) and replaces each occurrence with a masked form that
+still lets a user tell keys apart ("sk-pr…[redacted]"). Matching the real values,
+rather than guessing key shapes with patterns, means nothing secret slips through
+because it looked unusual, and nothing harmless is mangled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from voice_tui.config.schema import Settings
+
+REDACTED = "[redacted]"
+
+# Shorter values are too likely to occur in ordinary text to be worth masking
+# (and no real API key is this short).
+MIN_SECRET_LENGTH = 8
+
+# Environment variables that hold keys whatever their value looks like...
+KNOWN_SECRET_ENV_VARS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+# ...and the naming convention for the rest (VOICE_TUI_OPENAI__API_KEY, *_TOKEN...).
+_SECRET_ENV_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+
+
+def mask(secret: str) -> str:
+    """A short, recognisable prefix and the marker; never more than a quarter of it."""
+    shown = min(5, len(secret) // 4)
+    return f"{secret[:shown]}…{REDACTED}"
+
+
+def secrets_in_settings(settings: BaseModel) -> list[str]:
+    """Every SecretStr value anywhere in a settings model (nested models, lists, dicts)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(settings)
+    return found
+
+
+def secrets_in_env(env: Mapping[str, str]) -> list[str]:
+    return [
+        value
+        for name, value in env.items()
+        if name in KNOWN_SECRET_ENV_VARS or _SECRET_ENV_NAME.search(name)
+    ]
+
+
+class Redactor:
+    """Replaces known secret values in text. Thread-safe; secrets can be added later
+    (an Entra ID token fetched mid-session, for instance)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._masks: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        for secret in secrets:
+            self.add(secret)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Redactor:
+        env = os.environ if env is None else env
+        return cls([*secrets_in_settings(settings), *secrets_in_env(env)])
+
+    def add(self, secret: str | SecretStr | None) -> None:
+        if isinstance(secret, SecretStr):
+            secret = secret.get_secret_value()
+        if not secret:
+            return
+        secret = secret.strip()
+        if len(secret) < MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            if secret in self._masks:
+                return
+            masks = {**self._masks, secret: mask(secret)}
+            # Longest first, so a key that contains another is masked whole.
+            alternatives = sorted(masks, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+            self._masks = masks
+
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
+
+    def redact(self, text: str) -> str:
+        pattern, masks = self._pattern, self._masks  # one consistent snapshot
+        if pattern is None:
+            return text
+        return pattern.sub(lambda m: masks[m.group(0)], text)
+
+    def contains_secret(self, text: str) -> bool:
+        pattern = self._pattern
+        return pattern is not None and pattern.search(text) is not None
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a log record's message, arguments, traceback and stack before any
+    handler formats it. Attach to handlers (a logger's filters do not see records
+    propagated from child loggers such as `openai` or `websockets`)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redactor = redactor
+        self._formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = self._redactor.redact
+        try:
+            message = record.getMessage()
+        except Exception:  # bad format args: keep what can be kept, readable
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose whole output is redacted: the last line of defence for
+    anything a filter could not see (a secret in a custom attribute, say)."""
+
+    def __init__(self, redactor: Redactor, fmt: str | None = None, datefmt: str | None = None):
+        super().__init__(fmt, datefmt)
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redactor.redact(super().format(record))
