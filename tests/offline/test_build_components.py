@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from pydantic import SecretStr
 
-from voice_tui.config.schema import LocalSettings, Settings
+from voice_tui.config.schema import Settings
 from voice_tui.offline import build_components
 from voice_tui.offline.asr import PocketsphinxRecognizer
 from voice_tui.offline.responder_builtin import BuiltinResponder
@@ -25,11 +24,14 @@ def test_defaults_are_the_offline_parts_and_the_builtin_responder() -> None:
 
 
 def test_a_configured_chat_endpoint_is_used() -> None:
-    settings = Settings(
-        local=LocalSettings(
-            chat_url="http://127.0.0.1:9/v1", chat_model="llama3",
-            chat_api_key=SecretStr("sk-local-secret"),
-        )
+    settings = Settings.model_validate(
+        {
+            "local": {
+                "chat_url": "http://127.0.0.1:9/v1",
+                "chat_model": "llama3",
+                "chat_api_key": "sk-local-secret",
+            }
+        }
     )
     components = build_components(settings)
     assert isinstance(components.responder, ChatCompletionsResponder)
@@ -38,7 +40,7 @@ def test_a_configured_chat_endpoint_is_used() -> None:
 
 
 def test_a_chat_url_without_a_model_falls_back_with_a_note() -> None:
-    settings = Settings(local=LocalSettings(chat_url="http://127.0.0.1:9/v1"))
+    settings = Settings.model_validate({"local": {"chat_url": "http://127.0.0.1:9/v1"}})
     components = build_components(settings)
     assert isinstance(components.responder, BuiltinResponder)
     assert any("local.chat_model" in note for note in components.notes)

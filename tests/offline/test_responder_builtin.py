@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from voice_tui.config.schema import Settings
+from voice_tui.core.tools import build_registry
+from voice_tui.core.tools.registry import ToolContext, ToolRegistry
 from voice_tui.offline.responder_builtin import HELP_TEXT, SHORT_HELP, BuiltinResponder
 from voice_tui.server.components import (
     ChatMessage,
@@ -14,23 +21,24 @@ from voice_tui.server.components import (
     TextPiece,
 )
 
-TIME_TOOL: dict[str, Any] = {
-    "type": "function",
-    "name": "get_current_time",
-    "description": "The current local date and time.",
-    "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}},
-}
-END_TOOL: dict[str, Any] = {
-    "type": "function",
-    "name": "end_conversation",
-    "description": "End the conversation after saying goodbye.",
-    "parameters": {"type": "object", "properties": {}},
-}
 INSTRUCTIONS = "You are Mia, the host of The Wild Brunch. Be warm and brief."
+# A fixed clock for the real tool: Saturday 21 November 2026, 15:42 in Paris.
+NOW = datetime(2026, 11, 21, 15, 42, 7, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> ToolRegistry:
+    settings = Settings()
+    return build_registry(settings, ToolContext(settings.tools, tmp_path, now=lambda: NOW))
+
+
+@pytest.fixture
+def tools(registry: ToolRegistry) -> tuple[dict[str, Any], ...]:
+    return tuple(registry.definitions(["get_current_time", "end_conversation"]))
 
 
 async def reply(
-    *history: ChatMessage, tools: tuple[dict[str, Any], ...] = (TIME_TOOL, END_TOOL)
+    *history: ChatMessage, tools: tuple[dict[str, Any], ...]
 ) -> list[ResponderPiece]:
     request = ResponderRequest(instructions=INSTRUCTIONS, history=history, tools=tools)
     return [piece async for piece in BuiltinResponder().respond(request)]
@@ -44,44 +52,55 @@ def calls_of(pieces: list[ResponderPiece]) -> list[FunctionCallPiece]:
     return [p for p in pieces if isinstance(p, FunctionCallPiece)]
 
 
-async def test_a_time_question_becomes_a_real_function_call() -> None:
-    pieces = await reply(ChatMessage("user", "what time is it"))
+async def test_a_time_question_is_answered_through_the_real_time_tool(
+    registry: ToolRegistry, tools: tuple[dict[str, Any], ...]
+) -> None:
+    question = ChatMessage("user", "what time is it")
+    pieces = await reply(question, tools=tools)
     [call] = calls_of(pieces)
     assert call.name == "get_current_time"
-    assert json.loads(call.arguments) == {}
     assert call.call_id.startswith("call_")
     assert text_of(pieces) == ""
-
-
-async def test_the_answer_speaks_the_time_from_the_tool_output() -> None:
-    call = {"id": "call_1", "type": "function",
-            "function": {"name": "get_current_time", "arguments": "{}"}}
-    output = json.dumps({"local_time": "2026-11-21T15:42:07+01:00", "timezone": "Europe/Paris"})
-    pieces = await reply(
-        ChatMessage("user", "what time is it"),
-        ChatMessage("assistant", "", tool_calls=(call,)),
-        ChatMessage("tool", output, tool_call_id="call_1"),
+    result = await registry.call(call.name, call.arguments, timeout_s=5, max_output_chars=4000)
+    assert result.ok, result.error
+    chat_call = {"id": call.call_id, "type": "function",
+                 "function": {"name": call.name, "arguments": call.arguments}}
+    answer = await reply(
+        question,
+        ChatMessage("assistant", "", tool_calls=(chat_call,)),
+        ChatMessage("tool", result.output, tool_call_id=call.call_id),
+        tools=tools,
     )
-    assert calls_of(pieces) == []
-    assert text_of(pieces) == "It's 3:42 PM on Saturday, November 21."
+    assert calls_of(answer) == []
+    assert text_of(answer) == "It's 3:42 PM on Saturday, November 21."
 
 
-async def test_a_plain_clock_in_the_output_is_spoken_too() -> None:
+async def test_a_plain_clock_in_the_output_is_spoken_too(
+    tools: tuple[dict[str, Any], ...],
+) -> None:
     call = {"call_id": "call_2", "name": "get_current_time", "arguments": "{}"}
     pieces = await reply(
         ChatMessage("user", "what's the time"),
         ChatMessage("assistant", "", tool_calls=(call,)),
         ChatMessage("tool", '{"time": "09:05", "date": "2026-11-21"}', tool_call_id="call_2"),
+        tools=tools,
     )
     assert "9:05" in text_of(pieces)
 
 
-async def test_a_tool_error_is_said_honestly() -> None:
+async def test_a_tool_error_is_said_honestly(
+    registry: ToolRegistry, tools: tuple[dict[str, Any], ...]
+) -> None:
+    result = await registry.call(
+        "get_current_time", '{"timezone": "Mars/Olympus"}', timeout_s=5, max_output_chars=4000
+    )
+    assert not result.ok
     call = {"call_id": "c", "name": "get_current_time", "arguments": "{}"}
     pieces = await reply(
         ChatMessage("user", "what time is it"),
         ChatMessage("assistant", "", tool_calls=(call,)),
-        ChatMessage("tool", '{"error": "unknown timezone"}', tool_call_id="c"),
+        ChatMessage("tool", result.output, tool_call_id="c"),
+        tools=tools,
     )
     assert "did not give me the time" in text_of(pieces)
 
@@ -92,16 +111,29 @@ async def test_without_the_tool_offered_there_is_no_call() -> None:
     assert 'I heard: "what time is it".' in text_of(pieces)
 
 
-async def test_goodbye_ends_the_conversation_when_offered() -> None:
-    pieces = await reply(ChatMessage("user", "okay goodbye"))
-    assert text_of(pieces) == "Goodbye!"
-    assert [c.name for c in calls_of(pieces)] == ["end_conversation"]
-    without = await reply(ChatMessage("user", "bye"), tools=(TIME_TOOL,))
+async def test_goodbye_calls_end_conversation_then_says_goodbye(
+    registry: ToolRegistry, tools: tuple[dict[str, Any], ...]
+) -> None:
+    bye = ChatMessage("user", "okay goodbye")
+    [call] = await reply(bye, tools=tools)
+    assert isinstance(call, FunctionCallPiece) and call.name == "end_conversation"
+    result = await registry.call(call.name, call.arguments, timeout_s=5, max_output_chars=4000)
+    assert result.ok and result.ends_conversation
+    after = await reply(
+        bye,
+        ChatMessage("assistant", "", tool_calls=({"call_id": call.call_id, "name": call.name},)),
+        ChatMessage("tool", result.output, tool_call_id=call.call_id),
+        tools=tools,
+    )
+    assert text_of(after) == "Goodbye!" and calls_of(after) == []
+    without = await reply(ChatMessage("user", "bye"), tools=tools[:1])
     assert calls_of(without) == [] and text_of(without) == "Goodbye!"
 
 
-async def test_anything_else_is_repeated_with_how_to_connect_a_model() -> None:
-    first = text_of(await reply(ChatMessage("user", "book a table for two")))
+async def test_anything_else_is_repeated_with_how_to_connect_a_model(
+    tools: tuple[dict[str, Any], ...],
+) -> None:
+    first = text_of(await reply(ChatMessage("user", "book a table for two"), tools=tools))
     assert first.startswith('I heard: "book a table for two".')
     assert "[local]" in first and "chat_url" in first and "OPENAI_API_KEY" in first
     later = text_of(
@@ -109,18 +141,22 @@ async def test_anything_else_is_repeated_with_how_to_connect_a_model() -> None:
             ChatMessage("user", "book a table for two"),
             ChatMessage("assistant", first),
             ChatMessage("user", "tell me a joke"),
+            tools=tools,
         )
     )
     assert later == f'I heard: "tell me a joke". {SHORT_HELP}'
 
 
-async def test_silence_asks_to_repeat() -> None:
-    assert "didn't catch that" in text_of(await reply(ChatMessage("user", "  ")))
+async def test_silence_asks_to_repeat(tools: tuple[dict[str, Any], ...]) -> None:
+    assert "didn't catch that" in text_of(await reply(ChatMessage("user", "  "), tools=tools))
 
 
-async def test_greets_first_from_the_persona_instructions() -> None:
-    text = text_of(await reply())
+async def test_greets_first_from_the_persona_instructions(
+    tools: tuple[dict[str, Any], ...],
+) -> None:
+    text = text_of(await reply(tools=tools))
     assert text.startswith("Hello, I am Mia, the host of The Wild Brunch.")
     assert HELP_TEXT in text
     # The instructions are only used for the greeting, never echoed otherwise.
-    assert "warm and brief" not in text_of(await reply(ChatMessage("user", "hello")))
+    hello = text_of(await reply(ChatMessage("user", "hello"), tools=tools))
+    assert hello.startswith("Hello!") and "warm and brief" not in hello

@@ -159,12 +159,13 @@ class BuiltinResponder:
             if arguments is not None:
                 return [FunctionCallPiece(TIME_TOOL, arguments, _new_call_id())]
         if _GOODBYE.search(heard):
-            pieces: list[ResponderPiece] = [TextPiece("Goodbye!")]
+            # As the cloud model does: call end_conversation first; its output asks for the
+            # goodbye, which the next response says (see _after_tool).
             if END_TOOL in tools:
                 arguments = _empty_arguments(tools[END_TOOL])
                 if arguments is not None:
-                    pieces.append(FunctionCallPiece(END_TOOL, arguments, _new_call_id()))
-            return pieces
+                    return [FunctionCallPiece(END_TOOL, arguments, _new_call_id())]
+            return [TextPiece("Goodbye!")]
         opening = "Hello!" if _GREETING.search(heard) else f'I heard: "{heard}".'
         help_text = SHORT_HELP if _has_said(history, HELP_TEXT) else HELP_TEXT
         return [TextPiece(opening), TextPiece(" " + help_text)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, Final
 
 import numpy as np
@@ -122,7 +122,8 @@ class EspeakSynthesizer:
     def __init__(self) -> None:
         self._espeak = _Espeak.get()  # raises SynthesizerUnavailable: caller degrades
 
-    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
+    def synthesize(self, text: str, voice: str, speed: float) -> Generator[bytes, None, None]:
+        """Yield 24 kHz pcm16 chunks as espeak produces them; `close()` aborts synthesis."""
         text = text.strip()
         if not text:
             return
