@@ -1,0 +1,108 @@
+"""The Azure OpenAI backend: `AsyncAzureOpenAI` + `client.realtime.connect(model=deployment)`.
+
+Authenticates with `azure.api_key`, or without one with a Microsoft Entra ID token from
+azure-identity (the optional `voice-tui[azure]` extra) when it is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from openai import AsyncAzureOpenAI
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+
+from voice_tui.backends.base import BackendError, ErrorContext
+from voice_tui.backends.errors import connect_error
+from voice_tui.config.schema import Settings
+
+KEY_SETTING = "azure.api_key (or AZURE_OPENAI_API_KEY)"
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+TokenProvider = Callable[[], Awaitable[str]]
+
+
+def _entra_token_provider() -> TokenProvider | None:
+    try:
+        from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
+    except ImportError:
+        return None
+    provider: TokenProvider = get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
+    return provider
+
+
+def websocket_base_url(endpoint: str) -> str | None:
+    """The SDK forces wss:// unless told otherwise; a plain-http endpoint (a local
+    server) keeps ws://."""
+    parts = urlsplit(endpoint)
+    if parts.scheme != "http":
+        return None
+    return f"ws://{parts.netloc}{parts.path.rstrip('/')}/openai"
+
+
+class AzureBackend:
+    name = "azure"
+
+    def __init__(self, settings: Settings) -> None:
+        a = settings.azure
+        if not a.endpoint:
+            raise BackendError(
+                "No Azure endpoint: set azure.endpoint (or AZURE_OPENAI_ENDPOINT) to "
+                "https://<resource>.openai.azure.com.",
+                setting="azure.endpoint",
+            )
+        self.endpoint = a.endpoint
+        self.model = a.deployment or settings.backend.model
+        self.api_version = a.api_version
+        self.notice: str | None = None
+        self.description = f"Azure · {self.model} · {urlsplit(a.endpoint).netloc}"
+        self.context = ErrorContext(
+            kind="azure",
+            url=a.endpoint,
+            url_setting="azure.endpoint",
+            key_setting=KEY_SETTING,
+            model=self.model,
+            model_setting="azure.deployment (or AZURE_OPENAI_DEPLOYMENT)",
+            api_version=a.api_version,
+        )
+        self._api_key = a.api_key.get_secret_value() if a.api_key else None
+        self._token_provider: TokenProvider | None = None
+        if not self._api_key:
+            if a.use_entra_id:
+                self._token_provider = _entra_token_provider()
+            if self._token_provider is None:
+                how = (
+                    ", or install azure-identity (pip install 'voice-tui[azure]') to sign "
+                    "in with Microsoft Entra ID"
+                    if a.use_entra_id
+                    else ", or set azure.use_entra_id = true"
+                )
+                raise BackendError(
+                    f"No Azure credentials: set {KEY_SETTING}{how}.",
+                    setting="azure.api_key",
+                )
+        self._client: AsyncAzureOpenAI | None = None
+
+    def _make_client(self) -> AsyncAzureOpenAI:
+        if self._client is None:
+            self._client = AsyncAzureOpenAI(
+                azure_endpoint=self.endpoint,
+                api_version=self.api_version,
+                api_key=self._api_key,
+                azure_ad_token_provider=self._token_provider,
+                websocket_base_url=websocket_base_url(self.endpoint),
+                max_retries=0,
+            )
+        return self._client
+
+    async def connect(self) -> AsyncRealtimeConnection:
+        client = self._make_client()
+        try:
+            return await client.realtime.connect(model=self.model).enter()
+        except Exception as exc:
+            raise connect_error(exc, self.context) from exc
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -1,0 +1,86 @@
+"""The OpenAI backend: the official SDK's `client.realtime.connect(model=...)`.
+
+Also serves any server speaking the same protocol (`openai.base_url`), including the
+project's own local server, so every backend shares this one client code path.
+"""
+
+from __future__ import annotations
+
+from openai import AsyncOpenAI
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+
+from voice_tui.backends.base import BackendError, ErrorContext
+from voice_tui.backends.errors import connect_error
+from voice_tui.config.schema import Settings
+
+OPENAI_URL = "https://api.openai.com/v1"
+KEY_SETTING = "openai.api_key (or OPENAI_API_KEY)"
+# Servers without authentication still need some bearer value from the SDK.
+NO_KEY = "no-key"
+
+
+class OpenAIBackend:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        name: str = "openai",
+        base_url: str | None = None,
+        api_key: str | None = None,
+        url_setting: str = "openai.base_url",
+        notice: str | None = None,
+    ) -> None:
+        o = settings.openai
+        self.name = name
+        self.model = settings.backend.model
+        self.notice = notice
+        self._base_url = base_url or o.base_url
+        key = api_key or (o.api_key.get_secret_value() if o.api_key else None)
+        if not key:
+            if self._base_url is None:
+                raise BackendError(
+                    f"No OpenAI API key: set {KEY_SETTING}, or choose another backend "
+                    "(backend.kind = local runs offline).",
+                    setting="openai.api_key",
+                )
+            key = NO_KEY
+        self._api_key = key
+        url = self._base_url or OPENAI_URL
+        self.context = ErrorContext(
+            kind=name,
+            url=url,
+            url_setting=url_setting,
+            key_setting=KEY_SETTING,
+            model=self.model,
+            model_setting="backend.model (or --model)",
+        )
+        if self._base_url is None:
+            self.description = f"OpenAI · {self.model}"
+        else:
+            self.description = f"{name} · {self.model} · {url}"
+        self._organization = o.organization
+        self._project = o.project
+        self._client: AsyncOpenAI | None = None
+
+    def _make_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            self._client = AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._base_url or OPENAI_URL,
+                organization=self._organization,
+                project=self._project,
+                max_retries=0,
+            )
+        return self._client
+
+    async def connect(self) -> AsyncRealtimeConnection:
+        client = self._make_client()
+        try:
+            return await client.realtime.connect(model=self.model).enter()
+        except Exception as exc:
+            raise connect_error(exc, self.context) from exc
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
