@@ -1,0 +1,341 @@
+"""The speaker: a queue of assistant audio, played by the output stream's callback.
+
+The callback is the only place that knows what reached the device, so it keeps the
+books: which samples of which item it handed over, on a timeline of device samples
+anchored to PortAudio's DAC time. From that follow the heard position of each item
+(`heard`), what an interruption leaves heard (`interrupt`), when an item has finished
+playing, and the far-end reference for an echo canceller (`reference`, every sample
+handed to the device, silence included).
+
+A jitter buffer holds back the first sample of a response until `jitter_ms` of audio is
+queued (or `jitter_ms` has passed); after that, audio plays as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
+from voice_tui.audio.resample import StreamResampler
+from voice_tui.audio.ring import SampleRing, Samples
+from voice_tui.config.schema import AudioSettings
+from voice_tui.core.events import AudioChunk
+from voice_tui.core.ports import HeardAudio
+
+FADE_MS = 5  # an interruption fades out over this long: no click
+REFERENCE_SECONDS = 2.0
+MAX_ITEMS = 64  # accounts of past items kept for heard()
+MAX_DROPPED_RESPONSES = 64
+
+
+@dataclass(slots=True)
+class _Segment:
+    item_id: str
+    response_id: str
+    samples: Samples  # at the device rate
+    pos: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.samples) - self.pos
+
+
+@dataclass(slots=True)
+class _Item:
+    content_index: int
+    response_id: str
+    received: int = 0  # 24 kHz samples received from the server
+    queued: int = 0  # device samples waiting in the queue
+    handed: int = 0  # device samples handed to the device
+    # [timeline start, count] runs of this item's samples on the device timeline
+    runs: list[list[int]] = field(default_factory=list)
+
+
+class Player:
+    """Queue + callback bookkeeping, independent of PortAudio (`render` is the callback)."""
+
+    def __init__(self, rate: int, block_frames: int, jitter_ms: int) -> None:
+        self.rate = rate
+        self.block_frames = block_frames
+        self.jitter_samples = rate * jitter_ms // 1000
+        self.jitter_s = jitter_ms / 1000
+        self._lock = threading.Lock()  # held for copies only, never across I/O
+        self._segments: deque[_Segment] = deque()
+        self._items: OrderedDict[str, _Item] = OrderedDict()
+        self._queued = 0
+        self._prebuffering_since: float | None = None  # waiting for the jitter buffer
+        self._playing = False
+        self._current: str | None = None  # item being played (None once drained)
+        self._last_item: str | None = None  # item whose samples were handed last
+        self._drained_response: str | None = None  # ran dry while playing this response
+        self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted responses
+        fade_len = rate * FADE_MS // 1000
+        self._ramp = np.linspace(1.0, 0.0, fade_len, endpoint=False, dtype=np.float32)
+        self._fade: Samples = np.zeros(fade_len, dtype=np.int16)
+        self._fade_len = 0
+        self._fade_item: str | None = None
+        # Device timeline: index of the next sample the callback will hand over, and
+        # (index, perf_counter time) of the last block's first sample at the DAC.
+        self._timeline = 0
+        self._clock: tuple[int, float] = (0, time.perf_counter())
+        self._audible_until = 0  # timeline index just past the last non-silent sample
+        self._finished: deque[tuple[str, int]] = deque()  # (item, timeline end)
+        self._resampler = StreamResampler(TARGET_RATE, rate)
+        self._resampler_lock = threading.Lock()
+        self._last_play = 0.0
+        self.reference = SampleRing(int(rate * REFERENCE_SECONDS), rate)
+        self.underruns = 0
+        self.chunks_dropped = 0
+        self.enabled = True
+
+    # -- the loop thread ------------------------------------------------------------
+    def play(self, chunk: AudioChunk) -> None:
+        if not self.enabled or chunk.response_id in self._dropped:
+            self.chunks_dropped += 1
+            return
+        pcm = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.int16, copy=False)
+        with self._resampler_lock:
+            samples = self._resampler.process(pcm)
+            self._last_play = time.perf_counter()
+        self._enqueue(chunk.item_id, chunk.content_index, chunk.response_id, len(pcm), samples)
+
+    def _enqueue(
+        self, item_id: str, content_index: int, response_id: str, received: int, samples: Samples
+    ) -> None:
+        with self._lock:
+            if response_id in self._dropped:
+                return
+            item = self._items.get(item_id)
+            if item is None:
+                item = self._items[item_id] = _Item(content_index, response_id)
+                while len(self._items) > MAX_ITEMS:
+                    self._items.popitem(last=False)
+            item.received += received
+            if len(samples):
+                item.queued += len(samples)
+                self._segments.append(_Segment(item_id, response_id, samples))
+                self._queued += len(samples)
+            if not self._playing and self._prebuffering_since is None and self._segments:
+                if self._drained_response == response_id:
+                    self.underruns += 1  # the same response ran dry and now resumes
+                self._drained_response = None
+                self._prebuffering_since = time.perf_counter()
+
+    def flush_idle(self, now: float) -> None:
+        """Push out what the resampler still holds once chunks stop arriving (a
+        pass-through when the device runs at 24 kHz)."""
+        if self._resampler.passthrough:
+            return
+        with self._resampler_lock:
+            if self._last_play == 0.0 or now - self._last_play < 2 * self.block_frames / self.rate:
+                return
+            self._last_play = 0.0
+            tail = self._resampler.flush()
+            self._resampler = StreamResampler(TARGET_RATE, self.rate)
+        with self._lock:
+            last = self._segments[-1] if self._segments else None
+        if last is not None and len(tail):
+            item = self._items.get(last.item_id)
+            if item is not None:
+                self._enqueue(last.item_id, item.content_index, last.response_id, 0, tail)
+
+    def interrupt(self) -> HeardAudio | None:
+        with self._lock:
+            now = time.perf_counter()
+            head = self._segments[0] if self._segments else None
+            item_id = head.item_id if head else None
+            if item_id is None and self._timeline_at(now) < self._audible_until:
+                item_id = self._last_item  # its tail is still in the device's buffer
+            if item_id is None or item_id not in self._items:
+                self._drop_queue()
+                return None
+            item = self._items[item_id]
+            fade_len = 0
+            if head is not None and self._playing and head.item_id == item_id:
+                fade_len = min(len(self._fade), head.remaining)
+                chunk = head.samples[head.pos : head.pos + fade_len]
+                self._fade[:fade_len] = (chunk * self._ramp[:fade_len]).astype(np.int16)
+            self._fade_len = fade_len
+            self._fade_item = item_id
+            heard = item.handed + fade_len
+            finished = item.queued == 0
+            self._dropped[item.response_id] = None
+            for seg in self._segments:
+                self._dropped[seg.response_id] = None
+            while len(self._dropped) > MAX_DROPPED_RESPONSES:
+                self._dropped.popitem(last=False)
+            self._drop_queue()
+            self._current = self._last_item = None  # an interrupted item never "finishes"
+            self._finished = deque(f for f in self._finished if f[0] != item_id)
+            received_ms = item.received * 1000 // TARGET_RATE
+        with self._resampler_lock:
+            self._resampler = StreamResampler(TARGET_RATE, self.rate)
+            self._last_play = 0.0
+        heard_ms = min(round(heard * 1000 / self.rate), received_ms)
+        return HeardAudio(item_id, item.content_index, heard_ms, received_ms, finished)
+
+    def _drop_queue(self) -> None:
+        for seg in self._segments:
+            item = self._items.get(seg.item_id)
+            if item is not None:
+                item.queued -= seg.remaining
+        self._segments.clear()
+        self._queued = 0
+        self._playing = False
+        self._prebuffering_since = None
+        self._drained_response = None
+
+    def forget_interrupted(self) -> None:
+        """Accept audio of any response again (e.g. a new session reuses no ids)."""
+        with self._lock:
+            self._dropped.clear()
+
+    def heard(self, item_id: str) -> int:
+        """Milliseconds of `item_id` that have reached the DAC by now."""
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None:
+                return 0
+            position = self._timeline_at(time.perf_counter())
+            samples = sum(max(0, min(position - start, count)) for start, count in item.runs)
+        return round(samples * 1000 / self.rate)
+
+    def is_playing(self) -> bool:
+        with self._lock:
+            return (
+                bool(self._segments)
+                or self._fade_len > 0
+                or self._timeline_at(time.perf_counter()) < self._audible_until
+            )
+
+    def take_finished(self, now: float) -> list[str]:
+        """Items whose last sample has reached the DAC since the last call."""
+        done: list[str] = []
+        with self._lock:
+            position = self._timeline_at(now)
+            while self._finished and self._finished[0][1] <= position:
+                done.append(self._finished.popleft()[0])
+        return done
+
+    def _timeline_at(self, now: float) -> int:
+        index, dac_time = self._clock
+        return min(self._timeline, index + int((now - dac_time) * self.rate))
+
+    # -- the audio callback ---------------------------------------------------------
+    def render(self, out: Samples, dac_time: float, now: float) -> None:
+        """Fill `out` (one block) and keep the books; `dac_time` is when its first
+        sample reaches the DAC, on the perf_counter clock."""
+        frames = len(out)
+        filled = 0
+        with self._lock:
+            start = self._timeline
+            if self._fade_len:
+                n = min(self._fade_len, frames)
+                out[:n] = self._fade[:n]
+                if self._fade_item is not None:
+                    self._account(self._fade_item, start, n)
+                self._fade_len = 0
+                filled = n
+            elif self._prebuffering_since is not None and (
+                self._queued >= self.jitter_samples
+                or now - self._prebuffering_since >= self.jitter_s
+            ):
+                self._prebuffering_since = None
+                self._playing = True
+            while self._playing and filled < frames and self._segments:
+                seg = self._segments[0]
+                n = min(frames - filled, seg.remaining)
+                out[filled : filled + n] = seg.samples[seg.pos : seg.pos + n]
+                seg.pos += n
+                self._queued -= n
+                item = self._items.get(seg.item_id)
+                if item is not None:
+                    item.queued -= n
+                if self._current is not None and self._current != seg.item_id:
+                    self._finished.append((self._current, start + filled))
+                self._current = self._last_item = seg.item_id
+                self._account(seg.item_id, start + filled, n)
+                filled += n
+                if seg.remaining == 0:
+                    self._segments.popleft()
+            if filled:
+                self._audible_until = start + filled
+            if self._playing and not self._segments:  # ran dry: the next chunk prebuffers
+                self._playing = False
+                if self._current is not None:
+                    self._finished.append((self._current, start + filled))
+                    item = self._items.get(self._current)
+                    self._drained_response = item.response_id if item else None
+                    self._current = None
+            out[filled:] = 0
+            self._clock = (start, dac_time)
+            self._timeline = start + frames
+        self.reference.write(out, dac_time + frames / self.rate)
+
+    def _account(self, item_id: str, start: int, count: int) -> None:
+        item = self._items.get(item_id)
+        if item is None:
+            return
+        item.handed += count
+        if item.runs and item.runs[-1][0] + item.runs[-1][1] == start:
+            item.runs[-1][1] += count
+        else:
+            item.runs.append([start, count])
+
+
+class Output:
+    """The output stream that drives a `Player`."""
+
+    def __init__(
+        self, sd: ModuleType, device: AudioDevice, settings: AudioSettings, rate: int | None = None
+    ) -> None:
+        self.device = device
+        self.rate = rate or pick_rate(sd.check_output_settings, device.id, device.default_rate)
+        block = self.rate * settings.block_ms // 1000
+        self.player = Player(self.rate, block, settings.jitter_ms)
+        self.device_underflows = 0
+        self.last_callback = time.perf_counter()
+        self.callbacks = 0
+        self.stream: Any = sd.OutputStream(
+            device=device.id,
+            samplerate=self.rate,
+            channels=1,
+            dtype="int16",
+            blocksize=block,
+            latency=settings.latency,
+            callback=self._callback,
+        )
+
+    def _callback(self, outdata: Any, frames: int, stamp: Any, status: Any) -> None:
+        now = time.perf_counter()
+        dac = stamp.outputBufferDacTime
+        dac_time = dac - stamp.currentTime + now if dac > 0 else now
+        self.player.render(outdata[:, 0], dac_time, now)
+        if status.output_underflow:
+            self.device_underflows += 1
+        self.last_callback = now
+        self.callbacks += 1
+
+    def start(self) -> None:
+        self.last_callback = time.perf_counter()
+        self.stream.start()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.stream.active)
+
+    def close(self) -> None:
+        self.player.enabled = False
+        # A stream whose device or server is gone may fail to stop: nothing to release.
+        with contextlib.suppress(Exception):
+            self.stream.abort(ignore_errors=True)
+        with contextlib.suppress(Exception):
+            self.stream.close(ignore_errors=True)

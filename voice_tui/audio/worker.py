@@ -1,0 +1,391 @@
+"""The audio worker: a thread that owns the streams and talks to the rest of the app
+only through callbacks (invoked on this thread; the runtime hops them onto its loop).
+
+Microphone path: input callback -> ring -> (this thread) resample to 24 kHz ->
+`MicProcessor` (the seam where echo cancellation cleans the signal; identity by
+default) -> level meter and, when muted/push-to-talk allow it, `on_mic`.
+Speaker path: `play()` (any thread) -> `Player` queue -> output callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Final, Protocol, TypeVar
+
+from voice_tui.audio.capture import Capture
+from voice_tui.audio.devices import AudioDevice, choose_device, describe, list_devices
+from voice_tui.audio.level import LevelMeter, MicLevel
+from voice_tui.audio.playback import Output
+from voice_tui.audio.problems import (
+    NO_AUDIO_SERVER,
+    NO_INPUT,
+    NO_OUTPUT,
+    device_failed,
+    load_sounddevice,
+    open_failed,
+)
+from voice_tui.audio.ring import SampleRing, Samples
+from voice_tui.audio.status import AudioStats, AudioStatus
+from voice_tui.config.schema import AudioSettings
+from voice_tui.core.events import AudioChunk
+from voice_tui.core.ports import HeardAudio
+
+log = logging.getLogger(__name__)
+
+LEVEL_INTERVAL_S = 1 / 30  # mic level publications (~30 Hz)
+HEALTH_INTERVAL_S = 0.25
+STALL_S = 1.0  # a started stream silent this long has failed (its server went away)
+COMMAND_TIMEOUT_S = 10.0
+
+
+class _Keep:
+    """Marker: keep the current device."""
+
+
+KEEP: Final = _Keep()
+
+
+class MicProcessor(Protocol):
+    """Cleans 24 kHz microphone blocks before they are metered and sent (issue 8: echo
+    cancellation, using `AudioWorker.playback_reference` as the far end)."""
+
+    def process(self, samples: Samples, captured_at: float) -> Samples: ...
+
+
+class AudioWorker:
+    """Implements `PlaybackSink`; never raises for missing PortAudio or devices."""
+
+    def __init__(
+        self,
+        settings: AudioSettings,
+        on_mic: Callable[[bytes, float], None],
+        on_level: Callable[[MicLevel], None],
+        on_status: Callable[[AudioStatus], None],
+        on_playback_finished: Callable[[str], None],
+        *,
+        input_rate: int | None = None,  # force a device rate (tests, benchmarks)
+        output_rate: int | None = None,
+    ) -> None:
+        self._settings = settings
+        self._on_mic = on_mic
+        self._on_level = on_level
+        self._on_status = on_status
+        self._on_playback_finished = on_playback_finished
+        self._input_rate = input_rate
+        self._output_rate = output_rate
+        self._input_wanted: str | int | None = settings.input_device
+        self._output_wanted: str | int | None = settings.output_device
+        self._wake = threading.Event()
+        self._commands: queue.SimpleQueue[tuple[Callable[[], AudioStatus], Future[AudioStatus]]]
+        self._commands = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._capture: Capture | None = None
+        self._output: Output | None = None
+        self._meter = LevelMeter()
+        self._processor: MicProcessor | None = None
+        self._muted = False
+        self._ptt = False
+        self._talking = False
+        self._status = AudioStatus(None, None, None, None, problem=None)
+        self._mic_dropped = 0
+        self._counters_before_reopen = (0, 0, 0, 0, 0)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> AudioStatus:
+        status = self._open(refresh=False)
+        self._thread = threading.Thread(target=self._run, name="audio-worker", daemon=True)
+        self._thread.start()
+        return status
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=COMMAND_TIMEOUT_S)
+            self._thread = None
+        self._close_streams()
+
+    def reopen(
+        self,
+        input_device: str | int | _Keep | None = KEEP,
+        output_device: str | int | _Keep | None = KEEP,
+    ) -> AudioStatus:
+        """Close and reopen the streams (new devices, or the same ones come back),
+        re-listing devices so a restarted audio server is seen. Blocks until done."""
+        if not isinstance(input_device, _Keep):
+            self._input_wanted = input_device
+        if not isinstance(output_device, _Keep):
+            self._output_wanted = output_device
+        return self._in_worker(lambda: self._open(refresh=True))
+
+    @property
+    def status(self) -> AudioStatus:
+        return self._status
+
+    @property
+    def stats(self) -> AudioStats:
+        capture, output = self._capture, self._output
+        dropped, in_over, under, out_under, chunks = self._counters_before_reopen
+        return AudioStats(
+            mic_samples_dropped=dropped + self._mic_dropped,
+            device_input_overflows=in_over + (capture.device_overflows if capture else 0),
+            underruns=under + (output.player.underruns if output else 0),
+            device_output_underflows=out_under + (output.device_underflows if output else 0),
+            chunks_dropped=chunks + (output.player.chunks_dropped if output else 0),
+            input_rate=capture.rate if capture else None,
+            output_rate=output.rate if output else None,
+        )
+
+    # -- controls (any thread) ------------------------------------------------------
+    def set_muted(self, muted: bool) -> None:
+        self._muted = muted
+
+    def set_ptt(self, enabled: bool) -> None:
+        self._ptt = enabled
+        self._talking = False
+
+    def set_talking(self, talking: bool) -> None:
+        self._talking = talking
+
+    def set_mic_processor(self, processor: MicProcessor | None) -> None:
+        self._processor = processor
+
+    @property
+    def playback_reference(self) -> SampleRing | None:
+        """Every sample handed to the output device (at its rate, silence included),
+        stamped with its DAC time: the far end for echo cancellation."""
+        return self._output.player.reference if self._output else None
+
+    @property
+    def sending(self) -> bool:
+        return not self._muted and (not self._ptt or self._talking)
+
+    # -- PlaybackSink (called on the loop thread; never blocks) ----------------------
+    def play(self, chunk: AudioChunk) -> None:
+        output = self._output
+        if output is not None:
+            output.player.play(chunk)
+
+    def interrupt(self) -> HeardAudio | None:
+        output = self._output
+        return output.player.interrupt() if output is not None else None
+
+    def heard(self, item_id: str) -> int:
+        output = self._output
+        return output.player.heard(item_id) if output is not None else 0
+
+    def is_playing(self) -> bool:
+        output = self._output
+        return output.player.is_playing() if output is not None else False
+
+    # -- the thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        next_level = next_health = time.perf_counter()
+        while not self._stop.is_set():
+            self._wake.wait(LEVEL_INTERVAL_S)
+            self._wake.clear()
+            self._run_commands()
+            now = time.perf_counter()
+            self._pump_mic()
+            if now >= next_level:
+                next_level = now + LEVEL_INTERVAL_S
+                if self._meter.pending:
+                    self._call(self._on_level, self._meter.take())
+            output = self._output
+            if output is not None:
+                output.player.flush_idle(now)
+                for item_id in output.player.take_finished(now):
+                    self._call(self._on_playback_finished, item_id)
+            if now >= next_health:
+                next_health = now + HEALTH_INTERVAL_S
+                self._check_health(now)
+        self._run_commands()
+
+    def _pump_mic(self) -> None:
+        capture = self._capture
+        if capture is None:
+            return
+        got = capture.ring.read()
+        if got is None:
+            return
+        if got.dropped:
+            self._mic_dropped += got.dropped
+            log.warning("mic audio dropped: %d samples (the worker fell behind)", got.dropped)
+        pcm = capture.resampler.process(got.samples)
+        processor = self._processor
+        if processor is not None:
+            pcm = processor.process(pcm, got.end_time)
+        if not len(pcm):
+            return
+        self._meter.add(pcm)
+        if self.sending:
+            self._call(self._on_mic, pcm.tobytes(), got.end_time)
+
+    def _check_health(self, now: float) -> None:
+        failures = []
+        capture, output = self._capture, self._output
+        if capture is not None and (not capture.active or now - capture.last_callback > STALL_S):
+            failures.append(device_failed("microphone", capture.device.name, _why(capture.active)))
+            self._retire_capture()
+        if output is not None and (not output.active or now - output.last_callback > STALL_S):
+            failures.append(device_failed("speaker", output.device.name, _why(output.active)))
+            self._retire_output()
+        if failures:
+            self._publish(
+                replace(
+                    self._status,
+                    input_device=self._capture.device.name if self._capture else None,
+                    output_device=self._output.device.name if self._output else None,
+                    problem=" ".join(failures),
+                )
+            )
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                action, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                future.set_result(action())
+            except BaseException as exc:  # handed to the caller, who re-raises
+                future.set_exception(exc)
+
+    def _in_worker(self, action: Callable[[], AudioStatus]) -> AudioStatus:
+        thread = self._thread
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return action()
+        future: Future[AudioStatus] = Future()
+        self._commands.put((action, future))
+        self._wake.set()
+        return future.result(timeout=COMMAND_TIMEOUT_S)
+
+    def _call(self, callback: Callable[..., None], *args: object) -> None:
+        try:
+            callback(*args)
+        except Exception:  # a consumer's bug must not kill the audio thread
+            log.exception("audio worker callback %r failed", callback)
+
+    def _publish(self, status: AudioStatus) -> None:
+        self._status = status
+        self._call(self._on_status, status)
+
+    # -- opening and closing --------------------------------------------------------
+    def _open(self, refresh: bool) -> AudioStatus:
+        self._close_streams()
+        status = self._open_streams(refresh)
+        self._publish(status)
+        return status
+
+    def _open_streams(self, refresh: bool) -> AudioStatus:
+        if not self._settings.enabled:
+            return AudioStatus(None, None, None, None, problem=None)
+        loaded = load_sounddevice()
+        sd = loaded.module
+        if sd is None:
+            return AudioStatus(None, None, None, None, problem=loaded.problem)
+        try:
+            if refresh:  # PortAudio lists devices once; re-list for a restarted server
+                sd._terminate()
+                sd._initialize()
+            devices = list_devices(sd, probe_rates=False)
+        except sd.PortAudioError as exc:
+            return AudioStatus(None, None, None, None, problem=f"{NO_AUDIO_SERVER} ({exc})")
+        if not devices:
+            return AudioStatus(None, None, None, None, problem=NO_AUDIO_SERVER)
+        notices: list[str] = []
+        problems: list[str] = []
+        in_choice = choose_device(devices, self._input_wanted, "input")
+        out_choice = choose_device(devices, self._output_wanted, "output")
+        for choice in (in_choice, out_choice):
+            if choice.notice:
+                notices.append(choice.notice)
+        if in_choice.device is not None:
+            self._capture = _open_stream(
+                "microphone",
+                in_choice.device,
+                lambda d: Capture(sd, d, self._settings, self._wake, self._input_rate),
+                problems,
+            )
+        if out_choice.device is not None:
+            self._output = _open_stream(
+                "speaker",
+                out_choice.device,
+                lambda d: Output(sd, d, self._settings, self._output_rate),
+                problems,
+            )
+        if self._capture is None and self._output is None and not problems:
+            problems.append(NO_AUDIO_SERVER)
+        elif self._capture is None and not problems:
+            problems.append(NO_INPUT)
+        elif self._output is None and not problems:
+            problems.append(NO_OUTPUT)
+        return AudioStatus(
+            input_device=self._capture.device.name if self._capture else None,
+            output_device=self._output.device.name if self._output else None,
+            input_rate=self._capture.rate if self._capture else None,
+            output_rate=self._output.rate if self._output else None,
+            problem=" ".join(problems) or None,
+            notices=tuple(notices),
+        )
+
+    def _retire_capture(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            self._remember(capture, None)
+            capture.close()
+
+    def _retire_output(self) -> None:
+        output, self._output = self._output, None
+        if output is not None:
+            self._remember(None, output)
+            output.close()
+
+    def _remember(self, capture: Capture | None, output: Output | None) -> None:
+        """Keep the counters of a stream that goes away."""
+        dropped, in_over, under, out_under, chunks = self._counters_before_reopen
+        if capture is not None:
+            in_over += capture.device_overflows
+        if output is not None:
+            under += output.player.underruns
+            out_under += output.device_underflows
+            chunks += output.player.chunks_dropped
+        self._counters_before_reopen = (dropped, in_over, under, out_under, chunks)
+
+    def _close_streams(self) -> None:
+        self._retire_capture()
+        self._retire_output()
+
+
+_Stream = TypeVar("_Stream", Capture, Output)
+
+
+def _open_stream(
+    kind: str,
+    device: AudioDevice,
+    make: Callable[[AudioDevice], _Stream],
+    problems: list[str],
+) -> _Stream | None:
+    stream: _Stream | None = None
+    try:
+        stream = make(device)
+        stream.start()
+    except Exception as exc:  # PortAudioError, no usable rate, bad settings
+        if stream is not None:
+            stream.close()
+        problems.append(open_failed(kind, device.name, str(exc)))
+        log.warning("could not open %s %s: %s", kind, describe(device), exc)
+        return None
+    log.info("%s: %s at %d Hz", kind, describe(device), stream.rate)
+    return stream
+
+
+def _why(active: bool) -> str:
+    return "its stream stopped" if not active else "no audio for a second"
