@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openai.types.realtime import RealtimeFunctionTool
 from tool_helpers import FIXED_NOW
 
 from voice_tui.config.schema import ToolsSettings
@@ -198,6 +199,22 @@ async def test_output_that_is_not_json(reg: ToolRegistry) -> None:
     assert "not JSON" in out["error"]
 
 
+async def nan_out(args: JsonObject, ctx: ToolContext) -> JsonObject:
+    return {"ratio": float("nan")}
+
+
+async def test_nan_is_neither_read_nor_sent(reg: ToolRegistry) -> None:
+    # Python's json accepts NaN; the server, and our JSON files, would not.
+    result, out = await run(reg, "echo", '{"x": NaN}')
+    assert not result.ok
+    assert out["error"] == "the arguments are not valid JSON (NaN is not a JSON value)"
+    reg.register(Tool("nan_out", "Returns NaN.", NO_ARGS, nan_out))
+    result, out = await run(reg, "nan_out", "{}")
+    assert not result.ok
+    assert "not JSON" in out["error"]
+    assert "NaN" not in result.output
+
+
 async def test_output_that_is_not_an_object(reg: ToolRegistry) -> None:
     result, out = await run(reg, "not_object", "{}")
     assert not result.ok
@@ -250,8 +267,10 @@ def test_builtin_names_match_the_built_registry(tmp_path: Path) -> None:
     registry = build_registry(Settings(tools=ToolsSettings(data_dir=str(tmp_path))))
     assert registry.names() == builtin_tool_names()
     for definition in registry.definitions(builtin_tool_names()):
-        assert definition["type"] == "function"
-        assert definition["description"]
+        # The SDK's own type for session.update tools accepts it field for field.
+        as_sdk = RealtimeFunctionTool.model_validate(definition)
+        assert as_sdk.type == "function" and as_sdk.description
+        assert as_sdk.model_dump(exclude_none=True) == definition
         jsonschema.Draft202012Validator.check_schema(definition["parameters"])
 
 

@@ -172,8 +172,12 @@ class ToolRegistry:
         name = entry.tool.name
         try:
             # Some models send "" for a function without parameters.
-            arguments = json.loads(arguments_json) if arguments_json.strip() else {}
-        except json.JSONDecodeError as exc:
+            arguments = (
+                json.loads(arguments_json, parse_constant=_reject_constant)
+                if arguments_json.strip()
+                else {}
+            )
+        except ValueError as exc:  # JSONDecodeError, or NaN/Infinity
             return {
                 "error": f"the arguments are not valid JSON ({exc})",
                 "arguments": arguments_json[:ARGUMENTS_ECHO_CHARS],
@@ -201,6 +205,10 @@ class ToolRegistry:
         if not isinstance(result, dict):
             return {"error": f"{name} returned {type(result).__name__}, not a JSON object"}
         return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _schema_problems(validator: Draft202012Validator, arguments: JsonObject) -> list[str]:
