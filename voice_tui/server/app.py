@@ -1,0 +1,293 @@
+"""The built-in Realtime server: URL routing, authentication, one Session per socket.
+
+It answers the URLs the official SDK builds: `/v1/realtime?model=...` (base URL ending
+in /v1), `/realtime?model=...`, and Azure's `/openai/realtime?api-version=...&
+deployment=...`. Refusals look like the services' own: a bad key is an HTTP 401 with
+OpenAI's (or Azure's) JSON body, an unknown Azure deployment a 404 DeploymentNotFound,
+an unknown model an `error` event `model_not_found` followed by a close, as OpenAI does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import importlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from voice_tui.server.components import Components
+from voice_tui.server.faults import FaultPlan
+from voice_tui.server.session import Session, SessionOptions
+from voice_tui.server.wire import azure_http_error, error_event, new_id, openai_http_error
+
+if TYPE_CHECKING:
+    from voice_tui.config.schema import Settings
+
+log = logging.getLogger(__name__)
+
+GA_AZURE_API_VERSION = "2025-08-28"  # older api-versions speak the preview protocol
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # 15 MiB of audio, base64-encoded, plus the envelope
+CLOSE_POLICY = 1008
+_API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(-preview)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What the handshake decided: a session to open, or an error to send and close."""
+
+    options: SessionOptions | None
+    error: dict[str, Any] | None = None
+
+
+class LocalServer:
+    def __init__(
+        self,
+        components: Components,
+        api_key: str | None,
+        models: Collection[str] | None,
+    ) -> None:
+        self.components = components
+        self.faults = FaultPlan()
+        self.sessions: set[Session] = set()
+        self.connections_accepted = 0
+        self._api_key = api_key
+        self._models = frozenset(models) if models is not None else None
+        self._routes: dict[Any, _Route] = {}
+        self._server: Server | None = None
+        self.host = ""
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._url_host}:{self.port}/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    async def _start(self, host: str, port: int) -> None:
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._process_request,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,  # audio does not compress; deflate only costs CPU
+        )
+        sockname = next(iter(self._server.sockets)).getsockname()
+        self.host, self.port = host, int(sockname[1])
+
+    async def close(self) -> None:
+        """Stop listening and end every session."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close(close_connections=True)
+        await server.wait_closed()
+
+    async def __aenter__(self) -> LocalServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- the handshake ----------------------------------------------------------------
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        path = url.path.rstrip("/")
+        if self.faults.should_refuse():
+            return _json_response(
+                conn,
+                http.HTTPStatus.SERVICE_UNAVAILABLE,
+                openai_http_error(
+                    "The server is temporarily unable to accept new sessions.",
+                    "service_unavailable",
+                    "server_error",
+                ),
+            )
+        if path in ("/v1/realtime", "/realtime"):
+            return self._openai_handshake(conn, request.headers, query)
+        if path == "/openai/realtime":
+            return self._azure_handshake(conn, request.headers, query)
+        return _json_response(
+            conn,
+            http.HTTPStatus.NOT_FOUND,
+            openai_http_error(f"Invalid URL (GET {url.path})", None, "invalid_request_error"),
+        )
+
+    def _openai_handshake(
+        self, conn: ServerConnection, headers: Headers, query: dict[str, str]
+    ) -> Response | None:
+        if self._api_key is not None:
+            given = _bearer(headers)
+            if given is None:
+                return _json_response(
+                    conn,
+                    http.HTTPStatus.UNAUTHORIZED,
+                    openai_http_error(
+                        "You didn't provide an API key. You need to provide your API key in "
+                        "an Authorization header using Bearer auth (i.e. Authorization: "
+                        "Bearer YOUR_KEY).",
+                        None,
+                        "invalid_request_error",
+                    ),
+                )
+            if not secrets.compare_digest(given.encode(), self._api_key.encode()):
+                return _json_response(
+                    conn,
+                    http.HTTPStatus.UNAUTHORIZED,
+                    openai_http_error(
+                        "Incorrect API key provided. Check the key configured for this server.",
+                        "invalid_api_key",
+                        "invalid_request_error",
+                    ),
+                )
+        model = query.get("model")
+        if not model:
+            self._routes[conn.id] = _Route(
+                None,
+                error_event(
+                    "You must provide a model parameter, e.g. /v1/realtime?model=gpt-realtime.",
+                    "missing_model",
+                    "model",
+                ),
+            )
+        elif self._models is not None and model not in self._models:
+            self._routes[conn.id] = _Route(
+                None,
+                error_event(
+                    f"The model `{model}` does not exist or you do not have access to it.",
+                    "model_not_found",
+                    "model",
+                ),
+            )
+        else:
+            self._routes[conn.id] = _Route(SessionOptions(model=model))
+        return None
+
+    def _azure_handshake(
+        self, conn: ServerConnection, headers: Headers, query: dict[str, str]
+    ) -> Response | None:
+        if self._api_key is not None:
+            given = headers.get("api-key") or _bearer(headers)
+            if given is None or not secrets.compare_digest(given.encode(), self._api_key.encode()):
+                return _json_response(
+                    conn,
+                    http.HTTPStatus.UNAUTHORIZED,
+                    azure_http_error(
+                        "401",
+                        "Access denied due to invalid subscription key or wrong API endpoint. "
+                        "Make sure to provide a valid key for an active subscription and use "
+                        "a correct regional API endpoint for your resource.",
+                    ),
+                )
+        version = query.get("api-version")
+        match = _API_VERSION.match(version or "")
+        if match is None:
+            return _json_response(
+                conn,
+                http.HTTPStatus.BAD_REQUEST if version else http.HTTPStatus.NOT_FOUND,
+                azure_http_error(
+                    "BadRequest" if version else "404",
+                    f"API version not supported: {version!r}."
+                    if version
+                    else "Resource not found: the api-version query parameter is required.",
+                ),
+            )
+        deployment = query.get("deployment")
+        if not deployment or (self._models is not None and deployment not in self._models):
+            return _json_response(
+                conn,
+                http.HTTPStatus.NOT_FOUND,
+                azure_http_error(
+                    "DeploymentNotFound",
+                    "The API deployment for this resource does not exist. If you created the "
+                    "deployment within the last 5 minutes, please wait a moment and try again.",
+                ),
+            )
+        legacy = match.group(1) < GA_AZURE_API_VERSION
+        self._routes[conn.id] = _Route(SessionOptions(model=deployment, legacy_api=legacy))
+        return None
+
+    # ---- the sessions -------------------------------------------------------------------
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        route = self._routes.pop(conn.id, None)
+        if route is None:  # pragma: no cover - every accepted handshake stored a route
+            await conn.close(CLOSE_POLICY, "no route")
+            return
+        if route.options is None:
+            assert route.error is not None
+            event = {"type": "error", "event_id": new_id("event"), **route.error}
+            with contextlib.suppress(Exception):
+                await conn.send(json.dumps(event))
+            await conn.close(CLOSE_POLICY, str(route.error["error"]["code"]))
+            return
+        self.connections_accepted += 1
+        session = Session(conn, self.components, route.options, self.faults)
+        self.sessions.add(session)
+        try:
+            await session.serve()
+        except Exception:
+            log.exception("session failed")
+        finally:
+            self.sessions.discard(session)
+
+
+async def start_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    components: Components | None = None,
+    api_key: str | None = None,
+    settings: Settings | None = None,
+    models: Collection[str] | None = None,
+) -> LocalServer:
+    """Start listening; `components` None means the offline engine built from settings."""
+    if components is None:
+        components = await asyncio.to_thread(_offline_components, settings)
+    server = LocalServer(components, api_key, models)
+    await server._start(host, port)
+    return server
+
+
+def _offline_components(settings: Settings | None) -> Components:
+    from voice_tui.config.schema import Settings
+
+    # Imported by name: the offline engine is optional at type-check time and heavy to load.
+    offline = importlib.import_module("voice_tui.offline")
+    components: Components = offline.build_components(settings or Settings())
+    return components
+
+
+def _bearer(headers: Headers) -> str | None:
+    value = headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _json_response(
+    conn: ServerConnection, status: http.HTTPStatus, body: dict[str, Any]
+) -> Response:
+    response = conn.respond(status, json.dumps(body))
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response

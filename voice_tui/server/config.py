@@ -1,0 +1,286 @@
+"""The GA session configuration the server keeps per connection, and its validation.
+
+Strict pydantic models mirror the parts of `session.update` / `response.create` the
+server honours. Validation errors become OpenAI-shaped messages ("Unknown parameter:
+'session.foo'.", "Invalid value: ...") so a client sees what the cloud would say.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voice_tui.server.wire import ClientError
+
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+Voice = Literal[
+    "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
+]
+Modality = Literal["audio", "text"]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, witty and friendly voice assistant running on the user's own "
+    "machine. Answer briefly."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AudioFormat(_Strict):
+    type: Literal["audio/pcm"] = "audio/pcm"
+    rate: Literal[24000] = 24000
+
+
+class ServerVad(_Strict):
+    type: Literal["server_vad"]
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    prefix_padding_ms: int = Field(default=300, ge=0, le=10_000)
+    silence_duration_ms: int = Field(default=500, ge=0, le=10_000)
+    create_response: bool = True
+    interrupt_response: bool = True
+    idle_timeout_ms: int | None = Field(default=None, ge=5_000, le=30_000)
+
+
+class SemanticVad(_Strict):
+    type: Literal["semantic_vad"]
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    create_response: bool = True
+    interrupt_response: bool = True
+
+
+TurnDetection = Annotated[ServerVad | SemanticVad, Field(discriminator="type")]
+
+
+class Transcription(_Strict):
+    model: str = "whisper-1"
+    language: str | None = None
+    prompt: str | None = None
+
+
+class NoiseReduction(_Strict):
+    type: Literal["near_field", "far_field"]
+
+
+class AudioInput(_Strict):
+    format: AudioFormat = Field(default_factory=AudioFormat)
+    noise_reduction: NoiseReduction | None = None
+    transcription: Transcription | None = None
+    turn_detection: TurnDetection | None = Field(
+        default_factory=lambda: ServerVad(type="server_vad")
+    )
+
+
+class AudioOutput(_Strict):
+    format: AudioFormat = Field(default_factory=AudioFormat)
+    voice: Voice = "alloy"
+    speed: float = Field(default=1.0, ge=0.25, le=1.5)
+
+
+class AudioConfig(_Strict):
+    input: AudioInput = Field(default_factory=AudioInput)
+    output: AudioOutput = Field(default_factory=AudioOutput)
+
+
+class FunctionTool(_Strict):
+    type: Literal["function"] = "function"
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+ToolChoice = Literal["auto", "none", "required"] | dict[str, Any]
+MaxTokens = Annotated[int, Field(ge=1, le=4096)] | Literal["inf"]
+
+
+class SessionConfig(_Strict):
+    type: Literal["realtime"] = "realtime"
+    object: Literal["realtime.session"] = "realtime.session"
+    id: str = ""
+    model: str = "gpt-realtime"
+    instructions: str = DEFAULT_INSTRUCTIONS
+    output_modalities: list[Modality] = Field(default_factory=lambda: list[Modality](["audio"]))
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    tools: list[FunctionTool] = Field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
+    max_output_tokens: MaxTokens = "inf"
+    # Accepted for compatibility; the local engine has nothing to do with them.
+    tracing: Any = None
+    truncation: Any = "auto"
+    include: list[str] | None = None
+    prompt: Any = None
+    expires_at: int = 0
+
+
+class ResponseAudioOutput(_Strict):
+    format: AudioFormat = Field(default_factory=AudioFormat)
+    voice: Voice | None = None
+
+
+class ResponseAudio(_Strict):
+    output: ResponseAudioOutput = Field(default_factory=ResponseAudioOutput)
+
+
+class ResponseParams(_Strict):
+    """`response.create`'s optional `response` object: per-response overrides."""
+
+    conversation: str = "auto"
+    instructions: str | None = None
+    output_modalities: list[Modality] | None = None
+    tools: list[FunctionTool] | None = None
+    tool_choice: ToolChoice | None = None
+    max_output_tokens: MaxTokens | None = None
+    metadata: dict[str, str] | None = None
+    input: list[dict[str, Any]] | None = None
+    audio: ResponseAudio | None = None
+    prompt: Any = None
+
+
+# Keys whose objects are merged by session.update; every other key replaces.
+_MERGED_KEYS = frozenset({"audio", "input", "output"})
+
+
+def merge_update(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    for key, value in update.items():
+        old = merged.get(key)
+        if key in _MERGED_KEYS and isinstance(value, dict) and isinstance(old, dict):
+            merged[key] = merge_update(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def apply_session_update(current: SessionConfig, update: Any) -> SessionConfig:
+    """The session after `update`, or a ClientError naming the offending field."""
+    if not isinstance(update, dict):
+        raise ClientError(
+            f"Invalid type for 'session': expected an object, but got {_json_type(update)} "
+            "instead.",
+            code="invalid_type",
+            param="session",
+        )
+    if update.get("type", "realtime") != "realtime":
+        raise ClientError(
+            f"Invalid value: {update.get('type')!r}. This server supports only "
+            "'realtime' sessions.",
+            code="invalid_value",
+            param="session.type",
+        )
+    for immutable in ("id", "object", "expires_at"):
+        if immutable in update:
+            raise ClientError(
+                f"Unknown parameter: 'session.{immutable}'.",
+                code="unknown_parameter",
+                param=f"session.{immutable}",
+            )
+    merged = merge_update(current.model_dump(mode="json"), update)
+    try:
+        config = SessionConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise client_error_from(exc, "session") from None
+    if len(config.output_modalities) != 1:
+        raise ClientError(
+            "Invalid 'session.output_modalities': exactly one of 'audio' or 'text' is supported.",
+            code="invalid_value",
+            param="session.output_modalities",
+        )
+    return config
+
+
+def parse_response_params(raw: Any) -> ResponseParams:
+    if raw is None:
+        return ResponseParams()
+    try:
+        params = ResponseParams.model_validate(raw)
+    except ValidationError as exc:
+        raise client_error_from(exc, "response") from None
+    if params.conversation not in ("auto", "none"):
+        raise ClientError(
+            f"Invalid value: {params.conversation!r}. Supported values are: 'auto' and 'none'.",
+            code="invalid_value",
+            param="response.conversation",
+        )
+    if params.output_modalities is not None and len(params.output_modalities) != 1:
+        raise ClientError(
+            "Invalid 'response.output_modalities': exactly one of 'audio' or 'text' is supported.",
+            code="invalid_value",
+            param="response.output_modalities",
+        )
+    return params
+
+
+_TAGS = frozenset({"server_vad", "semantic_vad", "function-after[...]"})
+_EXPECTED = {
+    "string": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "dict": "an object",
+    "model": "an object",
+    "list": "an array",
+}
+
+
+def client_error_from(exc: ValidationError, root: str) -> ClientError:
+    """The first pydantic error, phrased the way the Realtime API phrases it."""
+    err = exc.errors(include_url=False)[0]
+    parts = [root]
+    for piece in err["loc"]:
+        if isinstance(piece, int):
+            parts[-1] += f"[{piece}]"
+        elif piece not in _TAGS and not str(piece).startswith(("literal[", "int", "dict[")):
+            parts.append(str(piece))
+    param = ".".join(parts)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return ClientError(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
+    if kind == "missing":
+        return ClientError(
+            f"Missing required parameter: '{param}'.",
+            code="missing_required_parameter",
+            param=param,
+        )
+    if kind in ("literal_error", "union_tag_invalid", "enum"):
+        expected = (err.get("ctx") or {}).get("expected", "")
+        return ClientError(
+            f"Invalid value: {_show(value)}. Supported values are: {expected}.",
+            code="invalid_value",
+            param=param,
+        )
+    if kind.endswith(("_type", "_parsing")) or kind == "union_tag_not_found":
+        wanted = _EXPECTED.get(kind.split("_")[0], "another type")
+        return ClientError(
+            f"Invalid type for '{param}': expected {wanted}, but got {_json_type(value)} instead.",
+            code="invalid_type",
+            param=param,
+        )
+    return ClientError(
+        f"Invalid '{param}': {err['msg']} (got {_show(value)}).",
+        code="invalid_value",
+        param=param,
+    )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,0 +1,278 @@
+"""The conversation one session remembers: items in order, their audio, their text.
+
+Items are kept in the GA wire shape (`to_wire`) plus what the wire leaves out: the
+pcm of audio content and, for user audio, a future that resolves to its transcript
+once recognition finished (a response waits on it before asking the responder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voice_tui.server.components import ChatMessage
+from voice_tui.server.config import client_error_from
+from voice_tui.server.wire import ClientError, audio_ms, new_id
+
+Status = Literal["completed", "in_progress", "incomplete"]
+ROOT = "root"  # previous_item_id that inserts at the start
+
+
+@dataclass(eq=False, slots=True)
+class Item:
+    id: str
+    type: Literal["message", "function_call", "function_call_output"]
+    role: Literal["user", "assistant", "system"] | None = None
+    content: list[dict[str, Any]] = field(default_factory=list)
+    audio: dict[int, bytearray] = field(default_factory=dict)  # content index -> pcm
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    output: str = ""
+    status: Status = "completed"
+    transcript: asyncio.Future[str] | None = None  # user audio being recognised
+    truncated: bool = False  # truncated audio: no more audio may be appended
+
+    def to_wire(self, include_audio: bool = False) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "id": self.id,
+            "object": "realtime.item",
+            "type": self.type,
+            "status": self.status,
+        }
+        if self.type == "function_call":
+            return {**base, "call_id": self.call_id, "name": self.name, "arguments": self.arguments}
+        if self.type == "function_call_output":
+            return {**base, "call_id": self.call_id, "output": self.output}
+        content = []
+        for index, part in enumerate(self.content):
+            part = dict(part)
+            if include_audio and index in self.audio:
+                part["audio"] = base64.b64encode(bytes(self.audio[index])).decode()
+            content.append(part)
+        return {**base, "role": self.role, "content": content}
+
+    def audio_ms(self, content_index: int) -> int:
+        return audio_ms(len(self.audio.get(content_index, b"")))
+
+    def text(self) -> str:
+        """What the item says, as text (transcripts stand in for audio)."""
+        if self.type == "function_call":
+            return self.arguments
+        if self.type == "function_call_output":
+            return self.output
+        pieces = [p.get("text") or p.get("transcript") or "" for p in self.content]
+        return " ".join(p for p in pieces if p)
+
+
+def text_tokens(text: str) -> int:
+    return math.ceil(len(text.split()) * 1.3)
+
+
+def audio_tokens(ms: int) -> int:
+    return math.ceil(ms / 50)
+
+
+# ---- items the client creates ------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Part(_Strict):
+    type: Literal["input_text", "input_audio", "output_text", "output_audio"]
+    text: str | None = None
+    audio: str | None = None
+    transcript: str | None = None
+
+
+class _NewItem(_Strict):
+    type: Literal["message", "function_call", "function_call_output"]
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+    object: Literal["realtime.item"] | None = None
+    status: Status | None = None
+    role: Literal["user", "assistant", "system"] | None = None
+    content: list[_Part] | None = None
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    output: str | None = None
+
+
+_ALLOWED_PARTS = {
+    "user": {"input_text", "input_audio"},
+    "system": {"input_text"},
+    "assistant": {"output_text", "output_audio"},
+}
+
+
+def item_from_client(raw: Any, max_audio_bytes: int) -> Item:
+    """Validate a `conversation.item.create` item; ClientError names what is wrong."""
+    try:
+        new = _NewItem.model_validate(raw)
+    except ValidationError as exc:
+        raise client_error_from(exc, "item") from None
+    item_id = new.id or new_id("item")
+    if new.type == "function_call_output":
+        if new.call_id is None or new.output is None:
+            missing = "call_id" if new.call_id is None else "output"
+            raise _missing(f"item.{missing}")
+        return Item(item_id, "function_call_output", call_id=new.call_id, output=new.output)
+    if new.type == "function_call":
+        if new.call_id is None or new.name is None:
+            raise _missing("item.call_id" if new.call_id is None else "item.name")
+        return Item(
+            item_id,
+            "function_call",
+            call_id=new.call_id,
+            name=new.name,
+            arguments=new.arguments or "{}",
+        )
+    if new.role is None:
+        raise _missing("item.role")
+    if not new.content:
+        raise _missing("item.content")
+    item = Item(item_id, "message", role=new.role)
+    for index, part in enumerate(new.content):
+        param = f"item.content[{index}]"
+        if part.type not in _ALLOWED_PARTS[new.role]:
+            allowed = " and ".join(repr(t) for t in sorted(_ALLOWED_PARTS[new.role]))
+            raise ClientError(
+                f"Invalid value: '{part.type}'. Supported values for {new.role} messages "
+                f"are: {allowed}.",
+                code="invalid_value",
+                param=f"{param}.type",
+            )
+        if part.type in ("input_text", "output_text"):
+            if part.text is None:
+                raise _missing(f"{param}.text")
+            item.content.append({"type": part.type, "text": part.text})
+        elif part.type == "input_audio":
+            if part.audio is None:
+                raise _missing(f"{param}.audio")
+            item.audio[index] = bytearray(
+                decode_audio(part.audio, f"{param}.audio", max_audio_bytes)
+            )
+            item.content.append({"type": "input_audio", "transcript": part.transcript})
+        else:  # output_audio: a remembered assistant turn, restored by a client
+            item.content.append({"type": "output_audio", "transcript": part.transcript or ""})
+            if part.audio is not None:
+                audio = decode_audio(part.audio, f"{param}.audio", max_audio_bytes)
+                item.audio[index] = bytearray(audio)
+    return item
+
+
+def decode_audio(b64: str, param: str, max_bytes: int) -> bytes:
+    if len(b64) > max_bytes * 4 // 3 + 4:
+        raise ClientError(
+            f"Audio in '{param}' is too large: at most {max_bytes // (1024 * 1024)} MiB of "
+            "audio per event.",
+            code="invalid_value",
+            param=param,
+        )
+    try:
+        pcm = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ClientError(
+            f"Invalid '{param}': expected base64-encoded audio bytes.",
+            code="invalid_value",
+            param=param,
+        ) from None
+    if len(pcm) % 2:
+        pcm = pcm[:-1]  # a torn pcm16 sample carries no sound
+    return pcm
+
+
+def _missing(param: str) -> ClientError:
+    return ClientError(
+        f"Missing required parameter: '{param}'.",
+        code="missing_required_parameter",
+        param=param,
+    )
+
+
+# ---- the conversation -------------------------------------------------------------
+
+
+class Conversation:
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+
+    def find(self, item_id: Any, param: str = "item_id") -> Item:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise ClientError(
+            f"Conversation item with id {item_id!r} does not exist.",
+            code="item_not_found",
+            param=param,
+        )
+
+    def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
+        """Insert `item`; returns the id of the item before it (None at the start)."""
+        if any(existing.id == item.id for existing in self.items):
+            raise ClientError(
+                f"Item with id {item.id!r} already exists.",
+                code="item_id_already_exists",
+                param="item.id",
+            )
+        if previous_item_id is None:
+            index = len(self.items)
+        elif previous_item_id == ROOT:
+            index = 0
+        else:
+            index = self.items.index(self.find(previous_item_id, "previous_item_id")) + 1
+        self.items.insert(index, item)
+        return self.items[index - 1].id if index > 0 else None
+
+    def last_id(self) -> str | None:
+        return self.items[-1].id if self.items else None
+
+    def delete(self, item_id: Any) -> Item:
+        item = self.find(item_id)
+        self.items.remove(item)
+        return item
+
+    async def chat_history(self, items: list[Item] | None = None) -> tuple[ChatMessage, ...]:
+        """The items as chat messages, waiting for transcripts still being recognised."""
+        messages: list[ChatMessage] = []
+        for item in self.items if items is None else items:
+            if item.transcript is not None:
+                await asyncio.shield(item.transcript)
+            if item.type == "function_call":
+                call = {
+                    "id": item.call_id,
+                    "type": "function",
+                    "function": {"name": item.name, "arguments": item.arguments},
+                }
+                last = messages[-1] if messages else None
+                if last is not None and last.role == "assistant":
+                    messages[-1] = ChatMessage(
+                        "assistant", last.content, (*last.tool_calls, call), None
+                    )
+                else:
+                    messages.append(ChatMessage("assistant", "", (call,)))
+            elif item.type == "function_call_output":
+                messages.append(ChatMessage("tool", item.output, tool_call_id=item.call_id))
+            else:
+                assert item.role is not None
+                messages.append(ChatMessage(item.role, item.text()))
+        return tuple(messages)
+
+    def input_tokens(self, instructions: str, items: list[Item] | None = None) -> tuple[int, int]:
+        """(text, audio) tokens a response reads: the instructions plus every item."""
+        text = text_tokens(instructions)
+        audio = 0
+        for item in self.items if items is None else items:
+            if item.audio:
+                audio += sum(audio_tokens(audio_ms(len(pcm))) for pcm in item.audio.values())
+            else:
+                text += text_tokens(item.text())
+        return text, audio
