@@ -72,6 +72,8 @@ class FakeOpenMeteo:
     forecast_status: int = 200
     forecast_body: str | None = None  # raw body overriding the computed forecast
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    stall: bool = False  # hold forecast requests until the test ends
+    released: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -88,6 +90,8 @@ def open_meteo() -> Iterator[tuple[FakeOpenMeteo, str]]:
                 found = [p for p in state.places if p["name"].casefold() == wanted]
                 self._send(200, json.dumps({"results": found} if found else {}))
             elif url.path == "/v1/forecast":
+                if state.stall:
+                    state.released.wait(timeout=30)
                 body = state.forecast_body or json.dumps(forecast_for(query))
                 self._send(state.forecast_status, body)
             else:
@@ -110,6 +114,7 @@ def open_meteo() -> Iterator[tuple[FakeOpenMeteo, str]]:
     try:
         yield state, f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        state.released.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -200,6 +205,17 @@ async def test_the_service_failing(open_meteo: tuple[FakeOpenMeteo, str], tmp_pa
     result, out = await call(registry, "get_weather", {"location": "Paris"})
     assert not result.ok
     assert out["error"] == "the forecast service answered without current conditions"
+
+
+async def test_a_stalled_service_hits_the_tool_timeout(
+    open_meteo: tuple[FakeOpenMeteo, str], tmp_path: Path
+) -> None:
+    state, base = open_meteo
+    state.stall = True
+    registry = weather_registry(base, tmp_path)
+    result = await registry.call("get_weather", '{"location": "Paris"}', 0.3, 16_000)
+    assert not result.ok
+    assert json.loads(result.output) == {"error": "get_weather did not finish within 0.3 seconds"}
 
 
 @pytest.fixture
