@@ -143,7 +143,7 @@ def test_unknown_tool_names_are_rejected_with_the_known_ones(write_config: Write
         'tools = ["get_current_time", "get_time"]\n'
     )
     error = load_error(path)
-    assert (error.line, error.column) == (4, 1)
+    assert (error.line, error.column) == (4, 30)  # the tool's name in the list
     message = str(error)
     assert "unknown tool 'get_time' in [[personas]] entry 1 ('Assistant')" in message
     assert "did you mean 'get_current_time'?" in message
@@ -160,7 +160,7 @@ def test_every_problem_is_reported_at_once(write_config: WriteConfig) -> None:
     assert [p.split(": ", 1)[0] for p in error.problems] == [
         f"{path}:2:1",
         f"{path}:4:1",
-        f"{path}:8:1",
+        f"{path}:8:10",
     ]
 
 

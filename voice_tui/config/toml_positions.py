@@ -2,9 +2,10 @@
 
 `tomllib` gives values but no positions, so validation errors (which know only a key
 path such as `("personas", 2, "voice")`) are placed back in the file by this small
-scanner. It understands headers, array-of-tables indexes, dotted and quoted keys, and
-skips values (strings of all four kinds, nested arrays and inline tables) without
-interpreting them. It never raises: on text it cannot follow it returns what it found.
+scanner. It understands headers, array-of-tables indexes, dotted and quoted keys,
+inline tables and array elements (`("personas", 0, "tools", 2)` is the third tool's
+name), and skips strings of all four kinds without interpreting them. It never
+raises: on text it cannot follow it returns what it found.
 """
 
 from __future__ import annotations
@@ -103,25 +104,61 @@ class _Scanner:
             j += 1
         raise _Malformed
 
-    def skip_value(self) -> None:
-        depth = 0
+    def skip_space_and_comments(self) -> None:
+        """Inside arrays (and lenient inline tables) newlines and comments may appear."""
         while self.i < len(self.text):
             c = self.peek()
-            if c in ('"', "'"):
-                self.skip_string()
-                continue
-            if c == "#":
+            if c in " \t\r\n":
+                self.i += 1
+            elif c == "#":
                 self.skip_to_line_end()
-                if depth == 0:
-                    return
-                continue
-            if c in "[{":
-                depth += 1
-            elif c in "]}":
-                depth -= 1
-            elif c == "\n" and depth <= 0:
+            else:
                 return
-            self.i += 1
+
+    def parse_value(self, path: KeyPath) -> None:
+        c = self.peek()
+        if c in ('"', "'"):
+            self.skip_string()
+        elif c == "{":
+            self.parse_inline_table(path)
+        elif c == "[":
+            self.parse_array(path)
+        else:  # numbers, booleans, dates: up to the next delimiter
+            while self.i < len(self.text) and self.peek() not in ",]}\n#":
+                self.i += 1
+
+    def parse_array(self, path: KeyPath) -> None:
+        self.i += 1
+        index = 0
+        while True:
+            self.skip_space_and_comments()
+            if self.peek() == "]":
+                self.i += 1
+                return
+            if not self.peek():
+                raise _Malformed
+            self.record((*path, index), self.i)
+            self.parse_value((*path, index))
+            index += 1
+            self.skip_space_and_comments()
+            if self.peek() == ",":
+                self.i += 1
+            elif self.peek() != "]":
+                raise _Malformed
+
+    def parse_inline_table(self, path: KeyPath) -> None:
+        self.i += 1
+        while True:
+            self.skip_space_and_comments()
+            if self.peek() == "}":
+                self.i += 1
+                return
+            self.parse_assignment(path)
+            self.skip_space_and_comments()
+            if self.peek() == ",":
+                self.i += 1
+            elif self.peek() != "}":
+                raise _Malformed
 
     # -- keys and headers --------------------------------------------------------------
     def parse_key(self) -> list[tuple[str, int]]:
@@ -176,17 +213,18 @@ class _Scanner:
             self.record(self.table, start)
         self.imply(self.table, start)
 
-    def parse_key_value(self) -> None:
+    def parse_assignment(self, table: KeyPath) -> None:
+        """`key = value` within `table`: record the key, then the keys inside the value."""
         parts = self.parse_key()
-        path = (*self.table, *(name for name, _ in parts))
-        for end in range(len(self.table) + 1, len(path)):
+        path = (*table, *(name for name, _ in parts))
+        for end in range(len(table) + 1, len(path)):
             self.positions.setdefault(path[:end], self.position(parts[0][1]))
         self.record(path, parts[-1][1])
         if self.peek() != "=":
             raise _Malformed
         self.i += 1
         self.skip_inline_space()
-        self.skip_value()
+        self.parse_value(path)
 
     def scan(self) -> None:
         while self.i < len(self.text):
@@ -199,7 +237,7 @@ class _Scanner:
                 self.parse_header()
                 self.skip_to_line_end()
             else:
-                self.parse_key_value()
+                self.parse_assignment(self.table)
 
 
 @dataclass(frozen=True)
