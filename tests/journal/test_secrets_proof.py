@@ -111,6 +111,14 @@ async def test_no_key_in_logs_journal_exports_errors_or_output(
         assert main(["history", journal.session_id, "--output", str(export)]) == 0
         assert main(["history"]) == 0
         assert main(["history", journal.session_id]) == 0
+        # Config mistakes around a key: the error names the place, never the value.
+        for broken in (
+            f'[backend]\napi_key = "{FILE_KEY}"\n',
+            f'[local]\nchat_api_key = ["{FILE_KEY}"]\n',
+        ):
+            bad_config = tmp_path / "broken.toml"
+            bad_config.write_text(broken)
+            assert main(["history", "--config", str(bad_config)]) == 2
     finally:
         logging_setup.close()
         await server.close()
@@ -125,6 +133,7 @@ async def test_no_key_in_logs_journal_exports_errors_or_output(
     assert f"Authorization: Bearer {mask(GOOD_KEY)}" in log_text  # the SDK's handshake
     assert f"Authorization: Bearer {mask(WRONG_KEY)}" in log_text
     assert "rejected the API key" in " ".join(messages)
+    assert "broken.toml:2:1: unknown key 'api_key' in [backend]" in err
     assert export.read_text().count(mask(GOOD_KEY)) == 1
 
     produced = [p for p in out_dir.rglob("*") if p.is_file()]
