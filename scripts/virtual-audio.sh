@@ -10,8 +10,10 @@
 #
 # Devices: sink `speaker` (default sink; record it from `speaker.monitor`), sink `mic`
 # (its monitor `mic.monitor` is the default source: `paplay --device=mic x.wav` feeds the
-# microphone). An ALSA device `voice48k` (PortAudio name) accepts only 48 kHz, for the
-# resampling path. State lives in $VIRTUAL_AUDIO_DIR (default: $PWD/.virtual-audio).
+# microphone). PortAudio sees them through ALSA's `pulse`/`default` devices, which accept
+# every rate (no ALSA plugin here could be made to refuse 24 kHz: the 48 kHz path is tested
+# by asking the audio worker for a 48 kHz device rate). State lives in $VIRTUAL_AUDIO_DIR
+# (default: $PWD/.virtual-audio).
 set -euo pipefail
 
 DIR="${VIRTUAL_AUDIO_DIR:-$PWD/.virtual-audio}"
@@ -39,8 +41,6 @@ server_pid() {
 print_env() {
     echo "export PULSE_SERVER=unix:$DIR/native"
     echo "export PULSE_COOKIE=$DIR/cookie"
-    # alsa.conf first (it defines `pulse`), then our own 48 kHz-only device.
-    echo "export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$DIR/asound.conf"
 }
 
 ensure_packages() {
@@ -77,18 +77,6 @@ PA
 exit-idle-time = -1
 flat-volumes = no
 PA
-    # `voice48k`: the `pulse` device behind a plugin that fixes the rate at 48 kHz, so
-    # PortAudio refuses 24 kHz on it (what a 48 kHz-only USB headset does).
-    cat >"$DIR/asound.conf" <<ALSA
-pcm.voice48k {
-    type hooks
-    slave.pcm {
-        type route
-        slave { pcm "pulse" channels 1 }
-        ttable.0.0 1
-    }
-}
-ALSA
 }
 
 start() {
@@ -102,9 +90,9 @@ start() {
     rm -f "$DIR/native"
     PULSE_RUNTIME_PATH="$DIR/runtime" PULSE_STATE_PATH="$DIR/state" \
         XDG_CONFIG_HOME="$DIR/xdg" PULSE_COOKIE="$DIR/cookie" \
-        pulseaudio -n -F "$DIR/default.pa" -p /usr/lib/pulse-*/modules \
+        pulseaudio -n -F "$DIR/default.pa" \
         --daemonize=yes --use-pid-file=yes --exit-idle-time=-1 --disallow-exit \
-        --disable-shm=no --log-target="file:$DIR/pulseaudio.log" 2>/dev/null ||
+        --log-target="file:$DIR/pulseaudio.log" 2>/dev/null ||
         { say "pulseaudio failed to start; see $DIR/pulseaudio.log"; return 1; }
     for _ in $(seq 50); do
         [[ -S "$DIR/native" ]] && PULSE_SERVER="unix:$DIR/native" PULSE_COOKIE="$DIR/cookie" \

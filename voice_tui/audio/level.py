@@ -40,7 +40,7 @@ class LevelMeter:
     def add(self, samples: Samples) -> None:
         if len(samples) == 0:
             return
-        wide = samples.astype(np.int32)
+        wide = samples.astype(np.int64)  # int32 squares overflow in a sum
         self._sum_squares += float(np.dot(wide, wide))
         self._count += len(samples)
         peak = int(np.max(np.abs(wide)))

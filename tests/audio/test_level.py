@@ -1,0 +1,33 @@
+"""The mic level meter: RMS and peak in dBFS, clipping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from voice_tui.audio.level import SILENCE_DBFS, LevelMeter
+
+
+def test_a_full_scale_sine_is_minus_3_dbfs_rms_and_0_peak() -> None:
+    meter = LevelMeter()
+    t = np.arange(2400) / 24000
+    meter.add((32767 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16))
+    level = meter.take()
+    assert math.isclose(level.rms_dbfs, -3.01, abs_tol=0.05)
+    assert math.isclose(level.peak_dbfs, 0.0, abs_tol=0.01)
+    assert level.clipping
+
+
+def test_levels_accumulate_between_takes_and_restart_after() -> None:
+    meter = LevelMeter()
+    quiet = np.full(480, 328, np.int16)  # -40 dBFS
+    meter.add(quiet)
+    meter.add(np.zeros(480, np.int16))
+    level = meter.take()
+    assert math.isclose(level.rms_dbfs, -40 - 3.01, abs_tol=0.1)  # half the power
+    assert math.isclose(level.peak_dbfs, -40, abs_tol=0.1)
+    assert not level.clipping
+    assert not meter.pending
+    meter.add(np.zeros(480, np.int16))
+    assert meter.take().rms_dbfs == SILENCE_DBFS

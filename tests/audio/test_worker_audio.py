@@ -1,0 +1,151 @@
+"""The audio worker with real PortAudio streams on the virtual PulseAudio server:
+speech into the virtual microphone, assistant audio out of the virtual speaker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.audio.conftest import Collected
+from tests.audio.signals import (
+    RATE,
+    active_spans,
+    align,
+    play_into_mic,
+    read_raw,
+    read_wav,
+    record_speaker,
+    speech_wav,
+    tone,
+    wait_until,
+)
+from tests.conftest import VirtualAudio
+from voice_tui.audio.worker import AudioWorker
+from voice_tui.core.events import AudioChunk
+
+pytestmark = pytest.mark.audio
+
+StartWorker = Callable[..., tuple[AudioWorker, Collected]]
+CHUNK = 2400  # 100 ms per delta, as servers send them
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return speech_wav(tmp_path_factory.mktemp("speech") / "fox.wav")
+
+
+def play_pcm(worker: AudioWorker, item: str, response: str, pcm: np.ndarray) -> None:
+    for i in range(0, len(pcm), CHUNK):
+        part = pcm[i : i + CHUNK].astype("<i2").tobytes()
+        worker.play(AudioChunk(item, 0, response, part, time.perf_counter()))
+
+
+def capture_speech(
+    audio: VirtualAudio, worker: AudioWorker, got: Collected, wav: Path
+) -> np.ndarray:
+    before = len(got.mic)
+    play_into_mic(audio, wav)
+    # the tail of the file is still on its way through the server and the ring
+    wait_until(lambda: len(got.mic) - before > 10, what="microphone audio")
+    settled = len(got.mic) + 15
+    wait_until(lambda: len(got.mic) >= settled, what="the tail of the speech")
+    return got.mic_signal(before)
+
+
+@pytest.mark.parametrize("device_rate", [None, 48_000], ids=["24k", "48k-resampled"])
+def test_speech_into_the_microphone_arrives_intact(
+    virtual_audio: VirtualAudio, start_worker: StartWorker, speech: Path, device_rate: int | None
+) -> None:
+    worker, got = start_worker(input_rate=device_rate)
+    assert worker.status.input_rate == (device_rate or RATE)
+    received = capture_speech(virtual_audio, worker, got, speech)
+    source = read_wav(speech)
+    correlation, _ = align(source, received)
+    assert correlation > 0.9
+    assert all(len(pcm) % 2 == 0 for pcm, _ in got.mic)
+    stamps = [t for _, t in got.mic]
+    assert stamps == sorted(stamps)  # capture times move forward
+    assert any(level.rms_dbfs > -40 for level in got.levels)  # the meter saw the speech
+    assert worker.stats.mic_samples_dropped == 0
+
+
+@pytest.mark.parametrize("device_rate", [None, 48_000], ids=["24k", "48k-resampled"])
+def test_assistant_audio_comes_out_of_the_speaker_intact(
+    virtual_audio: VirtualAudio,
+    start_worker: StartWorker,
+    speech: Path,
+    tmp_path: Path,
+    device_rate: int | None,
+) -> None:
+    worker, got = start_worker(output_rate=device_rate)
+    assert worker.status.output_rate == (device_rate or RATE)
+    source = read_wav(speech)
+    with record_speaker(virtual_audio, tmp_path / "out.raw") as path:
+        play_pcm(worker, "item_1", "resp_1", source.astype(np.int16))
+        wait_until(lambda: got.finished == ["item_1"], what="playback to finish")
+    recorded = read_raw(path)
+    correlation, _ = align(source, recorded)
+    assert correlation > 0.9
+    assert worker.heard("item_1") == pytest.approx(len(source) * 1000 / RATE, abs=2)
+    assert not worker.is_playing()
+    assert worker.stats.underruns == 0
+
+
+def test_interrupt_stops_playback_where_heard_audio_says(
+    virtual_audio: VirtualAudio, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    worker, got = start_worker()
+    block_ms = worker._settings.block_ms
+    with record_speaker(virtual_audio, tmp_path / "out.raw") as path:
+        play_pcm(worker, "item_1", "resp_1", tone(3.0))
+        wait_until(lambda: worker.heard("item_1") >= 700, what="playback to be under way")
+        at_dac = worker.heard("item_1")
+        heard = worker.interrupt()
+        play_pcm(worker, "item_1", "resp_1", tone(1.0))  # late deltas of the response
+        wait_until(lambda: not worker.is_playing(), what="playback to stop")
+        settled = len(got.mic) + 10
+        wait_until(lambda: len(got.mic) >= settled, what="the speaker to drain")
+    assert heard is not None
+    assert heard.item_id == "item_1"
+    assert heard.received_ms == 3000
+    assert not heard.finished
+    output_latency_ms = worker._output.stream.latency * 1000 if worker._output else 0
+    # It stops within one block (plus what was already in the device's buffer).
+    assert heard.heard_ms - at_dac <= block_ms + output_latency_ms + 5
+    spans = active_spans(read_raw(path), threshold=8000 * 0.707 * 0.05)
+    assert len(spans) == 1  # one stretch of tone: nothing played after the cut
+    recorded_ms = (spans[0][1] - spans[0][0]) * 1000 / RATE
+    assert abs(recorded_ms - heard.heard_ms) <= block_ms
+    assert worker.stats.chunks_dropped == 10
+    assert got.finished == []
+
+
+def test_push_to_talk_and_mute_gate_what_is_sent_but_not_the_meter(
+    virtual_audio: VirtualAudio, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    worker, got = start_worker()
+    short = speech_wav(tmp_path / "hi.wav", "Hello there.")
+    worker.set_ptt(True)  # push-to-talk, key not held
+    ticks = len(got.levels) + 2
+    wait_until(lambda: len(got.levels) >= ticks, what="the worker to see the key")
+    sent = len(got.mic)
+    levels_before = len(got.levels)
+    play_into_mic(virtual_audio, short)
+    wait_until(lambda: any(lv.rms_dbfs > -40 for lv in got.levels[levels_before:]), what="meter")
+    assert len(got.mic) == sent  # nothing sent while not talking
+    worker.set_talking(True)
+    received = capture_speech(virtual_audio, worker, got, short)
+    assert align(read_wav(short), received)[0] > 0.9
+    worker.set_ptt(False)
+    worker.set_muted(True)
+    ticks = len(got.levels) + 2
+    wait_until(lambda: len(got.levels) >= ticks, what="the worker to see the mute")
+    sent = len(got.mic)
+    levels_before = len(got.levels)
+    play_into_mic(virtual_audio, short)
+    wait_until(lambda: any(lv.rms_dbfs > -40 for lv in got.levels[levels_before:]), what="meter")
+    assert len(got.mic) == sent  # muted: nothing more sent
