@@ -98,7 +98,8 @@ class ScriptedResponder:
 
     name: str = "scripted"
     requests: list[ResponderRequest] = field(default_factory=list)
-    gate: asyncio.Event | None = None  # when set, replies wait for it (to test cancel)
+    # When set, each sentence of a "long" reply waits for a permit (to test cancel).
+    gate: asyncio.Semaphore | None = None
 
     async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
         self.requests.append(request)
@@ -117,7 +118,7 @@ class ScriptedResponder:
         if "long" in said:
             for n in range(1, 9):
                 if self.gate is not None:
-                    await self.gate.wait()
+                    await self.gate.acquire()
                 yield TextPiece(f"This is sentence number {n} of a long answer. ")
             return
         yield TextPiece(f"You said: {said}. ")
@@ -213,3 +214,18 @@ async def stream_audio(client: Client, pcm: bytes, chunk_ms: int = 20) -> None:
     for start in range(0, len(pcm), step):
         chunk = pcm[start : start + step]
         await client.send({"type": "input_audio_buffer.append", "audio": b64(chunk)})
+
+
+class Permits(asyncio.Semaphore):
+    def grant(self, count: int) -> None:
+        for _ in range(count):
+            self.release()
+
+
+def hold_replies(server: LocalServer) -> Permits:
+    """Make the scripted responder wait for a permit before each sentence of a long reply."""
+    responder = server.components.responder
+    assert isinstance(responder, ScriptedResponder)
+    permits = Permits(0)
+    responder.gate = permits
+    return permits

@@ -124,7 +124,8 @@ class ResponseRun:
                         )
                         break
             except ResponderError as exc:
-                separator = " " if self._pending or self._message else ""
+                so_far = self._pending or self._said()
+                separator = " " if so_far and not so_far[-1].isspace() else ""
                 await self._add_text(f"{separator}I could not reach the chat model: {exc}")
             await self._close_message("completed" if status == "completed" else "incomplete")
         except asyncio.CancelledError:
@@ -142,6 +143,12 @@ class ResponseRun:
         await self._emit(
             {"type": "response.done", "response": self._wire(status, details, final=True)}
         )
+
+    def _said(self) -> str:
+        if self._message is None:
+            return ""
+        part = self._message.content[0]
+        return str(part.get("transcript") or part.get("text") or "")
 
     def _over_budget(self) -> bool:
         limit = self.plan.max_output_tokens

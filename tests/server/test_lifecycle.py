@@ -1,0 +1,371 @@
+"""Response lifecycle: cancel, barge-in, truncate, out-of-band, failures, item order."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from voice_tui.server.app import LocalServer, start_server
+
+from .support import (
+    MS_PER_CHAR,
+    Client,
+    ScriptedResponder,
+    hold_replies,
+    make_components,
+    silence,
+    stream_audio,
+    voiced,
+)
+
+SENTENCE_1 = "This is sentence number 1 of a long answer."
+
+
+async def say(client: Client, text: str) -> None:
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+    await client.until("conversation.item.done")
+
+
+async def first_sentence_spoken(client: Client, server: LocalServer) -> dict[str, Any]:
+    """Start a long reply and let exactly its first sentence out; returns response.created."""
+    gate = hold_replies(server)
+    await say(client, "tell me something long")
+    await client.send({"type": "response.create"})
+    created = await client.until("response.created")
+    gate.grant(1)
+    while True:
+        event = await client.until("response.output_audio.delta")
+        pcm = b"".join(
+            base64.b64decode(e["delta"]) for e in client.of("response.output_audio.delta")
+        )
+        if len(pcm) // 48 == len(SENTENCE_1) * MS_PER_CHAR:
+            assert event["response_id"] == created["response"]["id"]
+            return created
+
+
+async def test_client_cancel(connect: Any, server: LocalServer) -> None:
+    client: Client = await connect(audio={"input": {"turn_detection": None}})
+    await first_sentence_spoken(client, server)
+    await client.send({"type": "response.cancel"})
+    done = (await client.until("response.done"))["response"]
+    assert done["status"] == "cancelled"
+    assert done["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+    assert done["output"][0]["status"] == "incomplete"
+    assert done["output"][0]["content"][0]["transcript"] == SENTENCE_1 + " "
+    # the item is closed properly before response.done
+    types = [e["type"] for e in client.events]
+    assert types.index("response.output_item.done") < types.index("response.done")
+    # a new response can start right away
+    await say(client, "hello")
+    await client.send({"type": "response.create"})
+    assert (await client.until("response.done"))["response"]["status"] == "completed"
+
+
+async def test_barge_in_cancels_then_truncate(connect: Any, server: LocalServer) -> None:
+    client: Client = await connect()
+    created = await first_sentence_spoken(client, server)
+    await stream_audio(client, voiced(400))
+    started = await client.until("input_audio_buffer.speech_started")
+    done = (await client.until("response.done"))["response"]
+    assert done["id"] == created["response"]["id"]
+    assert done["status_details"]["reason"] == "turn_detected"
+    item_id = done["output"][0]["id"]
+    assert started["item_id"] != item_id
+    # the client heard 600 ms of the 1720 ms sentence
+    await client.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": 600,
+        }
+    )
+    truncated = await client.until("conversation.item.truncated")
+    assert (truncated["item_id"], truncated["audio_end_ms"]) == (item_id, 600)
+    await client.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    item = (await client.until("conversation.item.retrieved"))["item"]
+    assert len(base64.b64decode(item["content"][0]["audio"])) == 600 * 48
+    kept = item["content"][0]["transcript"]
+    assert SENTENCE_1.startswith(kept)
+    assert 0 < len(kept) < len(SENTENCE_1) * 0.5
+
+
+async def test_truncate_beyond_the_audio_is_rejected(connect: Any) -> None:
+    client: Client = await connect()
+    await say(client, "hi")
+    await client.send({"type": "response.create"})
+    done = (await client.until("response.done"))["response"]
+    item = done["output"][0]
+    length_ms = (len("You said: hi.") + len("That is all.")) * MS_PER_CHAR
+    await client.send(
+        {
+            "type": "conversation.item.truncate",
+            "event_id": "t1",
+            "item_id": item["id"],
+            "content_index": 0,
+            "audio_end_ms": length_ms + 20,
+        }
+    )
+    err = (await client.until("error"))["error"]
+    assert (
+        err["message"]
+        == f"Audio content of {length_ms}ms is already shorter than {length_ms + 20}ms"
+    )
+    assert err["event_id"] == "t1"
+    # truncating at the very end is fine and keeps the whole transcript
+    await client.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item["id"],
+            "content_index": 0,
+            "audio_end_ms": length_ms,
+        }
+    )
+    await client.until("conversation.item.truncated")
+    await client.send({"type": "conversation.item.retrieve", "item_id": item["id"]})
+    retrieved = (await client.until("conversation.item.retrieved"))["item"]
+    assert retrieved["content"][0]["transcript"] == "You said: hi. That is all."
+
+
+async def test_truncating_a_user_item_is_rejected(connect: Any) -> None:
+    client: Client = await connect()
+    await say(client, "hi")
+    user_id = client.of("conversation.item.added")[0]["item"]["id"]
+    await client.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": user_id,
+            "content_index": 0,
+            "audio_end_ms": 0,
+        }
+    )
+    err = (await client.until("error"))["error"]
+    assert "assistant" in err["message"]
+
+
+async def test_interrupt_response_false_keeps_speaking(connect: Any, server: LocalServer) -> None:
+    client: Client = await connect(
+        audio={"input": {"turn_detection": {"type": "server_vad", "interrupt_response": False}}}
+    )
+    await first_sentence_spoken(client, server)
+    await stream_audio(client, voiced(400))
+    await client.until("input_audio_buffer.speech_started")
+    hold_gate = server.components.responder
+    assert isinstance(hold_gate, ScriptedResponder) and hold_gate.gate is not None
+    hold_gate.gate.grant(7)
+    done = (await client.until("response.done"))["response"]
+    assert done["status"] == "completed"
+
+
+async def test_create_response_false_commits_without_reply(connect: Any) -> None:
+    client: Client = await connect(
+        audio={"input": {"turn_detection": {"type": "server_vad", "create_response": False}}}
+    )
+    await stream_audio(client, voiced(600) + silence(700))
+    await client.until("input_audio_buffer.committed")
+    await client.send({"type": "conversation.item.retrieve", "item_id": "item_none"})
+    await client.until("error")  # a marker: everything before it has been processed
+    assert not client.of("response.created")
+
+
+async def test_semantic_vad_eagerness_scales_silence(connect: Any) -> None:
+    client: Client = await connect(
+        audio={"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}
+    )
+    await stream_audio(client, voiced(600) + silence(500))
+    stopped = await client.until("input_audio_buffer.speech_stopped")
+    # speech ended at 600 ms; "high" eagerness waits 350 ms of silence
+    assert 940 <= stopped["audio_end_ms"] <= 960
+
+
+async def test_out_of_band_response_stays_out_of_the_conversation(
+    connect: Any, server: LocalServer
+) -> None:
+    client: Client = await connect()
+    await say(client, "hello")
+    await client.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "output_modalities": ["text"],
+                "instructions": "Classify the topic.",
+                "metadata": {"purpose": "classification"},
+            },
+        }
+    )
+    done = (await client.until("response.done"))["response"]
+    assert done["conversation_id"] is None
+    assert done["metadata"]["purpose"] == "classification"
+    assert done["output"][0]["content"][0]["text"] == "You said: hello. That is all."
+    assert not [e for e in client.of("conversation.item.added") if e["item"]["role"] == "assistant"]
+    responder = server.components.responder
+    assert isinstance(responder, ScriptedResponder)
+    assert responder.requests[-1].instructions == "Classify the topic."
+
+
+async def test_response_with_explicit_input_items(connect: Any, server: LocalServer) -> None:
+    client: Client = await connect(output_modalities=["text"])
+    await say(client, "first")
+    first_id = client.of("conversation.item.added")[0]["item"]["id"]
+    await say(client, "second")
+    await client.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "input": [
+                    {"type": "item_reference", "id": first_id},
+                ],
+            },
+        }
+    )
+    done = (await client.until("response.done"))["response"]
+    assert done["output"][0]["content"][0]["text"] == "You said: first. That is all."
+
+
+async def test_responder_error_becomes_a_spoken_turn(connect: Any) -> None:
+    client: Client = await connect()
+    await say(client, "please fail now")
+    await client.send({"type": "response.create"})
+    done = (await client.until("response.done"))["response"]
+    assert done["status"] == "completed"
+    transcript = done["output"][0]["content"][0]["transcript"]
+    assert transcript == (
+        "Let me check. I could not reach the chat model: connection refused by 127.0.0.1:9"
+    )
+    assert client.of("response.output_audio.delta")
+    # and the session goes on
+    await say(client, "hello")
+    await client.send({"type": "response.create"})
+    assert (await client.until("response.done"))["response"]["status"] == "completed"
+
+
+async def test_max_output_tokens_ends_incomplete(connect: Any) -> None:
+    client: Client = await connect(max_output_tokens=30, output_modalities=["text"])
+    await say(client, "tell me something long")
+    await client.send({"type": "response.create"})
+    done = (await client.until("response.done"))["response"]
+    assert done["status"] == "incomplete"
+    assert done["status_details"]["reason"] == "max_output_tokens"
+    assert done["usage"]["output_tokens"] >= 30
+    assert "sentence number 8" not in done["output"][0]["content"][0]["text"]
+
+
+async def test_items_insert_delete_and_history_order(connect: Any, server: LocalServer) -> None:
+    client: Client = await connect()
+    await say(client, "b")
+    b_id = client.of("conversation.item.added")[-1]["item"]["id"]
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "previous_item_id": "root",
+            "item": {
+                "id": "item_a",
+                "type": "message",
+                "role": "system",
+                "content": [{"type": "input_text", "text": "a"}],
+            },
+        }
+    )
+    added = await client.until("conversation.item.added")
+    assert added["previous_item_id"] is None and added["item"]["id"] == "item_a"
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "previous_item_id": "item_a",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "a2"}],
+            },
+        }
+    )
+    added = await client.until("conversation.item.added")
+    assert added["previous_item_id"] == "item_a"
+    a2_id = added["item"]["id"]
+    await client.send({"type": "conversation.item.delete", "item_id": a2_id})
+    assert (await client.until("conversation.item.deleted"))["item_id"] == a2_id
+    await client.send({"type": "response.create"})
+    await client.until("response.done")
+    responder = server.components.responder
+    assert isinstance(responder, ScriptedResponder)
+    history = responder.requests[-1].history
+    assert [(m.role, m.content) for m in history] == [("system", "a"), ("user", "b")]
+    assert b_id != a2_id
+    # a duplicate id is refused
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "id": "item_a",
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "again"}],
+            },
+        }
+    )
+    assert (await client.until("error"))["error"]["code"] == "item_id_already_exists"
+
+
+async def test_without_a_synthesizer_replies_are_text() -> None:
+    server = await start_server(components=make_components(synthesizer=False))
+    try:
+        from openai import AsyncOpenAI
+
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            await client.until("session.created")
+            await say(client, "hi")
+            await client.send({"type": "response.create"})
+            done = (await client.until("response.done"))["response"]
+            assert done["output_modalities"] == ["text"]
+            assert done["output"][0]["content"][0]["text"] == "You said: hi. That is all."
+    finally:
+        await server.close()
+
+
+async def test_transcription_fails_clearly_without_a_recognizer() -> None:
+    server = await start_server(components=make_components(recognizer=False))
+    try:
+        from openai import AsyncOpenAI
+
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            await client.until("session.created")
+            await client.send(
+                {
+                    "type": "session.update",
+                    "session": {
+                        "type": "realtime",
+                        "audio": {
+                            "input": {
+                                "transcription": {"model": "whisper-1"},
+                                "turn_detection": None,
+                            }
+                        },
+                    },
+                }
+            )
+            await client.until("session.updated")
+            await stream_audio(client, voiced(500))
+            await client.send({"type": "input_audio_buffer.commit"})
+            failed = await client.until("conversation.item.input_audio_transcription.failed")
+            assert "no speech recogniser" in failed["error"]["message"]
+            await client.send({"type": "response.create"})
+            done = await asyncio.wait_for(client.until("response.done"), 10)
+            assert done["response"]["status"] == "completed"
+    finally:
+        await server.close()

@@ -1,0 +1,152 @@
+"""URLs, keys, models and Azure deployments, through the SDK's own clients."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from openai import AsyncOpenAI
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from voice_tui.server.app import LocalServer
+
+from .support import API_KEY, Client, azure_client
+
+
+def http_error(exc: pytest.ExceptionInfo[InvalidStatus]) -> tuple[int, dict[str, Any]]:
+    response = exc.value.response
+    assert response.headers["Content-Type"] == "application/json"
+    return response.status_code, json.loads(response.body or b"{}")
+
+
+async def test_openai_client_with_key(secured_server: LocalServer) -> None:
+    sdk = AsyncOpenAI(api_key=API_KEY, base_url=secured_server.base_url)
+    async with sdk.realtime.connect(model="gpt-realtime") as conn:
+        created = await Client(conn).until("session.created")
+        assert created["session"]["model"] == "gpt-realtime"
+
+
+async def test_plain_realtime_path(secured_server: LocalServer) -> None:
+    base = secured_server.base_url.removesuffix("/v1")
+    sdk = AsyncOpenAI(api_key=API_KEY, base_url=base)  # -> /realtime?model=...
+    async with sdk.realtime.connect(model="gpt-realtime") as conn:
+        await Client(conn).until("session.created")
+
+
+@pytest.mark.parametrize("key", ["sk-wrong", ""])
+async def test_wrong_or_missing_key_is_401(secured_server: LocalServer, key: str) -> None:
+    sdk = AsyncOpenAI(api_key=key or "placeholder", base_url=secured_server.base_url)
+    headers = {"Authorization": ""} if not key else {}
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(model="gpt-realtime", extra_headers=headers):
+            pass
+    status, body = http_error(exc)
+    assert status == 401
+    assert body["error"]["type"] == "invalid_request_error"
+    if key:
+        assert body["error"]["code"] == "invalid_api_key"
+        assert key not in json.dumps(body)  # the key is never echoed
+    else:
+        assert "didn't provide an API key" in body["error"]["message"]
+
+
+async def test_unknown_model_gets_model_not_found(secured_server: LocalServer) -> None:
+    sdk = AsyncOpenAI(api_key=API_KEY, base_url=secured_server.base_url)
+    async with sdk.realtime.connect(model="gpt-imaginary") as conn:
+        client = Client(conn)
+        err = (await client.recv())["error"]
+        assert err["code"] == "model_not_found"
+        assert "gpt-imaginary" in err["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            await client.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_unknown_path_is_404(secured_server: LocalServer) -> None:
+    sdk = AsyncOpenAI(api_key=API_KEY, base_url=secured_server.base_url + "/beta")
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(model="gpt-realtime"):
+            pass
+    status, body = http_error(exc)
+    assert status == 404
+    assert "Invalid URL" in body["error"]["message"]
+
+
+async def test_azure_client_connects(secured_server: LocalServer) -> None:
+    sdk = azure_client(secured_server)
+    async with sdk.realtime.connect(model="my-deployment") as conn:
+        client = Client(conn)
+        created = await client.until("session.created")
+        assert created["session"]["model"] == "my-deployment"
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "output_modalities": ["text"]},
+            }
+        )
+        updated = await client.until("session.updated")
+        assert updated["session"]["output_modalities"] == ["text"]
+
+
+async def test_azure_bearer_token_is_accepted(secured_server: LocalServer) -> None:
+    async def token() -> str:
+        return API_KEY
+
+    sdk = azure_client(secured_server, api_key=None, azure_ad_token_provider=token)
+    async with sdk.realtime.connect(model="my-deployment") as conn:
+        await Client(conn).until("session.created")
+
+
+async def test_azure_wrong_key_is_401(secured_server: LocalServer) -> None:
+    sdk = azure_client(secured_server, api_key="bad-key")
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(model="my-deployment"):
+            pass
+    status, body = http_error(exc)
+    assert status == 401
+    assert "Access denied" in body["error"]["message"]
+
+
+async def test_azure_unknown_deployment_is_404(secured_server: LocalServer) -> None:
+    sdk = azure_client(secured_server)
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(model="nobody-deployed-this"):
+            pass
+    status, body = http_error(exc)
+    assert status == 404
+    assert body["error"]["code"] == "DeploymentNotFound"
+
+
+async def test_azure_old_api_version_rejects_ga_fields(secured_server: LocalServer) -> None:
+    sdk = azure_client(secured_server, api_version="2025-04-01-preview")
+    async with sdk.realtime.connect(model="my-deployment") as conn:
+        client = Client(conn)
+        await client.until("session.created")
+        await client.send(
+            {
+                "type": "session.update",
+                "event_id": "u1",
+                "session": {"type": "realtime", "output_modalities": ["audio"]},
+            }
+        )
+        err = (await client.until("error"))["error"]
+        assert err["message"] == "Unknown parameter: 'session.output_modalities'."
+        assert (err["code"], err["event_id"]) == ("unknown_parameter", "u1")
+
+
+async def test_azure_malformed_api_version(secured_server: LocalServer) -> None:
+    sdk = azure_client(secured_server, api_version="yesterday")
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(model="my-deployment"):
+            pass
+    status, body = http_error(exc)
+    assert status == 400
+    assert "yesterday" in body["error"]["message"]
+
+
+async def test_open_server_accepts_any_key_and_model(server: LocalServer) -> None:
+    sdk = AsyncOpenAI(api_key="anything", base_url=server.base_url)
+    async with sdk.realtime.connect(model="my-own-model") as conn:
+        created = await Client(conn).until("session.created")
+        assert created["session"]["model"] == "my-own-model"
