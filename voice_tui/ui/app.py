@@ -1,0 +1,639 @@
+"""The voice-tui Textual app: renders engine events, turns keys into engine commands.
+
+It gets everything through `voice_tui.runtime.build_runtime` (engine, backend, audio
+worker); it holds no protocol or audio logic of its own. Engine events arrive on the
+loop and are re-posted as messages; audio threads only ever `post_message`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from voice_tui.config.schema import Settings
+from voice_tui.core.events import (
+    AppEvent,
+    AudioChunk,
+    ConnectionChanged,
+    ConnectionState,
+    ConversationEnded,
+    ErrorRaised,
+    LatencyMeasured,
+    Notice,
+    PersonaApplied,
+    Phase,
+    PhaseChanged,
+    ResponseFinished,
+    SessionReady,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnMode,
+)
+from voice_tui.ui import keys
+from voice_tui.ui.commands import PersonaCommands
+from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
+from voice_tui.ui.ports import Runtime
+from voice_tui.ui.screens.confirm import ConfirmScreen
+from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
+from voice_tui.ui.screens.personas import PersonaScreen
+from voice_tui.ui.themes import APP_VARIABLES, BUILTIN_THEME_DIR, load_themes
+from voice_tui.ui.widgets.mic_meter import MicMeter
+from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
+from voice_tui.ui.widgets.status_light import StatusLight, light_for
+from voice_tui.ui.widgets.tool_log import ToolLog
+from voice_tui.ui.widgets.transcript import Clock, Transcript
+
+if TYPE_CHECKING:
+    from voice_tui.config.loader import LoadedSettings
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[["VoiceApp"], Awaitable[Runtime]]
+ListDevices = Callable[[], tuple[list[DeviceChoice], list[DeviceChoice]]]
+
+TURN_MODE_CYCLE = (TurnMode.PUSH_TO_TALK, TurnMode.SERVER_VAD, TurnMode.SEMANTIC_VAD)
+BUSY_PHASES = {Phase.THINKING, Phase.ASSISTANT_SPEAKING, Phase.TOOL_RUNNING}
+FALLBACK_THEME = "textual-dark"
+
+
+class VoiceApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "voice-tui"
+    BINDINGS: ClassVar[list[Any]] = keys.BINDINGS
+    COMMANDS = App.COMMANDS | {PersonaCommands}
+    AUTO_FOCUS = None  # keys go to the app (push-to-talk) until the user opens the input
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connect: Connect | None,
+        config_path: Path | None = None,
+        clock: Clock = datetime.now,
+        theme_dirs: Sequence[Path] | None = None,
+        list_devices: ListDevices | None = None,
+        transcripts_dir: Path | None = None,
+        startup_notices: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self._connect = connect
+        self._config_path = config_path
+        self._clock = clock
+        self._theme_dirs = list(theme_dirs) if theme_dirs is not None else [BUILTIN_THEME_DIR]
+        self._list_devices = list_devices
+        self._transcripts_dir = transcripts_dir
+        self._startup_notices = list(startup_notices)
+        self.runtime: Runtime | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._theme_names: list[str] = []
+        self._pending_saves: dict[str, Any] = {}
+        self._pending_lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._save_theme_changes = False
+        # What the lights are computed from.
+        self.connection = ConnectionState.CONNECTING
+        self.phase = Phase.IDLE
+        self.muted = False
+        self.talking = False
+        self.error_active = False
+        self.turn_mode = TurnMode(settings.session.turn_detection)
+        self.persona = settings.active_persona.name
+        self._session_id = ""
+
+    # -- layout ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="conversation"):
+                yield Transcript(
+                    clock=self._clock, show_time=self.settings.ui.show_timestamps, id="transcript"
+                )
+                yield Input(
+                    placeholder="Type a message, Enter to send (Esc: back to keys)",
+                    id="message",
+                )
+            with Vertical(id="side"):
+                yield StatusLight(id="light")
+                yield MicMeter(id="meter")
+                yield Static("Tool calls", id="tools-heading")
+                yield ToolLog(id="tools")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(APP_VARIABLES)
+
+    # -- start and stop ------------------------------------------------------------
+    async def on_mount(self) -> None:
+        self._load_themes()
+        self._apply_keymap()
+        self.status_bar.change(
+            persona=self.persona, turn_mode=self.turn_mode, connection=self.connection
+        )
+        self._refresh_light()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        for notice in self._startup_notices:
+            self.notify(notice, markup=False)
+        if self._connect is not None:
+            self._start_runtime()
+        else:
+            self.connection = ConnectionState.DISCONNECTED
+            self.status_bar.change(connection=self.connection)
+            self._refresh_light()
+
+    def _load_themes(self) -> None:
+        loaded = load_themes(*self._theme_dirs)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self._theme_names = [t.name for t in loaded.themes]
+        if loaded.problems:
+            # One notification for all broken files; each is skipped.
+            self.notify(
+                "\n".join(loaded.problems),
+                title="Theme files skipped",
+                severity="warning",
+                markup=False,
+            )
+        wanted = self.settings.ui.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            fallback = self._theme_names[0] if self._theme_names else FALLBACK_THEME
+            self.notify(
+                f"ui.theme {wanted!r} is not a known theme; using {fallback!r}.",
+                severity="warning",
+                markup=False,
+            )
+            self.theme = fallback
+
+    def _apply_keymap(self) -> None:
+        try:
+            keymap = keys.keymap_from_settings(self.settings.ui.keys)
+        except keys.KeymapError as exc:
+            self.notify(str(exc), title="Key bindings", severity="error", markup=False)
+            return
+        if keymap:
+            self.set_keymap(keymap)
+
+    @work(exclusive=True, group="runtime", exit_on_error=False)
+    async def _start_runtime(self) -> None:
+        assert self._connect is not None
+        try:
+            runtime = await self._connect(self)
+        except Exception as exc:  # shown to the user; the app stays usable to quit
+            await self._show_error(f"Could not start: {exc}", fatal=True)
+            return
+        self.runtime = runtime
+        self._unsubscribe = runtime.engine.subscribe(self._forward_engine_event)
+        self.status_bar.change(backend=runtime.backend.name, model=runtime.backend.model)
+        meter = self.query_one(MicMeter)
+        if runtime.audio is None:
+            meter.available = False
+            problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
+            await self.transcript.add_note(
+                Text(f"🔇 Text mode: {problem}\nType your messages below; replies are shown here."),
+                "notice",
+            )
+            self.query_one("#message", Input).focus()
+        else:
+            runtime.audio.set_ptt(self.turn_mode is TurnMode.PUSH_TO_TALK)
+        try:
+            await runtime.engine.start()
+        except Exception as exc:
+            await self._show_error(f"Could not connect: {exc}", fatal=True)
+
+    def _forward_engine_event(self, event: AppEvent) -> None:
+        # Called on the loop by the engine; audio chunks are not for the UI.
+        if not isinstance(event, AudioChunk):
+            self.post_message(EngineEvent(event))
+
+    async def on_unmount(self) -> None:
+        await self.shutdown_runtime()
+
+    async def shutdown_runtime(self) -> None:
+        runtime, self.runtime = self.runtime, None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if runtime is not None:
+            try:
+                await runtime.aclose()
+            except Exception:
+                log.exception("closing the runtime failed")
+
+    # -- thread-safe entry points for the audio worker ----------------------------------
+    def post_mic_level(self, rms_dbfs: float, peak_dbfs: float, clipping: bool) -> None:
+        """Any thread: a mic level reading (the worker throttles to ~30 Hz)."""
+        self.post_message(MicLevelChanged(rms_dbfs, peak_dbfs, clipping))
+
+    def post_audio_problem(self, problem: str | None) -> None:
+        """Any thread: the audio engine's problem (None when it recovered)."""
+        self.post_message(AudioProblem(problem))
+
+    # -- rendering engine events -------------------------------------------------------
+    async def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        await self.transcript.handle(event)
+        bar = self.status_bar
+        match event:
+            case PhaseChanged(phase=phase):
+                self.phase = phase
+                self.error_active = False
+            case ConnectionChanged(state=state, detail=detail, attempt=attempt):
+                self.connection = state
+                bar.change(connection=state)
+                light = self.query_one(StatusLight)
+                light.detail = f"attempt {attempt}" if attempt else ""
+                if state is ConnectionState.CONNECTED:
+                    self.error_active = False
+                elif detail and state is not ConnectionState.CONNECTING:
+                    await self.transcript.add_note(Text(f"⚡ {state.value}: {detail}"), "notice")
+            case SessionReady():
+                self._session_id = event.session_id
+                self.turn_mode = event.turn_mode
+                self.persona = event.persona
+                bar.change(
+                    backend=event.backend,
+                    model=event.model,
+                    persona=event.persona,
+                    voice=event.voice,
+                    turn_mode=event.turn_mode,
+                )
+            case ResponseFinished(usage=usage, totals=totals, status=status):
+                bar.change(totals=totals, last_turn=usage or bar.info.last_turn)
+                if status == "failed":
+                    await self._show_error(
+                        f"The response failed: {event.status_detail or 'no detail given'}"
+                    )
+            case LatencyMeasured(seconds=seconds):
+                bar.change(latency_s=seconds)
+            case ToolCallStarted():
+                await self.query_one(ToolLog).started(event)
+            case ToolCallFinished():
+                await self.query_one(ToolLog).finished(event)
+            case ErrorRaised(message=text, fatal=fatal):
+                self.error_active = True
+                self.notify(
+                    text,
+                    title="Error",
+                    severity="error",
+                    timeout=10 if fatal else 6,
+                    markup=False,
+                )
+            case Notice(message=text):
+                self.notify(text, markup=False)
+            case PersonaApplied(name=name):
+                self.persona = name
+                bar.change(persona=name)
+            case ConversationEnded(reason=reason):
+                await self.transcript.add_note(Text(f"■ Conversation ended: {reason}"), "notice")
+            case _:
+                pass
+        self._refresh_light()
+
+    async def _show_error(self, text: str, *, fatal: bool = False) -> None:
+        """An error of the UI's own (not from the engine): same treatment."""
+        await self.on_engine_event(EngineEvent(ErrorRaised(message=text, fatal=fatal, source="ui")))
+
+    def _refresh_light(self) -> None:
+        self.query_one(StatusLight).state = light_for(
+            self.connection, self.phase, muted=self.muted, error=self.error_active
+        )
+
+    def on_mic_level_changed(self, message: MicLevelChanged) -> None:
+        self.query_one(MicMeter).show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
+
+    async def on_audio_problem(self, message: AudioProblem) -> None:
+        if message.problem:
+            await self._show_error(message.problem)
+
+    async def on_log_record_posted(self, message: LogRecordPosted) -> None:
+        error = message.levelname in ("ERROR", "CRITICAL")
+        self.notify(
+            message.text,
+            title=message.levelname.title(),
+            severity="error" if error else "warning",
+            markup=False,
+        )
+
+    # -- commands ---------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The app's keys belong to the main screen; modal dialogs have their own.
+        return not (action in _APP_ACTIONS and len(self.screen_stack) > 1)
+
+    def _engine(self) -> Any:
+        """The engine, or None after telling the user why there is none."""
+        if self.runtime is None:
+            self.notify("Not connected yet.", severity="warning")
+            return None
+        return self.runtime.engine
+
+    async def action_push_to_talk(self) -> None:
+        if self.turn_mode is not TurnMode.PUSH_TO_TALK:
+            self.notify(
+                f"Turn mode is {TURN_MODE_LABELS[self.turn_mode]}: just speak "
+                "(switch to push-to-talk with the turn mode key).",
+                markup=False,
+            )
+            return
+        engine = self._engine()
+        if engine is None:
+            return
+        audio = self.runtime.audio if self.runtime else None
+        if not self.talking:
+            self.talking = True
+            if audio is not None:
+                audio.set_talking(True)
+            await engine.start_talking()
+        else:
+            self.talking = False
+            if audio is not None:
+                audio.set_talking(False)
+            await engine.stop_talking()
+
+    async def action_cycle_turn_mode(self) -> None:
+        index = TURN_MODE_CYCLE.index(self.turn_mode)
+        await self.set_turn_mode(TURN_MODE_CYCLE[(index + 1) % len(TURN_MODE_CYCLE)])
+
+    async def set_turn_mode(self, mode: TurnMode) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        if self.talking and mode is not TurnMode.PUSH_TO_TALK:
+            await self.action_push_to_talk()  # end the open push-to-talk turn first
+        await engine.set_turn_mode(mode)
+        self.turn_mode = mode
+        if self.runtime is not None and self.runtime.audio is not None:
+            self.runtime.audio.set_ptt(mode is TurnMode.PUSH_TO_TALK)
+        self.status_bar.change(turn_mode=mode)
+        self.notify(f"Turn mode: {TURN_MODE_LABELS[mode]}")
+        self.save_choice({"session.turn_detection": mode.value})
+
+    def action_toggle_mute(self) -> None:
+        audio = self.runtime.audio if self.runtime else None
+        if audio is None:
+            self.notify("No microphone in text mode.", severity="warning")
+            return
+        self.muted = not self.muted
+        audio.set_muted(self.muted)
+        self.query_one(MicMeter).muted = self.muted
+        self._refresh_light()
+
+    async def action_interrupt(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            await engine.interrupt()
+
+    def action_type_message(self) -> None:
+        self.query_one("#message", Input).focus()
+
+    @on(Input.Submitted, "#message")
+    async def _send_typed(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        engine = self._engine()
+        if engine is None:
+            return  # the text stays in the input
+        try:
+            await engine.send_text(text)
+        except Exception as exc:
+            await self._show_error(f"The message was not sent: {exc}")
+            return  # the text stays in the input, nothing is lost
+        event.input.clear()
+
+    def on_key(self, event: Any) -> None:
+        # Esc leaves the input line so the single-key bindings work again.
+        if event.key == "escape" and isinstance(self.focused, Input):
+            self.set_focus(None)
+            event.stop()
+
+    def action_personas(self) -> None:
+        self.push_screen(PersonaScreen(self.settings.personas, self.persona), self._persona_chosen)
+
+    async def _persona_chosen(self, name: str | None) -> None:
+        if name:
+            await self.choose_persona(name)
+
+    async def choose_persona(self, name: str) -> None:
+        """Apply a persona live; offer a new session when its voice must wait for one."""
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            applied: PersonaApplied = await engine.set_persona(name)
+        except Exception as exc:
+            await self._show_error(f"Persona {name!r} was not applied: {exc}")
+            return
+        self.persona = applied.name
+        self.status_bar.change(persona=applied.name)
+        self.save_choice({"session.persona": applied.name})
+        if applied.voice_pending:
+            self.push_screen(
+                ConfirmScreen(
+                    f"Persona {applied.name} is active. Its voice can only change in a new "
+                    "session (the conversation is kept). Start a new session now?",
+                    yes="New session",
+                    no="Later",
+                ),
+                self._new_session_answer,
+            )
+        else:
+            self.notify(f"Persona: {applied.name}", markup=False)
+
+    async def _new_session_answer(self, yes: bool | None) -> None:
+        if yes:
+            await self.action_new_session()
+
+    async def action_new_session(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            await engine.new_session()
+        except Exception as exc:
+            await self._show_error(f"A new session could not start: {exc}")
+
+    def action_devices(self) -> None:
+        audio = self.runtime.audio if self.runtime else None
+        if audio is None or self._list_devices is None:
+            problem = self.runtime.audio_problem if self.runtime else None
+            self.notify(problem or "Audio is off: no devices to choose.", severity="warning")
+            return
+        try:
+            inputs, outputs = self._list_devices()
+        except Exception as exc:
+            self.notify(f"Devices could not be listed: {exc}", severity="error", markup=False)
+            return
+        self.push_screen(
+            DeviceScreen(
+                inputs,
+                outputs,
+                self.settings.audio.input_device,
+                self.settings.audio.output_device,
+            ),
+            self._devices_chosen,
+        )
+
+    async def _devices_chosen(self, chosen: ChosenDevices | None) -> None:
+        audio = self.runtime.audio if self.runtime else None
+        if chosen is None or audio is None:
+            return
+        try:
+            audio.reopen(input_device=chosen.input_device, output_device=chosen.output_device)
+        except Exception as exc:
+            await self._show_error(f"The devices could not be opened: {exc}")
+            return
+        self.settings.audio.input_device = chosen.input_device
+        self.settings.audio.output_device = chosen.output_device
+        self.notify("Audio devices changed.")
+        self.save_choice(
+            {"audio.input_device": chosen.input_device, "audio.output_device": chosen.output_device}
+        )
+
+    def action_cycle_theme(self) -> None:
+        names = self._theme_names or [FALLBACK_THEME, "textual-light"]
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+
+    def _theme_changed(self, theme: Any) -> None:
+        if self._save_theme_changes:
+            self.save_choice({"ui.theme": theme.name})
+        self._save_theme_changes = True  # the first change is the start-up theme
+
+    def action_save_transcript(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        from voice_tui.config.paths import data_dir
+        from voice_tui.journal.history import export_markdown
+        from voice_tui.journal.journal import SessionRecord
+
+        when = self._clock()
+        folder = self._transcripts_dir or data_dir() / "transcripts"
+        path = folder / f"voice-tui-{when:%Y%m%d-%H%M%S}.md"
+        turns = list(engine.conversation)
+        info = self.status_bar.info
+        record = SessionRecord(
+            session_id=self._session_id or "unsaved",
+            path=path,
+            started_at=turns[0].started_at if turns else when.timestamp(),
+            backend=info.backend,
+            model=info.model,
+            persona=self.persona,
+            turns=turns,
+            ended_at=when.timestamp(),
+            totals=engine.totals,
+        )
+        self._write_transcript(path, export_markdown(record))
+
+    @work(thread=True, group="files", exit_on_error=False)
+    def _write_transcript(self, path: Path, text: str) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.call_from_thread(
+                self.notify, f"Transcript not saved: {exc}", severity="error", markup=False
+            )
+            return
+        self.call_from_thread(self.notify, f"Transcript saved to {path}", markup=False)
+
+    async def action_request_quit(self) -> None:
+        if self.runtime is not None and self.runtime.engine.phase in BUSY_PHASES:
+            self.push_screen(
+                ConfirmScreen("A response is in progress. Quit anyway?", yes="Quit"),
+                self._quit_answer,
+            )
+            return
+        await self._quit()
+
+    async def _quit_answer(self, yes: bool | None) -> None:
+        if yes:
+            await self._quit()
+
+    async def _quit(self) -> None:
+        await self.shutdown_runtime()
+        self.exit(0)
+
+    # -- saving choices -----------------------------------------------------------------
+    def save_choice(self, changes: dict[str, Any]) -> None:
+        """Remember a UI choice in the user config, off the event loop."""
+        if self._config_path is None:
+            return
+        with self._pending_lock:
+            self._pending_saves.update(changes)
+        self._save_pending()
+
+    @work(thread=True, group="save-settings", exit_on_error=False)
+    def _save_pending(self) -> None:
+        from voice_tui.config.writer import save_settings
+
+        with self._save_lock:  # one writer at a time; the newest values win
+            with self._pending_lock:
+                changes, self._pending_saves = self._pending_saves, {}
+            if not changes or self._config_path is None:
+                return
+            try:
+                save_settings(self._config_path, changes)
+            except Exception as exc:
+                self.call_from_thread(
+                    self.notify, f"Settings not saved: {exc}", severity="error", markup=False
+                )
+
+    # -- command palette ------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Talk (push-to-talk)", "Start or end your turn", self.action_push_to_talk
+        )
+        for mode in TURN_MODE_CYCLE:
+            yield SystemCommand(
+                f"Turn mode: {TURN_MODE_LABELS[mode]}",
+                "How your turn ends, applied live",
+                partial(self.set_turn_mode, mode),
+            )
+        yield SystemCommand("Mute microphone", "Toggle the microphone", self.action_toggle_mute)
+        yield SystemCommand("Interrupt", "Stop the assistant", self.action_interrupt)
+        yield SystemCommand("Type a message", "Focus the input line", self.action_type_message)
+        yield SystemCommand("Personas…", "Choose a persona", self.action_personas)
+        yield SystemCommand("Devices…", "Choose microphone and speaker", self.action_devices)
+        yield SystemCommand("Next theme", "Switch the colour theme", self.action_cycle_theme)
+        yield SystemCommand(
+            "Save transcript", "Write the conversation as Markdown", self.action_save_transcript
+        )
+        yield SystemCommand(
+            "New session", "Reconnect, keeping the conversation", self.action_new_session
+        )
+
+
+_APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}
+
+
+def run_app(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    """`voice-tui`: the full-screen app (the CLI's default command)."""
+    from voice_tui.ui.launch import launch
+
+    return launch(loaded, args)

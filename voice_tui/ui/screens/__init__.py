@@ -1,0 +1,1 @@
+"""Modal screens: persona menu, device menu, confirmations."""

@@ -1,0 +1,86 @@
+"""The status bar: backend and model, persona, turn mode, connection, usage, latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from voice_tui.core.events import ConnectionState, TurnMode
+from voice_tui.core.usage import TurnUsage, UsageTotals
+
+TURN_MODE_LABELS = {
+    TurnMode.PUSH_TO_TALK: "push-to-talk",
+    TurnMode.SERVER_VAD: "server VAD",
+    TurnMode.SEMANTIC_VAD: "semantic VAD",
+}
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    backend: str = ""
+    model: str = ""
+    persona: str = ""
+    voice: str = ""
+    turn_mode: TurnMode = TurnMode.SERVER_VAD
+    connection: ConnectionState = ConnectionState.CONNECTING
+    totals: UsageTotals = field(default_factory=UsageTotals)
+    last_turn: TurnUsage | None = None
+    latency_s: float | None = None
+
+    def with_(self, **changes: object) -> StatusInfo:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 10_000 else f"{n:,}"
+
+
+def status_text(info: StatusInfo) -> Text:
+    """The bar's one line; plain Text segments, so no value is ever parsed as markup."""
+    sep = (" │ ", "dim")
+    where = f"{info.backend} · {info.model}" if info.backend else "not connected"
+    tokens = info.totals.input_tokens + info.totals.output_tokens
+    session = f"session {_tokens(tokens)} tok ${info.totals.cost_usd:.4f}"
+    last = (
+        f"last {_tokens(info.last_turn.total_tokens)} tok ${info.last_turn.cost_usd:.4f}"
+        if info.last_turn
+        else "last —"
+    )
+    latency = f"{info.latency_s * 1000:.0f} ms" if info.latency_s is not None else "—"
+    persona = info.persona or "—"
+    if info.voice:
+        persona += f" ({info.voice})"
+    return Text.assemble(
+        (where, "bold"),
+        sep,
+        ("persona ", "dim"),
+        persona,
+        sep,
+        TURN_MODE_LABELS[info.turn_mode],
+        sep,
+        info.connection.value,
+        sep,
+        session,
+        (" · ", "dim"),
+        last,
+        sep,
+        ("latency ", "dim"),
+        latency,
+    )
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    info: reactive[StatusInfo] = reactive(StatusInfo, layout=False)
+
+    def render(self) -> Text:
+        return status_text(self.info)
+
+    def change(self, **changes: object) -> None:
+        self.info = self.info.with_(**changes)
