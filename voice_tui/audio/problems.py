@@ -7,9 +7,12 @@ so it must happen after PULSE_SERVER and friends are set.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from types import ModuleType
+
+log = logging.getLogger(__name__)
 
 TEXT_MODE = "voice-tui keeps working in text mode: type your messages and read the replies."
 
@@ -24,8 +27,8 @@ def _portaudio_fix() -> str:
     )
 
 
-def no_portaudio(detail: str) -> str:
-    return f"The PortAudio library was not found ({detail}); {_portaudio_fix()}. {TEXT_MODE}"
+def no_portaudio() -> str:
+    return f"The PortAudio library was not found: {_portaudio_fix()}. {TEXT_MODE}"
 
 
 NO_AUDIO_SERVER = (
@@ -67,7 +70,8 @@ def load_sounddevice() -> SoundDeviceLoad:
         try:
             import sounddevice
         except OSError as exc:  # sounddevice raises OSError when PortAudio is missing
-            _loaded = SoundDeviceLoad(None, no_portaudio(str(exc)))
+            log.warning("sounddevice could not load PortAudio: %s", exc)
+            _loaded = SoundDeviceLoad(None, no_portaudio())
         else:
             _loaded = SoundDeviceLoad(sounddevice, None)
     return _loaded
