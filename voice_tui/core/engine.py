@@ -573,6 +573,7 @@ class ConversationEngine:
         if kind == "response.create":
             self._response_requested = False
             if "active response" in message.lower():
+                log.info("response.create refused while a response was active; queued")
                 self._response_queued = True
                 return
         if kind == "conversation.item.truncate":
@@ -929,6 +930,8 @@ class ConversationEngine:
             heard_text, unheard_text = text, ""
         else:
             heard_text, unheard_text = p.split_heard(text, end_ms, received)
+            # The server's item is this long now; a later cut must not ask for more.
+            self._item_received_ms[item_id] = end_ms
             self._send_tracked(
                 "conversation.item.truncate",
                 lambda eid: p.truncate(item_id, heard.content_index, end_ms, eid),

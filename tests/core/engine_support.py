@@ -1,0 +1,248 @@
+"""Test-only helpers for the engine tests.
+
+The world they run in: the project's own Realtime server on 127.0.0.1, reached by the
+real openai SDK over a real WebSocket, with deterministic test Components. The test
+recogniser really listens: it finds the dominant frequency of the audio it was sent and
+maps it to a phrase, so a transcript only comes out right when the audio arrived
+intact. The test synthesiser speaks a tone whose length follows the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from voice_tui.config.schema import Persona, Settings
+from voice_tui.core.engine import ConversationEngine
+from voice_tui.core.events import AppEvent, AudioChunk
+from voice_tui.core.ports import HeardAudio, PlaybackSink
+from voice_tui.core.tools import Tool, ToolContext, ToolRegistry, build_registry
+from voice_tui.server.components import (
+    SAMPLE_RATE,
+    ChatMessage,
+    Components,
+    FunctionCallPiece,
+    ResponderPiece,
+    ResponderRequest,
+    TextPiece,
+)
+
+API_KEY = "sk-test-0123456789abcdef"
+MODEL = "gpt-realtime"
+
+# What the test recogniser "hears" for each tone.
+PHRASES = {
+    440.0: "what time is it",
+    550.0: "please use the broken tool",
+    660.0: "hello there",
+    770.0: "try the slow tool",
+    880.0: "goodbye",
+}
+MS_PER_CHAR = 25  # synthesised speech length
+
+
+def tone(freq: float, ms: int, amplitude: float = 0.4) -> bytes:
+    n = SAMPLE_RATE * ms // 1000
+    t = np.arange(n) / SAMPLE_RATE
+    wave = amplitude * np.sin(2 * math.pi * freq * t)
+    return (wave * 32767).astype("<i2").tobytes()
+
+
+def silence(ms: int) -> bytes:
+    return b"\x00\x00" * (SAMPLE_RATE * ms // 1000)
+
+
+def phrase_tone(phrase: str) -> float:
+    return next(f for f, p in PHRASES.items() if p == phrase)
+
+
+class _ToneStream:
+    def __init__(self) -> None:
+        self._pcm = bytearray()
+
+    def feed(self, pcm: bytes) -> str | None:
+        self._pcm += pcm
+        return None
+
+    def finish(self) -> str:
+        samples = np.frombuffer(bytes(self._pcm), dtype="<i2").astype(np.float64)
+        if samples.size < SAMPLE_RATE // 20 or np.abs(samples).max() < 500:
+            return ""
+        spectrum = np.abs(np.fft.rfft(samples))
+        peak = float(np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE)[int(spectrum.argmax())])
+        nearest = min(PHRASES, key=lambda f: abs(f - peak))
+        return PHRASES[nearest] if abs(nearest - peak) < 30 else ""
+
+
+class ToneRecognizer:
+    name = "test-tones"
+
+    def start(self, language: str | None = None, prompt: str | None = None) -> _ToneStream:
+        return _ToneStream()
+
+
+class ToneSynthesizer:
+    name = "test-tone-voice"
+
+    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
+        pcm = tone(300.0, max(MS_PER_CHAR * len(text), 40), amplitude=0.2)
+        step = SAMPLE_RATE * 2 * 40 // 1000  # 40 ms chunks
+        for i in range(0, len(pcm), step):
+            yield pcm[i : i + step]
+
+
+class RuleResponder:
+    """Answers by keyword, calling tools the way a model would."""
+
+    name = "test-rules"
+
+    async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
+        last: ChatMessage = request.history[-1]
+        if last.role == "tool":
+            if '"error"' in last.content:
+                yield TextPiece("Sorry, that did not work.")
+            elif "goodbye" in last.content or "ended" in last.content:
+                yield TextPiece("Goodbye, partner!")
+            else:
+                yield TextPiece(f"The tool says {last.content[:40]}")
+            return
+        text = last.content.lower()
+        call: tuple[str, str] | None = None
+        if "time" in text and "slow" not in text:
+            call = ("get_current_time", "{}")
+        elif "broken" in text:
+            call = ("broken_tool", "{}")
+        elif "slow" in text:
+            call = ("slow_tool", "{}")
+        elif "goodbye" in text:
+            call = ("end_conversation", '{"reason": "the caller said goodbye"}')
+        if call is not None:
+            yield FunctionCallPiece(call[0], call[1], "call_" + uuid.uuid4().hex[:12])
+            return
+        yield TextPiece(f"You said: {last.content}.")
+
+
+def tone_components() -> Components:
+    return Components(ToneRecognizer(), ToneSynthesizer(), RuleResponder())
+
+
+# --------------------------------------------------------------------------- tools
+
+
+async def _broken(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    raise RuntimeError("the widget is on fire")
+
+
+async def _slow(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    await asyncio.sleep(30)
+    return {"done": True}
+
+
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def make_registry(settings: Settings) -> ToolRegistry:
+    registry = build_registry(settings)
+    registry.register(Tool("broken_tool", "Always fails.", EMPTY_SCHEMA, _broken))
+    registry.register(Tool("slow_tool", "Never finishes in time.", EMPTY_SCHEMA, _slow))
+    return registry
+
+
+TEST_PERSONA = Persona(
+    name="Tester",
+    instructions="You are a test assistant.",
+    tools=["get_current_time", "end_conversation", "broken_tool", "slow_tool"],
+)
+PIRATE = Persona(name="Pirate", instructions="Talk like a pirate.", voice="ash", tools=[])
+
+
+# --------------------------------------------------------------------------- events
+
+EngineFactory = Callable[..., Awaitable[tuple[ConversationEngine, "Recorder"]]]
+
+E = TypeVar("E")
+
+
+@dataclass
+class Recorder:
+    """Collects engine events and lets a test wait for one."""
+
+    events: list[AppEvent] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __call__(self, event: AppEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(
+        self,
+        kind: type[E],
+        where: Callable[[E], bool] = lambda e: True,
+        *,
+        after: int = 0,
+        within_s: float = 10.0,
+    ) -> E:
+        async def scan() -> E:
+            seen = after
+            while True:
+                for event in self.events[seen:]:
+                    if isinstance(event, kind) and where(event):
+                        return event
+                seen = len(self.events)
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(scan(), within_s)
+
+
+class ScriptedPlayback(PlaybackSink):
+    """A playback port whose listener is the test: it 'plays' what it is given and
+    reports as heard whatever the test says was heard."""
+
+    def __init__(self) -> None:
+        self.chunks: list[AudioChunk] = []
+        self.playing = False
+        self.heard_ms: int | None = None  # None: everything received was heard
+        self.finished = False
+        self.interrupts = 0
+
+    def play(self, chunk: AudioChunk) -> None:
+        self.chunks.append(chunk)
+        self.playing = True
+
+    def received_ms(self, item_id: str) -> int:
+        return sum(len(c.pcm) for c in self.chunks if c.item_id == item_id) // 48
+
+    def interrupt(self) -> HeardAudio | None:
+        self.interrupts += 1
+        if not self.playing or not self.chunks:
+            return None
+        self.playing = False
+        last = self.chunks[-1]
+        received = self.received_ms(last.item_id)
+        heard = received if self.heard_ms is None else self.heard_ms
+        return HeardAudio(last.item_id, last.content_index, heard, received, self.finished)
+
+    def heard(self, item_id: str) -> int:
+        return self.received_ms(item_id) if self.heard_ms is None else self.heard_ms
+
+    def is_playing(self) -> bool:
+        return self.playing
+
+
+async def speak(engine: ConversationEngine, pcm: bytes, *, chunk_ms: int = 20) -> None:
+    """Send audio as a microphone would, in 20 ms chunks, faster than real time."""
+    step = SAMPLE_RATE * 2 * chunk_ms // 1000
+    for i in range(0, len(pcm), step):
+        engine.send_audio(pcm[i : i + step])
+        if i % (step * 10) == 0:
+            await asyncio.sleep(0)
