@@ -13,18 +13,29 @@ from pathlib import Path
 from voice_tui.journal.journal import read_session
 from voice_tui.journal.recorder import ASSISTANT, USER
 
+from .conversation_writer import question
 from .journal_writer import block, turn_text
 
 REPO = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("journal_writer.py")
+CONVERSATION = Path(__file__).with_name("conversation_writer.py")
 
 
-def run_and_kill(directory: Path, *flags: str, after: int, what: str) -> tuple[str, int]:
+def run_and_kill(
+    directory: Path,
+    *flags: str,
+    after: int,
+    what: str,
+    script: Path = WRITER,
+    counted: str | None = None,
+) -> tuple[str, int]:
     """Start the writer, wait until it reports `after` units of `what` done, SIGKILL it
-    while it keeps writing; return its session id and the last count it reported."""
+    while it keeps writing; return its session id and the last count of `counted`
+    (default: `what`) it reported."""
+    counted = counted or what
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen(
-        [sys.executable, str(WRITER), str(directory), *flags],
+        [sys.executable, str(script), str(directory), *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -38,11 +49,11 @@ def run_and_kill(directory: Path, *flags: str, after: int, what: str) -> tuple[s
             kind, _, value = line.strip().partition(" ")
             if kind == "session":
                 session_id = value
-            elif kind == what:
+            if kind == counted:
                 reported = int(value)
-                if reported >= after:
-                    child.send_signal(signal.SIGKILL)  # mid-stream: it is still writing
-                    break
+            if kind == what and int(value) >= after:
+                child.send_signal(signal.SIGKILL)  # mid-stream: it is still writing
+                break
     finally:
         child.kill()
         _, err = child.communicate(timeout=30)
@@ -79,3 +90,24 @@ def test_recordings_are_readable_after_kill_9(tmp_path: Path) -> None:
         assert frames % 480 == 0
         expected = b"".join(block(n, side) for n in range(frames // 480))
         assert data == expected
+
+
+def test_journal_survives_kill_9_during_a_real_conversation(tmp_path: Path) -> None:
+    # Killed right after the third question went out: its answer is in flight.
+    session_id, completed = run_and_kill(
+        tmp_path, after=3, what="asked", script=CONVERSATION, counted="completed"
+    )
+    record = read_session(tmp_path / f"{session_id}.jsonl")
+    assert len(record.turns) >= completed >= 5
+    user_turns = [t for t in record.turns if t.role.value == "user"]
+    assert [t.text for t in user_turns] == [question(k + 1) for k in range(len(user_turns))]
+    assert len(user_turns) >= 3  # typed turns are journaled as they are sent
+    assert record.turns[0].role.value == "user"
+    answers = [t for t in record.turns if t.role.value == "assistant" and t.text]
+    assert len(answers) >= 2  # the first two questions were answered before the kill
+    assert all("truncated" in problem for problem in record.problems)
+    assert record.ended_at is None
+    # The assistant's recording is a valid WAV up to its last written batch.
+    with wave.open(str(tmp_path / f"{session_id}-assistant.wav"), "rb") as wav:
+        frames = wav.getnframes()
+        assert frames > 0 and len(wav.readframes(frames)) == frames * 2

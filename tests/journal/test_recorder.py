@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import wave
 from pathlib import Path
 
 import numpy as np
 
-from voice_tui.core.events import AudioChunk, Notice
+from voice_tui.backends.select import select_backend
+from voice_tui.config.schema import Settings
+from voice_tui.core.conversation import Role
+from voice_tui.core.engine import ConversationEngine
+from voice_tui.core.events import AppEvent, AudioChunk, Notice, TurnCompleted
+from voice_tui.core.tools import build_registry
 from voice_tui.journal.recorder import ASSISTANT, USER, Recorder
 
 
@@ -114,3 +120,36 @@ def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
     assert (tmp_path / "s6-assistant.wav").read_bytes() == b"precious"
     assert "File exists" in warnings[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s6-assistant.wav"]
+
+
+async def test_records_the_assistant_audio_of_a_real_conversation(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"backend": {"kind": "local"}})
+    backend = select_backend(settings)
+    engine = ConversationEngine(settings, backend, build_registry(settings))
+    recorder = Recorder.open(tmp_path, "live")
+    assert recorder is not None
+    received: list[bytes] = []
+    answered = asyncio.Event()
+
+    def listen(event: AppEvent) -> None:
+        if isinstance(event, AudioChunk):
+            received.append(event.pcm)
+        if (
+            isinstance(event, TurnCompleted)
+            and event.turn.role is Role.ASSISTANT
+            and event.turn.text
+        ):
+            answered.set()
+
+    engine.subscribe(recorder.on_event)
+    engine.subscribe(listen)
+    try:
+        await engine.start()
+        await engine.send_text("Hello there, who are you?")
+        await asyncio.wait_for(answered.wait(), timeout=60)
+    finally:
+        await engine.close()
+        await backend.aclose()
+        recorder.close()
+    assert received, "the offline engine answers with audio"
+    assert read_wav(recorder.assistant_path) == ((24000, 1, 2), b"".join(received))
