@@ -1,0 +1,157 @@
+"""The `voice-tui` command as a user runs it: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voice_tui import __version__
+from voice_tui.config.loader import ENV_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONSOLE_SCRIPT = Path(sys.executable).with_name("voice-tui")
+
+
+def voice_tui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # The installed console script when there is one (scripts/test installs it).
+    command = (
+        [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "voice_tui"]
+    )
+    return subprocess.run(
+        [*command, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The user's environment minus keys and config: nothing real is read or reached."""
+    clean = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+    clean["VOICE_TUI_CONFIG"] = str(tmp_path / "no-config-here.toml")
+    clean["VOICE_TUI_DATA_DIR"] = str(tmp_path / "data")
+    clean["PYTHONPATH"] = str(ROOT)
+    return clean
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_help_lists_the_commands_and_options(env: dict[str, str]) -> None:
+    result = voice_tui("--help", env=env)
+    assert result.returncode == 0
+    for word in (
+        "run",
+        "serve",
+        "devices",
+        "history",
+        "--config",
+        "--backend",
+        "--persona",
+        "--turn-mode",
+        "--text-only",
+        "--input-device",
+        "--resume",
+        "--record",
+    ):
+        assert word in result.stdout
+    assert result.stderr == ""
+
+
+def test_help_of_each_subcommand(env: dict[str, str]) -> None:
+    expected = {
+        "run": ["--input-file", "--output-file", "--transcript", "--record", "--config"],
+        "serve": ["--host", "--port", "--config"],
+        "devices": ["--config"],
+        "history": ["session", "--output", "--config"],
+    }
+    for command, words in expected.items():
+        result = voice_tui(command, "--help", env=env)
+        assert result.returncode == 0, command
+        for word in words:
+            assert word in result.stdout, (command, word)
+
+
+def test_version(env: dict[str, str]) -> None:
+    result = voice_tui("--version", env=env)
+    assert (result.returncode, result.stdout.strip()) == (0, f"voice-tui {__version__}")
+
+
+def test_a_toml_syntax_error_exits_2_naming_file_line_and_column(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write(tmp_path / "bad.toml", "[ui]\ntheme = dark\n")
+    result = voice_tui("--config", str(config), env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"voice-tui: {config}:2:9: TOML syntax error: invalid value")
+
+
+def test_a_schema_error_exits_2_naming_file_line_column_and_key(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write(tmp_path / "config.toml", "[audio]\nblock_ms = 20\n  sesion = 1\n")
+    env["VOICE_TUI_CONFIG"] = str(config)
+    result = voice_tui(env=env)
+    assert result.returncode == 2
+    assert result.stderr == f"voice-tui: {config}:3:3: unknown key 'sesion' in [audio]\n"
+
+
+def test_several_errors_are_listed_together(env: dict[str, str], tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "config.toml",
+        '[openai]\napi_key = "sk-do-not-print-me"\n[audio]\nblock_ms = 500\n'
+        '[session]\nvioce = "ash"\n',
+    )
+    result = voice_tui("devices", "--config", str(config), env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"voice-tui: {config}: 2 problems:",
+        f"  {config}:4:1: audio.block_ms must be at most 100, not 500",
+        f"  {config}:6:1: unknown key 'vioce' in [session] (did you mean 'voice'?)",
+    ]
+    assert "sk-do-not" not in result.stdout + result.stderr
+
+
+def test_a_missing_explicit_config_exits_2(env: dict[str, str], tmp_path: Path) -> None:
+    missing = tmp_path / "typo.toml"
+    result = voice_tui("history", "--config", str(missing), env=env)
+    assert result.returncode == 2
+    assert result.stderr == f"voice-tui: {missing}: no such file\n"
+
+
+def test_a_bad_flag_value_is_blamed_on_the_flag(env: dict[str, str]) -> None:
+    result = voice_tui("devices", "--persona", "Nobody", env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "voice-tui: command line (session.persona): session.persona is 'Nobody', "
+        "but the personas are: Assistant\n"
+    )
+
+
+def test_an_unknown_choice_is_a_usage_error(env: dict[str, str]) -> None:
+    result = voice_tui("--backend", "cloud", env=env)
+    assert result.returncode == 2
+    assert "invalid choice: 'cloud'" in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.py: a subcommand's copy of the common options resets those given before "
+    "it (needs default=argparse.SUPPRESS in the subparsers)",
+)
+def test_options_before_the_subcommand_are_kept(env: dict[str, str], tmp_path: Path) -> None:
+    config = write(tmp_path / "bad.toml", "[ui]\nnope = 1\n")
+    result = voice_tui("--config", str(config), "devices", env=env)
+    assert result.returncode == 2
+    assert f"{config}:2:1: unknown key 'nope'" in result.stderr
