@@ -39,6 +39,14 @@ from voice_tui.server.components import (
 SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
 MS_PER_CHAR = 40  # the tone synthesiser speaks 40 ms of audio per character
 API_KEY = "sk-test-local-0123456789"
+TOOLS = [
+    {
+        "type": "function",
+        "name": "get_current_time",
+        "description": "The current time",
+        "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}},
+    }
+]
 
 
 class ToneSynthesizer:

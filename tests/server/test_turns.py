@@ -8,20 +8,12 @@ from typing import Any
 
 from .support import (
     MS_PER_CHAR,
+    TOOLS,
     Client,
     silence,
     stream_audio,
     voiced,
 )
-
-TOOLS = [
-    {
-        "type": "function",
-        "name": "get_current_time",
-        "description": "The current time",
-        "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}},
-    }
-]
 
 
 def audio_bytes(events: list[dict[str, Any]], item_id: str | None = None) -> bytes:

@@ -1,0 +1,79 @@
+"""`voice-tui serve` as a real process: prints how to connect, serves, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from openai import AsyncOpenAI
+
+from .support import Client
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "VOICE_TUI_CONFIG": str(tmp_path / "config.toml"),
+        "VOICE_TUI_DATA_DIR": str(tmp_path / "data"),
+    }
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):
+        env.pop(name, None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_tui",
+        "serve",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_serve_prints_url_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    proc = await start(tmp_path, "--port", str(port))
+    assert proc.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(60):
+        while not lines or "Ctrl-C" not in lines[-1]:
+            line = (await proc.stdout.readline()).decode()
+            assert line, "the server exited early"
+            lines.append(line)
+    text = "".join(lines)
+    assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in text
+    sdk = AsyncOpenAI(api_key="anything", base_url=f"http://127.0.0.1:{port}/v1")
+    async with sdk.realtime.connect(model="gpt-realtime") as conn:
+        created = await Client(conn).until("session.created")
+        assert created["session"]["model"] == "gpt-realtime"
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        code = await proc.wait()
+    assert code == 0
+
+
+async def test_serve_reports_a_busy_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = await start(tmp_path, "--port", str(port))
+        async with asyncio.timeout(60):
+            _, err = await proc.communicate()
+    assert proc.returncode == 1
+    message = err.decode()
+    assert f"cannot listen on 127.0.0.1:{port}" in message
+    assert "--port" in message

@@ -1,0 +1,80 @@
+"""The energy VAD on real signals: synthetic voiced sound and espeak-ng speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
+
+from .support import espeak_pcm, silence, voiced
+
+
+def run(settings: VadSettings, pcm: bytes, chunk_bytes: int = 960) -> list[VadEvent]:
+    vad = EnergyVad(settings)
+    events: list[VadEvent] = []
+    for start in range(0, len(pcm), chunk_bytes):
+        events += vad.feed(pcm[start : start + chunk_bytes])
+    return events
+
+
+@pytest.mark.parametrize(
+    ("prefix_ms", "silence_ms"),
+    [(300, 500), (0, 200), (500, 1000)],
+)
+def test_timings_honour_padding_and_silence(prefix_ms: int, silence_ms: int) -> None:
+    pcm = silence(1000) + voiced(800) + silence(silence_ms + 300)
+    events = run(VadSettings(0.5, prefix_ms, silence_ms), pcm)
+    assert [e.kind for e in events] == ["started", "stopped"]
+    assert events[0].audio_ms == 1000 - prefix_ms
+    assert events[1].audio_ms == 1800 + silence_ms
+
+
+def test_result_does_not_depend_on_chunking() -> None:
+    pcm = silence(700) + voiced(600) + silence(300) + voiced(500) + silence(900)
+    reference = run(VadSettings(), pcm, chunk_bytes=960)
+    for chunk in (2, 333, 4800, len(pcm)):
+        assert run(VadSettings(), pcm, chunk_bytes=chunk) == reference
+
+
+def test_pause_shorter_than_silence_keeps_one_turn() -> None:
+    pcm = silence(500) + voiced(600) + silence(300) + voiced(500) + silence(900)
+    events = run(VadSettings(silence_duration_ms=500), pcm)
+    assert [e.kind for e in events] == ["started", "stopped"]
+    assert events[1].audio_ms == 1900 + 500
+
+
+def test_pause_longer_than_silence_splits_turns() -> None:
+    pcm = silence(500) + voiced(600) + silence(300) + voiced(500) + silence(900)
+    events = run(VadSettings(silence_duration_ms=200), pcm)
+    assert [e.kind for e in events] == ["started", "stopped", "started", "stopped"]
+
+
+def test_threshold_decides_what_counts_as_speech() -> None:
+    quiet = silence(300) + voiced(800, level=0.02) + silence(800)  # about -40 dBFS
+    assert run(VadSettings(threshold=0.2), quiet)
+    assert not run(VadSettings(threshold=0.7), quiet)
+
+
+def test_a_click_is_not_speech() -> None:
+    pcm = silence(500) + voiced(20, level=0.9) + silence(800)
+    assert run(VadSettings(threshold=0.1), pcm) == []
+
+
+def test_noise_floor_is_not_speech() -> None:
+    rng = np.random.default_rng(3)
+    noise = (rng.normal(0, 0.003, 24_000 * 2) * 32767).astype("<i2").tobytes()  # ~-50 dBFS
+    assert run(VadSettings(), noise) == []
+
+
+def test_espeak_speech_is_one_turn(tmp_path: Path) -> None:
+    speech = espeak_pcm("What time is it in London?", tmp_path)
+    pcm = silence(800) + speech + silence(1200)
+    events = run(VadSettings(), pcm)
+    assert [e.kind for e in events] == ["started", "stopped"]
+    speech_ms = len(speech) // 48
+    # espeak's own lead-in is a few quiet milliseconds; the start lands near 800 - 300
+    assert 450 <= events[0].audio_ms <= 650
+    assert 800 + speech_ms <= events[1].audio_ms <= 800 + speech_ms + 500 + 20
