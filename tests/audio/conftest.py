@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from tests.conftest import VirtualAudio
 from voice_tui.audio.level import MicLevel
 from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.config.schema import AudioSettings
+
+from .virtual import VirtualAudio
 
 
 @dataclass

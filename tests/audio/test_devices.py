@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, VirtualAudio
 from voice_tui.audio.devices import AudioDevice, choose_device
+
+from .virtual import REPO, VirtualAudio
 
 RATES = (16000, 24000, 48000)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, VIRTUAL_AUDIO, VirtualAudio
+from .virtual import REPO, VIRTUAL_AUDIO, VirtualAudio
 
 HIDE_PORTAUDIO = """\
 import ctypes.util
@@ -38,7 +38,7 @@ class Probe:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.audio.worker_probe"],
+            [sys.executable, str(Path(__file__).with_name("worker_probe.py"))],
             cwd=REPO,
             env=env,
             stdin=subprocess.PIPE,

@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.audio.conftest import Collected
-from tests.audio.signals import (
+from voice_tui.audio.worker import AudioWorker
+from voice_tui.core.events import AudioChunk
+
+from .conftest import Collected
+from .signals import (
     RATE,
     active_spans,
     align,
@@ -23,9 +26,7 @@ from tests.audio.signals import (
     tone,
     wait_until,
 )
-from tests.conftest import VirtualAudio
-from voice_tui.audio.worker import AudioWorker
-from voice_tui.core.events import AudioChunk
+from .virtual import VirtualAudio
 
 pytestmark = pytest.mark.audio
 
