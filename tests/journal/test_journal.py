@@ -160,6 +160,19 @@ def test_journal_logs_its_warning(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     assert any("Journal disabled" in r.getMessage() for r in caplog.records)
 
 
+def test_a_logging_callback_does_not_double_the_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with caplog.at_level(logging.DEBUG):
+        Journal.open(blocker, META, on_warning=logging.getLogger("voice_tui.runtime").warning)
+    shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in shown] == ["voice_tui.runtime"]
+    [detail] = [r for r in caplog.records if r.name == "voice_tui.journal.journal"]
+    assert detail.levelno == logging.DEBUG and detail.exc_info is not None
+
+
 FULL_DISK_CHILD = textwrap.dedent(
     """
     import resource, signal, sys

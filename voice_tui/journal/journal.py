@@ -224,9 +224,15 @@ class Journal:
         if self.warning is not None:
             return  # one warning per session is enough
         self.warning = message if message.startswith("Journal") else f"Journal: {message}"
-        log.warning("%s", self.warning, exc_info=exc)
-        if self._on_warning is not None:
-            self._on_warning(self.warning)
+        report_warning(self.warning, exc, self._on_warning)
+
+
+def report_warning(message: str, exc: OSError, on_warning: WarningCallback | None) -> None:
+    """One user-facing warning: through the callback when there is one (the traceback
+    then goes to the debug log only, so a callback that logs does not double it)."""
+    log.log(logging.DEBUG if on_warning else logging.WARNING, "%s", message, exc_info=exc)
+    if on_warning is not None:
+        on_warning(message)
 
 
 def _close_quietly(fd: int) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from voice_tui.core.events import AppEvent, AudioChunk
+from voice_tui.journal.journal import report_warning
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,7 @@ class Recorder:
                 f"Recording disabled: cannot create WAV files in {directory} "
                 f"({exc.strerror or exc}). The conversation goes on"
             )
-            log.warning("%s", message, exc_info=exc)
-            if on_warning is not None:
-                on_warning(message)
+            report_warning(message, exc, on_warning)
             return None
         return cls(tracks, on_warning)
 
@@ -223,9 +222,7 @@ class Recorder:
                 f"Recording stopped: cannot write {track.path} ({exc.strerror or exc}). "
                 "The conversation goes on"
             )
-            log.warning("%s", self.warning, exc_info=exc)
-            if self._on_warning is not None:
-                self._on_warning(self.warning)
+            report_warning(self.warning, exc, self._on_warning)
 
 
 def _close_track_quietly(track: _Track) -> None:
