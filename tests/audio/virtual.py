@@ -22,6 +22,10 @@ class VirtualAudio:
 
     env: dict[str, str]  # PULSE_SERVER and PULSE_COOKIE
 
+    def env_full(self) -> dict[str, str]:
+        """The process environment with this server's PULSE_* variables."""
+        return {**os.environ, **self.env}
+
     def run(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             argv,
