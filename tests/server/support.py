@@ -97,6 +97,12 @@ class FixedRecognizer:
         return _ScriptedStream(self.transcript.split())
 
 
+class Permits(asyncio.Semaphore):
+    def grant(self, count: int) -> None:
+        for _ in range(count):
+            self.release()
+
+
 @dataclass
 class ScriptedResponder:
     """Replies by rule: asks for the time via a tool, reads tool output back, echoes.
@@ -107,7 +113,7 @@ class ScriptedResponder:
     name: str = "scripted"
     requests: list[ResponderRequest] = field(default_factory=list)
     # When set, each sentence of a "long" reply waits for a permit (to test cancel).
-    gate: asyncio.Semaphore | None = None
+    gate: Permits | None = None
 
     async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
         self.requests.append(request)
@@ -197,7 +203,8 @@ def voiced(ms: int, level: float = 0.3, seed: int = 1) -> bytes:
     t = np.arange(ms * SAMPLE_RATE // 1000) / SAMPLE_RATE
     wave_ = sum(np.sin(2 * math.pi * 140 * k * t) / k for k in range(1, 6))
     wave_ = wave_ / np.max(np.abs(wave_)) * level + rng.normal(0, 0.01, t.size)
-    return (np.clip(wave_, -1, 1) * 32767).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(wave_, -1, 1) * 32767).astype("<i2").tobytes()
+    return pcm
 
 
 def espeak_pcm(text: str, tmp_path: Path) -> bytes:
@@ -210,7 +217,8 @@ def espeak_pcm(text: str, tmp_path: Path) -> bytes:
         rate = wav.getframerate()
         data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     resampled = soxr.resample(data.astype(np.float32) / 32768, rate, SAMPLE_RATE)
-    return (np.clip(resampled, -1, 1) * 32767).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(resampled, -1, 1) * 32767).astype("<i2").tobytes()
+    return pcm
 
 
 def b64(pcm: bytes) -> str:
@@ -222,12 +230,6 @@ async def stream_audio(client: Client, pcm: bytes, chunk_ms: int = 20) -> None:
     for start in range(0, len(pcm), step):
         chunk = pcm[start : start + step]
         await client.send({"type": "input_audio_buffer.append", "audio": b64(chunk)})
-
-
-class Permits(asyncio.Semaphore):
-    def grant(self, count: int) -> None:
-        for _ in range(count):
-            self.release()
 
 
 def hold_replies(server: LocalServer) -> Permits:

@@ -18,8 +18,9 @@ async def error_for(client: Client, event: dict[str, Any] | str) -> dict[str, An
     else:
         await client.send(event)
     err = await client.until("error")
-    assert err["error"]["type"] == "invalid_request_error"
-    return err["error"]
+    error: dict[str, Any] = err["error"]
+    assert error["type"] == "invalid_request_error"
+    return error
 
 
 async def still_serving(client: Client) -> None:

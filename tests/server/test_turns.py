@@ -6,10 +6,13 @@ import base64
 import json
 from typing import Any
 
+from voice_tui.server.app import LocalServer
+
 from .support import (
     MS_PER_CHAR,
     TOOLS,
     Client,
+    ScriptedResponder,
     silence,
     stream_audio,
     voiced,
@@ -191,3 +194,36 @@ async def test_text_modality_streams_text(connect: Any) -> None:
     assert text == "You said: hi. That is all."
     assert not [e for e in events if e["type"] == "response.output_audio.delta"]
     assert events[-1]["response"]["output_modalities"] == ["text"]
+
+
+async def test_tool_choice_none_and_named_function(connect: Any, server: LocalServer) -> None:
+    client: Client = await connect(tools=TOOLS, tool_choice="none")
+    await say_text(client, "what time is it")
+    await client.send({"type": "response.create"})
+    done = (await client.until("response.done"))["response"]
+    assert done["output"][0]["type"] == "message"
+    await client.send(
+        {
+            "type": "response.create",
+            "response": {"tool_choice": {"type": "function", "name": "get_current_time"}},
+        }
+    )
+    done = (await client.until("response.done"))["response"]
+    assert done["output"][0]["type"] == "function_call"
+    responder = server.components.responder
+    assert isinstance(responder, ScriptedResponder)
+    assert [t["name"] for t in responder.requests[-1].tools] == ["get_current_time"]
+
+
+async def say_text(client: Client, text: str) -> None:
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+    await client.until("conversation.item.done")

@@ -20,8 +20,10 @@ from websockets.exceptions import ConnectionClosed
 
 from voice_tui.server.components import Components
 from voice_tui.server.config import (
+    FunctionTool,
     ResponseParams,
     SessionConfig,
+    ToolChoice,
     apply_session_update,
     parse_response_params,
 )
@@ -35,6 +37,7 @@ from voice_tui.server.wire import BYTES_PER_MS, ClientError, Event, audio_ms, ne
 log = logging.getLogger(__name__)
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024  # the cloud's limit for one append event
+MAX_BUFFER_MS = 30 * 60 * 1000  # uncommitted audio kept at most (push-to-talk held forever)
 MIN_COMMIT_MS = 100
 _IDLE_KEEP_MS = 1000  # audio kept before speech starts, beyond the prefix padding
 
@@ -215,6 +218,13 @@ class Session:
                 param="audio",
             )
         pcm = decode_audio(audio, "audio", MAX_APPEND_BYTES)
+        if audio_ms(len(self.buffer) + len(pcm)) > MAX_BUFFER_MS:
+            raise ClientError(
+                "The input audio buffer is full: at most 30 minutes of audio can wait for a "
+                "commit. Commit or clear the buffer.",
+                code="input_audio_buffer_full",
+                param="audio",
+            )
         self.buffer.extend(pcm)
         if self.vad is None:
             return
@@ -436,7 +446,7 @@ class Session:
             modality=(params.output_modalities or config.output_modalities)[0],
             voice=voice,
             speed=config.audio.output.speed,
-            tools=() if tool_choice == "none" else tuple(t.model_dump() for t in tools),
+            tools=_offered_tools(tools, tool_choice),
             max_output_tokens=(
                 params.max_output_tokens
                 if params.max_output_tokens is not None
@@ -492,6 +502,15 @@ class Session:
         run.cancel_reason = reason
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _offered_tools(tools: list[FunctionTool], choice: ToolChoice) -> tuple[dict[str, Any], ...]:
+    """The tools the responder may call: none, all, or the one function named by choice."""
+    if choice == "none":
+        return ()
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        tools = [t for t in tools if t.name == choice.get("name")]
+    return tuple(t.model_dump() for t in tools)
 
 
 def _parse(message: str | bytes) -> Event:
