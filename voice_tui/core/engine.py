@@ -123,6 +123,7 @@ class ConversationEngine:
         self.totals = UsageTotals()
         self.session_id = ""
         self.prices = p.prices_for(settings, backend.model)
+        self.notices: list[str] = []  # shown as Notice events when the engine starts
 
         self._listeners: list[Listener] = []
         self._conn: AsyncRealtimeConnection | None = None
@@ -213,8 +214,8 @@ class ConversationEngine:
     async def start(self) -> None:
         """Connect and configure; raises EngineError (after emitting ErrorRaised)
         when the backend cannot be reached or rejects the session."""
-        if self.backend.notice:
-            self._emit(Notice(self.backend.notice))
+        for notice in ([self.backend.notice] if self.backend.notice else []) + self.notices:
+            self._emit(Notice(notice))
         await self._open_session()
         if self.persona.greet_first and not self.conversation:
             self._request_response()
@@ -432,6 +433,27 @@ class ConversationEngine:
         self._latency_t0 = time.perf_counter()
         self._request_response()
         self._set_phase(Phase.THINKING)
+
+    async def commit_input(self) -> None:
+        """End the user's turn now, whatever the turn detection (e.g. a file ended
+        without the silence server VAD waits for)."""
+        self._send_tracked(
+            "input_audio_buffer.commit", lambda eid: p.simple("input_audio_buffer.commit", eid)
+        )
+        self._latency_t0 = time.perf_counter()
+        self._request_response()
+        self._set_phase(Phase.THINKING)
+
+    @property
+    def busy(self) -> bool:
+        """A response is under way, wanted, or waiting for a tool."""
+        return (
+            self._active is not None
+            or self._response_requested
+            or self._response_queued
+            or self._followup_needed
+            or any(r.tools_running for r in self._responses.values())
+        )
 
     async def interrupt(self) -> None:
         """Stop the assistant: playback, truncation by what was heard, cancel."""

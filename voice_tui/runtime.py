@@ -1,0 +1,141 @@
+"""The composition root: backend + tools + engine + audio worker + journal (+ recorder).
+
+`build_runtime` wires the parts and returns them unstarted: the caller subscribes to
+the engine first, then `await rt.engine.start()`, so no event is missed. The audio
+worker's callbacks come from its thread; the ones that reach the engine are hopped onto
+the loop with `call_soon_threadsafe` (the engine is not thread-safe and never blocks
+the audio thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voice_tui.audio.level import MicLevel
+from voice_tui.audio.status import AudioStatus
+from voice_tui.audio.worker import AudioWorker
+from voice_tui.backends import Backend, select_backend
+from voice_tui.config.loader import LoadedSettings
+from voice_tui.core.conversation import Turn
+from voice_tui.core.engine import ConversationEngine
+from voice_tui.core.tools import build_registry
+from voice_tui.journal.history import last_session
+from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, new_session_id
+from voice_tui.journal.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+LevelCallback = Callable[[MicLevel], None]
+StatusCallback = Callable[[AudioStatus], None]
+
+
+@dataclass
+class Runtime:
+    engine: ConversationEngine
+    backend: Backend
+    audio: AudioWorker | None
+    audio_problem: str | None
+    journal: Journal | None = None
+    recorder: Recorder | None = None
+    notices: list[str] = field(default_factory=list)
+    _closed: bool = False
+
+    async def aclose(self) -> None:
+        """Stop everything, in order: conversation, devices, files, backend."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.engine.close()
+        if self.audio is not None:
+            await asyncio.to_thread(self.audio.close)  # joins the worker thread
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
+        if self.journal is not None:
+            self.journal.close(self.engine.totals)
+        await self.backend.aclose()
+
+
+async def build_runtime(
+    loaded: LoadedSettings,
+    *,
+    audio: bool = True,
+    on_level: LevelCallback | None = None,
+    on_audio_status: StatusCallback | None = None,
+    record_dir: Path | None = None,
+    resume: bool = False,
+) -> Runtime:
+    """Wire the parts. Raises BackendError when the backend's settings are unusable
+    (missing key, no endpoint); audio and journal problems never raise."""
+    settings = loaded.settings
+    backend = select_backend(settings)
+    notices = list(loaded.notices)
+
+    history: list[Turn] = []
+    resumed_from: str | None = None
+    sessions_dir = default_sessions_dir(settings)
+    if resume:
+        record = await asyncio.to_thread(last_session, sessions_dir)
+        if record is None:
+            notices.append("Nothing to resume: no earlier conversation was found.")
+        else:
+            history, resumed_from = record.turns, record.session_id
+
+    engine = ConversationEngine(settings, backend, build_registry(settings), history=history)
+    loop = asyncio.get_running_loop()
+
+    journal: Journal | None = None
+    meta = SessionMeta(backend.name, backend.model, engine.persona.name, resumed_from=resumed_from)
+    if settings.journal.enabled:
+        journal = await asyncio.to_thread(
+            Journal.open, sessions_dir, meta, on_warning=log.warning, resumed_turns=history
+        )
+        engine.subscribe(journal.on_event)
+
+    recorder: Recorder | None = None
+    if record_dir is not None:
+        session_id = journal.session_id if journal is not None else new_session_id(meta.started_at)
+        recorder = await asyncio.to_thread(
+            Recorder.open, record_dir, session_id, on_warning=log.warning
+        )
+        if recorder is not None:
+            engine.subscribe(recorder.on_event)
+
+    worker: AudioWorker | None = None
+    problem: str | None = None
+    if audio and settings.audio.enabled:
+        rec = recorder
+
+        def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
+            loop.call_soon_threadsafe(engine.send_audio, pcm, captured_at)
+            if rec is not None:
+                rec.add_user(pcm)
+
+        def on_finished(item_id: str) -> None:  # worker thread
+            loop.call_soon_threadsafe(engine.playback_finished, item_id)
+
+        worker = AudioWorker(
+            settings.audio,
+            on_mic=on_mic,
+            on_level=on_level or _ignore,
+            on_status=on_audio_status or _ignore,
+            on_playback_finished=on_finished,
+        )
+        status = await asyncio.to_thread(worker.start)  # opening devices may block
+        problem = status.problem
+        notices.extend(status.notices)
+        if status.text_mode:  # neither microphone nor speaker: typed conversation
+            await asyncio.to_thread(worker.close)
+            worker = None
+        else:
+            engine.playback = worker
+    # The caller shows loaded.notices itself; the engine announces the rest on start.
+    engine.notices.extend(n for n in notices if n not in loaded.notices)
+    return Runtime(engine, backend, worker, problem, journal, recorder, notices)
+
+
+def _ignore(_: object) -> None:
+    return None
