@@ -16,7 +16,7 @@ from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.messages import EngineEvent
 
 FIXED_NOW = datetime(2026, 3, 14, 9, 26, 53)
-SIZE = (110, 34)
+SIZE = (120, 34)
 
 
 def fixed_clock() -> datetime:

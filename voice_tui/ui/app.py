@@ -132,7 +132,7 @@ class VoiceApp(App[int]):
                 yield Static("Tool calls", id="tools-heading")
                 yield ToolLog(id="tools")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def transcript(self) -> Transcript:
@@ -222,7 +222,13 @@ class VoiceApp(App[int]):
         try:
             await runtime.engine.start()
         except Exception as exc:
-            await self._show_error(f"Could not connect: {exc}", fatal=True)
+            from voice_tui.core.engine import EngineError
+
+            if isinstance(exc, EngineError):  # already reported through ErrorRaised
+                self.error_active = True
+                self._refresh_light()
+            else:
+                await self._show_error(f"Could not connect: {exc}", fatal=True)
 
     def _forward_engine_event(self, event: AppEvent) -> None:
         # Called on the loop by the engine; audio chunks are not for the UI.

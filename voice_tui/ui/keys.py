@@ -12,9 +12,9 @@ from textual.binding import Binding, BindingType
 
 BINDINGS: list[BindingType] = [
     Binding("space", "push_to_talk", "Talk", id="push_to_talk"),
-    Binding("v", "cycle_turn_mode", "Turn mode", id="turn_mode"),
+    Binding("v", "cycle_turn_mode", "Mode", id="turn_mode"),
     Binding("m", "toggle_mute", "Mute", id="mute"),
-    Binding("x", "interrupt", "Interrupt", id="interrupt"),
+    Binding("x", "interrupt", "Stop", id="interrupt"),
     Binding("enter", "type_message", "Type", id="type_message"),
     Binding("p", "personas", "Persona", id="personas"),
     Binding("d", "devices", "Devices", id="devices"),

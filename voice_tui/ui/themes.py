@@ -41,6 +41,8 @@ APP_VARIABLES: dict[str, str] = {
     "vt-assistant-speaking": "#a56de2",
     "vt-tool-running": "#e07a2f",
     "vt-muted": "#7d7d7d",
+    "vt-connecting": "#5c7c99",
+    "vt-reconnecting": "#c76b98",
     "vt-offline": "#b0413e",
     "vt-error": "#e5484d",
     "vt-meter-low": "#2fbf71",

@@ -43,11 +43,11 @@ def status_text(info: StatusInfo) -> Text:
     sep = (" │ ", "dim")
     where = f"{info.backend} · {info.model}" if info.backend else "not connected"
     tokens = info.totals.input_tokens + info.totals.output_tokens
-    session = f"session {_tokens(tokens)} tok ${info.totals.cost_usd:.4f}"
+    session = f"{_tokens(tokens)} tok ${info.totals.cost_usd:.4f}"
     last = (
-        f"last {_tokens(info.last_turn.total_tokens)} tok ${info.last_turn.cost_usd:.4f}"
+        f"{_tokens(info.last_turn.total_tokens)} tok ${info.last_turn.cost_usd:.4f}"
         if info.last_turn
-        else "last —"
+        else "—"
     )
     latency = f"{info.latency_s * 1000:.0f} ms" if info.latency_s is not None else "—"
     persona = info.persona or "—"
@@ -56,28 +56,29 @@ def status_text(info: StatusInfo) -> Text:
     return Text.assemble(
         (where, "bold"),
         sep,
-        ("persona ", "dim"),
         persona,
         sep,
         TURN_MODE_LABELS[info.turn_mode],
         sep,
         info.connection.value,
         sep,
+        ("total ", "dim"),
         session,
-        (" · ", "dim"),
+        sep,
+        ("last ", "dim"),
         last,
         sep,
-        ("latency ", "dim"),
+        ("reply ", "dim"),
         latency,
     )
 
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    StatusBar { width: 100%; height: auto; max-height: 3; background: $panel; color: $foreground; padding: 0 1; }
     """
 
-    info: reactive[StatusInfo] = reactive(StatusInfo, layout=False)
+    info: reactive[StatusInfo] = reactive(StatusInfo, layout=True)
 
     def render(self) -> Text:
         return status_text(self.info)

@@ -22,7 +22,7 @@ class LightState(enum.Enum):
     TOOL_RUNNING = ("tool-running", "⚙", "Running a tool")
     MUTED = ("muted", "⊘", "Muted")
     CONNECTING = ("connecting", "↻", "Connecting")
-    RECONNECTING = ("reconnecting", "↻", "Reconnecting")
+    RECONNECTING = ("reconnecting", "⟳", "Reconnecting")
     DISCONNECTED = ("disconnected", "✕", "Disconnected")
     ERROR = ("error", "⚠", "Error")
 
@@ -81,7 +81,8 @@ class StatusLight(Static):
     StatusLight.light-assistant-speaking { background: $vt-assistant-speaking; }
     StatusLight.light-tool-running { background: $vt-tool-running; }
     StatusLight.light-muted { background: $vt-muted; }
-    StatusLight.light-connecting, StatusLight.light-reconnecting,
+    StatusLight.light-connecting { background: $vt-connecting; }
+    StatusLight.light-reconnecting { background: $vt-reconnecting; }
     StatusLight.light-disconnected { background: $vt-offline; }
     StatusLight.light-error { background: $vt-error; }
     """
