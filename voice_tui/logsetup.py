@@ -13,6 +13,7 @@ Crash output goes through the redactor as well (`sys.excepthook`, `threading.exc
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 from voice_tui.journal.redact import RedactingFilter, RedactingFormatter, Redactor
 
@@ -146,6 +148,32 @@ def setup_logging(log_file: Path | None, redactor: Redactor) -> LoggingSetup:
     logging.captureWarnings(True)  # `warnings.warn` output goes to the collector too
     _install_crash_hooks(redactor)
     return setup
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that redacts what is written before passing it on: for consoles
+    that print crash reports, such as a Textual app's `error_console`."""
+
+    def __init__(self, target: TextIO, redactor: Redactor) -> None:
+        super().__init__()
+        self._target = target
+        self._redactor = redactor
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._target.write(self._redactor.redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
 
 
 def format_exception_redacted(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
+import subprocess
 import sys
 import threading
 import warnings
@@ -198,3 +200,52 @@ def test_unopenable_log_file_raises_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         setup_logging(blocker / "debug.log", Redactor())
     assert list(logging.getLogger().handlers) == root_handlers  # nothing half-installed
+
+
+def test_truncated_and_wrapped_keys_are_masked_by_their_beginning() -> None:
+    redactor = Redactor([KEY])
+    assert redactor.redact(f"key='{KEY[:30]}...'") == f"key='{mask(KEY)}...'"
+    assert redactor.redact(f"{KEY[:12]}") == mask(KEY)
+    assert redactor.redact(KEY[:11]) == KEY[:11]  # too little to tell it from any text
+
+
+LONG_KEY = "sk-proj-" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5mN7pQ9rS1tU3vW5xY7z" * 2
+
+CRASHING_APP = f"""
+import sys
+from rich.console import Console
+from textual.app import App
+from voice_tui.journal.redact import Redactor
+from voice_tui.logsetup import RedactingStream
+
+
+class Crashing(App[None]):
+    def on_mount(self) -> None:
+        api_key = {LONG_KEY!r}  # a local: Textual's crash report shows locals
+        raise RuntimeError("connection failed")
+
+
+app = Crashing()
+if sys.argv[1] == "redacted":
+    stream = RedactingStream(sys.stderr, Redactor([{LONG_KEY!r}]))
+    app.error_console = Console(file=stream, markup=False, highlight=False)
+app.run(headless=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["plain", "redacted"])
+def test_textual_crash_report_through_a_redacting_stream(mode: str) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", CRASHING_APP, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        check=False,
+    )
+    assert "RuntimeError" in result.stderr and "connection failed" in result.stderr
+    windows = {LONG_KEY[i : i + 16] for i in range(len(LONG_KEY) - 15)}
+    leaked = any(window in result.stderr for window in windows)
+    # Textual prints locals in its crash report: the key leaks unless redacted.
+    assert leaked is (mode == "plain")

@@ -32,6 +32,19 @@ KNOWN_SECRET_ENV_VARS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI
 _SECRET_ENV_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
 
 
+# A secret is also recognised by its beginning followed by key characters: tracebacks
+# and reprs truncate long strings ("sk-proj-abc..."), and a prefix is still a secret.
+PREFIX_LENGTH = 12
+_KEY_CHARS = r"[A-Za-z0-9_\-+/=~]*"  # not ".": it ends sentences and marks truncation
+
+
+def _secret_regex(secret: str) -> str:
+    whole = re.escape(secret)
+    if len(secret) <= PREFIX_LENGTH:
+        return whole
+    return f"{whole}|{re.escape(secret[:PREFIX_LENGTH])}{_KEY_CHARS}"
+
+
 def mask(secret: str) -> str:
     """A short, recognisable prefix and the marker; never more than a quarter of it."""
     shown = min(5, len(secret) // 4)
@@ -75,6 +88,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._masks: dict[str, str] = {}
         self._pattern: re.Pattern[str] | None = None
+        self._ordered: list[str] = []
         for secret in secrets:
             self.add(secret)
 
@@ -96,19 +110,21 @@ class Redactor:
                 return
             masks = {**self._masks, secret: mask(secret)}
             # Longest first, so a key that contains another is masked whole.
-            alternatives = sorted(masks, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+            ordered = sorted(masks, key=len, reverse=True)
+            self._pattern = re.compile("|".join(f"({_secret_regex(s)})" for s in ordered))
             self._masks = masks
+            self._ordered = ordered
 
     @property
     def active(self) -> bool:
         return self._pattern is not None
 
     def redact(self, text: str) -> str:
-        pattern, masks = self._pattern, self._masks  # one consistent snapshot
+        # One consistent snapshot: `add` may run on another thread.
+        pattern, masks, ordered = self._pattern, self._masks, self._ordered
         if pattern is None:
             return text
-        return pattern.sub(lambda m: masks[m.group(0)], text)
+        return pattern.sub(lambda m: masks[ordered[(m.lastindex or 1) - 1]], text)
 
     def contains_secret(self, text: str) -> bool:
         pattern = self._pattern
