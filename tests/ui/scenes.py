@@ -33,7 +33,13 @@ CONVERSATION: list[ev.AppEvent] = [
     ev.ToolCallStarted("c1", "get_current_time", "{}"),
     ev.UserTranscriptFinal("u1", "What time is it in [brackets]?"),
     ev.ToolCallFinished(
-        "c1", "get_current_time", "{}", '{"time": "09:26", "weekday": "Saturday"}', True, None, 0.004
+        "c1",
+        "get_current_time",
+        "{}",
+        '{"time": "09:26", "weekday": "Saturday"}',
+        ok=True,
+        error=None,
+        duration_s=0.004,
     ),
     ev.AssistantDelta("a1", "It is **09:26** on Saturday."),
     ev.AssistantFinal("a1", "It is **09:26** on Saturday."),

@@ -75,7 +75,8 @@ def status_text(info: StatusInfo) -> Text:
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { width: 100%; height: auto; max-height: 3; background: $panel; color: $foreground; padding: 0 1; }
+    StatusBar { width: 100%; height: auto; max-height: 3; padding: 0 1;
+                background: $panel; color: $foreground; }
     """
 
     info: reactive[StatusInfo] = reactive(StatusInfo, layout=True)
