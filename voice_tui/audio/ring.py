@@ -39,6 +39,7 @@ class SampleRing:
         self._written = 0  # writer-owned: samples ever written
         self._read = 0  # reader-owned: samples ever consumed (or dropped)
         self._dropped_total = 0  # reader-owned
+        self._writing_to = 0  # writer-owned: end of the block being written (or written)
         # (absolute index just past a block, perf_counter time of that block's end),
         # replaced as a whole so the reader never sees half of it.
         self._stamp: tuple[int, float] = (0, float("nan"))
@@ -54,6 +55,7 @@ class SampleRing:
             self._written += n - self.capacity
             samples = samples[n - self.capacity :]
             n = self.capacity
+        self._writing_to = self._written + n  # announced before the copy
         start = self._written % self.capacity
         first = min(n, self.capacity - start)
         self._buf[start : start + first] = samples[:first]
@@ -89,8 +91,9 @@ class SampleRing:
         out[:first] = self._buf[i : i + first]
         if first < n:
             out[first:] = self._buf[: n - first]
-        # The writer may have lapped us while we copied: discard what it overwrote.
-        lapped = self._written - self.capacity - start
+        # The writer may have lapped us while we copied: discard what it overwrote,
+        # including what the block it is writing right now (not yet counted) covers.
+        lapped = self._writing_to - self.capacity - start
         if lapped > 0:
             lost = min(lapped, n)
             out = out[lost:]
