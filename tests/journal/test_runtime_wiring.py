@@ -1,0 +1,96 @@
+"""The runtime wires the journal and the recorder as designed: every turn journaled,
+assistant audio recorded, and `--resume` carrying the conversation into the next session."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+
+import pytest
+
+from voice_tui.config.loader import load_settings
+from voice_tui.core.conversation import Role
+from voice_tui.core.events import AppEvent, AudioChunk, TurnCompleted
+from voice_tui.journal.history import last_session
+from voice_tui.journal.journal import read_session
+from voice_tui.runtime import Runtime, build_runtime
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "VOICE_TUI_DATA_DIR": str(tmp_path / "data"),
+        "VOICE_TUI_CONFIG": str(tmp_path / "config.toml"),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return values
+
+
+async def exchange(rt: Runtime, text: str) -> list[bytes]:
+    """Start the runtime's engine, say `text`, wait for the spoken answer, close."""
+    audio: list[bytes] = []
+    answered = asyncio.Event()
+
+    def listen(event: AppEvent) -> None:
+        if isinstance(event, AudioChunk):
+            audio.append(event.pcm)
+        if (
+            isinstance(event, TurnCompleted)
+            and event.turn.role is Role.ASSISTANT
+            and event.turn.text
+        ):
+            answered.set()
+
+    rt.engine.subscribe(listen)
+    try:
+        await rt.engine.start()
+        await rt.engine.send_text(text)
+        await asyncio.wait_for(answered.wait(), timeout=60)
+    finally:
+        await rt.aclose()
+    return audio
+
+
+async def test_runtime_journals_records_and_resumes(env: dict[str, str], tmp_path: Path) -> None:
+    loaded = load_settings(None, env, {"backend.kind": "local"})
+    sessions = Path(env["VOICE_TUI_DATA_DIR"]) / "sessions"
+
+    rt = await build_runtime(loaded, audio=False, record_dir=tmp_path / "rec")
+    assert rt.journal is not None and rt.recorder is not None
+    first_id = rt.journal.session_id
+    audio = await exchange(rt, "Hello, who are you?")
+
+    record = read_session(sessions / f"{first_id}.jsonl")
+    assert record.turns[0].text == "Hello, who are you?"
+    assert any(t.role is Role.ASSISTANT and t.text for t in record.turns)
+    assert record.ended_at is not None and record.totals is not None
+    assert record.totals.turns >= 1 and record.backend == "local"
+    with wave.open(str(rt.recorder.assistant_path), "rb") as wav:
+        assert wav.readframes(wav.getnframes()) == b"".join(audio) != b""
+    assert rt.recorder.assistant_path.name == f"{first_id}-assistant.wav"
+
+    resumed = await build_runtime(loaded, audio=False, resume=True)
+    assert resumed.journal is not None
+    assert resumed.journal.meta.resumed_from == first_id
+    assert [t.item_id for t in resumed.engine.conversation] == [t.item_id for t in record.turns]
+    await exchange(resumed, "And what can you do?")
+
+    latest = last_session(sessions)
+    assert latest is not None and latest.session_id == resumed.journal.session_id
+    assert latest.resumed_turns == len(record.turns)
+    assert [t.text for t in latest.turns if t.role is Role.USER] == [
+        "Hello, who are you?",
+        "And what can you do?",
+    ]
+
+
+async def test_journal_disabled_by_config(env: dict[str, str], tmp_path: Path) -> None:
+    loaded = load_settings(None, env, {"backend.kind": "local", "journal.enabled": False})
+    rt = await build_runtime(loaded, audio=False)
+    assert rt.journal is None
+    await rt.aclose()
+    assert not (Path(env["VOICE_TUI_DATA_DIR"]) / "sessions").exists()
