@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from voice_tui.audio.worker import AudioWorker
+from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
 
 from .conftest import Collected
@@ -150,3 +151,54 @@ def test_push_to_talk_and_mute_gate_what_is_sent_but_not_the_meter(
     play_into_mic(virtual_audio, short)
     wait_until(lambda: any(lv.rms_dbfs > -40 for lv in got.levels[levels_before:]), what="meter")
     assert len(got.mic) == sent  # muted: nothing more sent
+
+
+class Inverter:
+    """A stand-in echo canceller: whatever it returns is what gets metered and sent."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def process(self, samples: np.ndarray, captured_at: float) -> np.ndarray:
+        self.seen.append(captured_at)
+        return (-samples.astype(np.int32)).clip(-32768, 32767).astype(np.int16)
+
+
+def test_the_mic_processor_seam_decides_what_is_sent(
+    virtual_audio: VirtualAudio, start_worker: StartWorker, speech: Path
+) -> None:
+    worker, got = start_worker()
+    inverter = Inverter()
+    worker.set_mic_processor(inverter)
+    received = capture_speech(virtual_audio, worker, got, speech)
+    source = read_wav(speech)
+    correlation, _ = align(-source, received)
+    assert correlation > 0.9  # the processed signal went out, not the raw one
+    assert inverter.seen == sorted(inverter.seen)
+
+
+def test_a_microphone_that_cannot_open_leaves_the_speaker_working(
+    virtual_audio: VirtualAudio, tmp_path: Path
+) -> None:
+    finished: list[str] = []
+    statuses = []
+    worker = AudioWorker(
+        AudioSettings(),
+        on_mic=lambda pcm, t: None,
+        on_level=lambda level: None,
+        on_status=statuses.append,
+        on_playback_finished=finished.append,
+        input_rate=1_000_000,  # no device takes this: the microphone fails to open
+    )
+    try:
+        status = worker.start()
+        assert not status.has_input and status.has_output and not status.text_mode
+        assert status.problem is not None
+        assert "microphone 'default' could not be opened" in status.problem
+        assert "audio.input_device" in status.problem
+        with record_speaker(virtual_audio, tmp_path / "out.raw") as path:
+            play_pcm(worker, "item_1", "resp_1", tone(0.5))
+            wait_until(lambda: finished == ["item_1"], what="playback to finish")
+        assert align(tone(0.5).astype(np.float64), read_raw(path))[0] > 0.9
+    finally:
+        worker.close()
