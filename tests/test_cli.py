@@ -145,13 +145,15 @@ def test_an_unknown_choice_is_a_usage_error(env: dict[str, str]) -> None:
     assert "invalid choice: 'cloud'" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py: a subcommand's copy of the common options resets those given before "
-    "it (needs default=argparse.SUPPRESS in the subparsers)",
-)
 def test_options_before_the_subcommand_are_kept(env: dict[str, str], tmp_path: Path) -> None:
     config = write(tmp_path / "bad.toml", "[ui]\nnope = 1\n")
     result = voice_tui("--config", str(config), "devices", env=env)
+    assert result.returncode == 2
+    assert f"{config}:2:1: unknown key 'nope'" in result.stderr
+
+
+def test_options_after_the_subcommand_are_read(env: dict[str, str], tmp_path: Path) -> None:
+    config = write(tmp_path / "bad.toml", "[ui]\nnope = 1\n")
+    result = voice_tui("devices", "--config", str(config), env=env)
     assert result.returncode == 2
     assert f"{config}:2:1: unknown key 'nope'" in result.stderr

@@ -23,8 +23,12 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
+    # Subcommands repeat the common options so they can follow the subcommand; there
+    # they default to SUPPRESS, so a value given before the subcommand is not reset.
+    common = argparse.ArgumentParser(
+        add_help=False, argument_default=argparse.SUPPRESS if in_subcommand else None
+    )
     g = common.add_argument_group("configuration")
     g.add_argument(
         "--config",
@@ -54,11 +58,11 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_options()
+    common = _common_options(in_subcommand=True)
     parser = argparse.ArgumentParser(
         prog="voice-tui",
         description="A voice assistant in your terminal.",
-        parents=[common],
+        parents=[_common_options(in_subcommand=False)],
     )
     parser.add_argument("--version", action="version", version=f"voice-tui {__version__}")
     parser.add_argument("--theme", help="UI theme name (see themes/)")
