@@ -13,6 +13,7 @@ import base64
 import json
 import math
 import subprocess
+import threading
 import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -50,20 +51,32 @@ TOOLS = [
 
 
 class ToneSynthesizer:
-    """A 220 Hz tone, MS_PER_CHAR per character, streamed in 100 ms chunks."""
+    """A 220 Hz tone, MS_PER_CHAR per character, streamed in 100 ms chunks.
+
+    With `chunk_permits` set, every chunk after the first waits for a permit (a slow
+    synthesiser); `aborted` counts generators closed before they finished.
+    """
 
     name = "tone"
 
     def __init__(self) -> None:
         self.spoken: list[str] = []
+        self.chunk_permits: threading.Semaphore | None = None
+        self.aborted = 0
 
     def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
         self.spoken.append(text)
         samples = int(len(text) * MS_PER_CHAR * SAMPLE_RATE / 1000 / speed)
         t = np.arange(samples) / SAMPLE_RATE
         pcm = (np.sin(2 * math.pi * 220 * t) * 8000).astype("<i2").tobytes()
-        for start in range(0, len(pcm), 4800):
-            yield pcm[start : start + 4800]
+        try:
+            for start in range(0, len(pcm), 4800):
+                if start and self.chunk_permits is not None:
+                    self.chunk_permits.acquire()
+                yield pcm[start : start + 4800]
+        except GeneratorExit:
+            self.aborted += 1
+            raise
 
 
 @dataclass

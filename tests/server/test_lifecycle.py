@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 from typing import Any
 
 from voice_tui.server.app import LocalServer, start_server
@@ -12,6 +13,7 @@ from .support import (
     MS_PER_CHAR,
     Client,
     ScriptedResponder,
+    ToneSynthesizer,
     hold_replies,
     make_components,
     silence,
@@ -369,3 +371,24 @@ async def test_transcription_fails_clearly_without_a_recognizer() -> None:
             assert done["response"]["status"] == "completed"
     finally:
         await server.close()
+
+
+async def test_cancel_mid_sentence_stops_the_synthesiser(connect: Any, server: LocalServer) -> None:
+    synthesizer = server.components.synthesizer
+    assert isinstance(synthesizer, ToneSynthesizer)
+    synthesizer.chunk_permits = threading.Semaphore(0)
+    client: Client = await connect()
+    await say(client, "hello")
+    await client.send({"type": "response.create"})
+    await client.until("response.output_audio.delta")  # the first chunk; the next one waits
+    await client.send({"type": "response.cancel"})
+    done = (await client.until("response.done"))["response"]
+    assert done["status"] == "cancelled"
+    assert synthesizer.aborted == 0  # its worker thread is still inside next()
+    synthesizer.chunk_permits.release()
+    for _ in range(200):
+        if synthesizer.aborted:
+            break
+        await asyncio.sleep(0.01)
+    assert synthesizer.aborted == 1
+    assert len(client.of("response.output_audio.delta")) == 1

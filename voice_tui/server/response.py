@@ -204,12 +204,17 @@ class ResponseRun:
         chunks: Iterator[bytes] = self.components.synthesizer.synthesize(
             spoken, self.plan.voice, self.plan.speed
         )
-        while True:
-            chunk = await asyncio.to_thread(next, chunks, None)
-            if chunk is None:
-                return
-            for start in range(0, len(chunk), MAX_DELTA_BYTES):
-                await self._send_audio(item, chunk[start : start + MAX_DELTA_BYTES])
+        pending: asyncio.Future[bytes | None] | None = None
+        try:
+            while True:
+                pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                chunk = await asyncio.shield(pending)  # the thread runs on regardless
+                if chunk is None:
+                    return
+                for start in range(0, len(chunk), MAX_DELTA_BYTES):
+                    await self._send_audio(item, chunk[start : start + MAX_DELTA_BYTES])
+        finally:
+            _close_when_idle(chunks, pending)
 
     async def _send_audio(self, item: Item, pcm: bytes) -> None:
         if not pcm or item.truncated:
@@ -402,3 +407,23 @@ class ResponseRun:
 
     async def _emit(self, event: Event) -> None:
         await self._emit_event(event)
+
+
+def _close_when_idle(chunks: Iterator[bytes], pending: asyncio.Future[bytes | None] | None) -> None:
+    """Close the synthesiser's generator (it stops synthesising) once no thread runs it.
+
+    A cancelled response may leave a worker thread inside next(); closing must wait for
+    it, and happens in a thread because closing may join the synthesiser's own thread.
+    """
+    close = getattr(chunks, "close", None)
+    if close is None:
+        return
+    loop = asyncio.get_running_loop()
+
+    def close_in_thread(_: object = None) -> None:
+        loop.run_in_executor(None, close)
+
+    if pending is None or pending.done():
+        close_in_thread()
+    else:
+        pending.add_done_callback(close_in_thread)
