@@ -103,6 +103,9 @@ class RuleResponder:
     name = "test-rules"
 
     async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
+        if not request.history:  # the assistant speaks first
+            yield TextPiece("Hello, this is the test assistant calling.")
+            return
         last: ChatMessage = request.history[-1]
         if last.role == "tool":
             if '"error"' in last.content:

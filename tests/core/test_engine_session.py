@@ -1,0 +1,213 @@
+"""Persona switches, new sessions that keep the conversation, lost connections, and
+server events the engine must survive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from engine_support import EngineFactory, Recorder
+
+from voice_tui.config.schema import Settings
+from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.engine import EngineError
+from voice_tui.core.events import (
+    AssistantDelta,
+    AudioChunk,
+    ConnectionChanged,
+    ConnectionState,
+    ConversationEnded,
+    ErrorRaised,
+    PersonaApplied,
+    RateLimit,
+    RateLimitsChanged,
+    ResponseFinished,
+    SessionReady,
+    TurnCompleted,
+)
+from voice_tui.server.app import LocalServer
+
+
+def _session(server: LocalServer):  # type: ignore[no-untyped-def]
+    (session,) = server.sessions
+    return session
+
+
+async def _answer(engine_rec: tuple[object, Recorder], text: str) -> None:
+    engine, rec = engine_rec
+    mark = len(rec.events)
+    await engine.send_text(text)  # type: ignore[attr-defined]
+    await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT, after=mark)
+
+
+async def test_persona_switch_before_any_audio_changes_the_voice_too(
+    make_engine: EngineFactory, server: LocalServer
+) -> None:
+    engine, rec = await make_engine()
+    applied = await engine.set_persona("pirate")
+    assert applied == PersonaApplied("Pirate", voice_pending=False, tools=())
+    assert rec.of(PersonaApplied) == [applied]
+    config = _session(server).config
+    assert config.instructions == "Talk like a pirate."
+    assert config.audio.output.voice == "ash" and config.tools == []
+
+
+async def test_persona_switch_after_audio_leaves_the_voice_pending_until_a_new_session(
+    make_engine: EngineFactory, server: LocalServer
+) -> None:
+    engine, rec = await make_engine()
+    await _answer((engine, rec), "hello there")
+    applied = await engine.set_persona("Pirate")
+    assert applied.voice_pending
+    config = _session(server).config
+    assert config.instructions == "Talk like a pirate." and config.audio.output.voice == "marin"
+
+    first_session = _session(server)
+    await engine.new_session()
+    second = _session(server)
+    assert second is not first_session
+    ready = rec.of(SessionReady)[-1]
+    assert (ready.voice, ready.persona) == ("ash", "Pirate")
+    assert second.config.audio.output.voice == "ash"
+    # The conversation went along: the server's new session holds it as text items.
+    texts = [(item.role, item.text()) for item in second.conversation.items]
+    assert texts == [("user", "hello there"), ("assistant", "You said: hello there.")]
+    await _answer((engine, rec), "and now")
+    assert engine.conversation[-1].text == "You said: and now."
+
+
+async def test_unknown_persona_is_refused_and_nothing_changes(
+    make_engine: EngineFactory, server: LocalServer
+) -> None:
+    engine, _ = await make_engine()
+    with pytest.raises(ValueError, match="No persona named 'Nobody'; the personas are: Tester"):
+        await engine.set_persona("Nobody")
+    assert engine.persona.name == "Tester"
+    assert _session(server).config.instructions == "You are a test assistant."
+
+
+async def test_resumed_history_is_replayed_into_the_session(
+    settings: Settings, server: LocalServer, make_engine: EngineFactory
+) -> None:
+    from engine_support import make_registry
+
+    from voice_tui.backends.openai import OpenAIBackend
+    from voice_tui.core.engine import ConversationEngine
+
+    history = [
+        Turn(Role.USER, "old1", text="my name is Ada"),
+        Turn(Role.ASSISTANT, "old2", text="Nice to meet you, Ada.", interrupted=True,
+             heard_text="Nice to"),
+        Turn(Role.USER, "old3", text=""),  # nothing understood: not replayed
+    ]  # fmt: skip
+    backend = OpenAIBackend(settings)
+    engine = ConversationEngine(settings, backend, make_registry(settings), history=history)
+    try:
+        await engine.start()
+        items = [(i.role, i.text()) for i in _session(server).conversation.items]
+        assert items == [("user", "my name is Ada"), ("assistant", "Nice to")]
+        assert engine.conversation[:3] == history
+    finally:
+        await engine.close()
+        await backend.aclose()
+
+
+async def test_greet_first_persona_speaks_first(
+    settings: Settings, make_engine: EngineFactory
+) -> None:
+    data = settings.model_dump(mode="python")
+    data["openai"]["api_key"] = settings.openai.api_key
+    data["personas"].append({"name": "Caller", "instructions": "Call.", "greet_first": True})
+    data["session"]["persona"] = "Caller"
+    greeter = Settings.model_validate(data)
+    engine, rec = await make_engine(greeter)
+    done = await rec.wait_for(ResponseFinished)
+    assert done.status == "completed"
+    (greeting,) = engine.conversation
+    assert greeting.role is Role.ASSISTANT
+    assert greeting.text == "Hello, this is the test assistant calling."
+
+
+async def test_lost_connection_is_reported_once_and_ends_the_conversation(
+    make_engine: EngineFactory, server: LocalServer
+) -> None:
+    engine, rec = await make_engine()
+    server.faults.close_after_audio_deltas = 2
+    await engine.send_text("hello there")
+    ended = await rec.wait_for(ConversationEnded)
+    errors = rec.of(ErrorRaised)
+    assert len(errors) == 1 and errors[0].fatal and errors[0].source == "connection"
+    assert "connection to the openai server was lost (code 1011" in errors[0].message
+    assert ended.reason == f"error: {errors[0].message}"
+    assert rec.of(ConnectionChanged)[-1].state is ConnectionState.DISCONNECTED
+    with pytest.raises(EngineError, match="Not connected"):
+        await engine.send_text("anyone there?")
+
+
+async def test_maximum_session_duration_is_named(
+    make_engine: EngineFactory, server: LocalServer
+) -> None:
+    server.faults.session_max_s = 0.3
+    _, rec = await make_engine()
+    await rec.wait_for(ConversationEnded)
+    assert rec.of(ErrorRaised)[0].message == (
+        "The session reached the server's maximum duration and was closed."
+    )
+
+
+async def test_malformed_unknown_and_out_of_order_events_are_skipped(
+    make_engine: EngineFactory,
+) -> None:
+    engine, rec = await make_engine()
+    before = len(rec.events)
+    for raw in (
+        b"not json at all",
+        b"[1, 2, 3]",
+        b'{"no": "type"}',
+        b'{"type": "response.some_future_event", "x": 1}',
+        b'{"type": "response.output_audio.delta", "response_id": "r1", "item_id": "i1",'
+        b' "delta": "***not base64***"}',
+        b'{"type": "response.output_audio_transcript.delta", "item_id": 5, "delta": null}',
+        b'{"type": "response.done"}',
+        b'{"type": "conversation.item.input_audio_transcription.completed"}',
+        b'{"type": "error", "error": "just a string"}',
+        b'{"type": "session.updated", "session": []}',
+    ):
+        engine.dispatch(raw)
+    assert not [e for e in rec.events[before:] if isinstance(e, AudioChunk)]
+    # Still a working conversation afterwards.
+    await _answer((engine, rec), "hello there")
+    assert engine.conversation[-1].text == "You said: hello there."
+
+
+async def test_rate_limits_and_deltas_map_to_app_events(make_engine: EngineFactory) -> None:
+    engine, rec = await make_engine(start=False)
+    engine.dispatch(
+        json.dumps(
+            {
+                "type": "rate_limits.updated",
+                "event_id": "e1",
+                "rate_limits": [
+                    {"name": "requests", "limit": 100, "remaining": 99, "reset_seconds": 1.5},
+                    {"name": "tokens", "limit": 5000, "remaining": 4000, "reset_seconds": 60},
+                ],
+            }
+        )
+    )
+    assert rec.of(RateLimitsChanged)[0].limits == (
+        RateLimit("requests", 100, 99, 1.5),
+        RateLimit("tokens", 5000, 4000, 60.0),
+    )
+    engine.dispatch(
+        json.dumps(
+            {
+                "type": "response.output_text.delta",
+                "response_id": "r9",
+                "item_id": "i9",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "Hi",
+            }
+        )
+    )
+    assert rec.of(AssistantDelta) == [AssistantDelta("i9", "Hi")]
