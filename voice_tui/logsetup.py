@@ -24,7 +24,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from voice_tui.journal.redact import RedactingFilter, RedactingFormatter, Redactor
+from voice_tui.journal.redact import (
+    RedactingFilter,
+    RedactingFormatter,
+    Redactor,
+    set_default_redactor,
+)
 
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -80,6 +85,7 @@ class LoggingSetup:
         self._saved_excepthook = sys.excepthook
         self._saved_thread_excepthook = threading.excepthook
         self._saved_raise_exceptions = logging.raiseExceptions
+        self.previous_redactor: Redactor | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -103,6 +109,7 @@ class LoggingSetup:
         threading.excepthook = self._saved_thread_excepthook
         logging.raiseExceptions = self._saved_raise_exceptions
         logging.captureWarnings(False)
+        set_default_redactor(self.previous_redactor)
 
 
 def _open_owner_only(path: Path) -> logging.FileHandler:
@@ -144,6 +151,7 @@ def setup_logging(log_file: Path | None, redactor: Redactor) -> LoggingSetup:
     else:
         root.setLevel(logging.WARNING)
 
+    setup.previous_redactor = set_default_redactor(redactor)  # journal, exports
     logging.raiseExceptions = False  # a failing handler must not print to the terminal
     logging.captureWarnings(True)  # `warnings.warn` output goes to the collector too
     _install_crash_hooks(redactor)

@@ -248,3 +248,30 @@ def test_each_session_gets_its_own_file(tmp_path: Path) -> None:
     first.close()
     second.close()
     assert len(os.listdir(tmp_path)) == 2
+
+
+def test_without_a_redactor_the_process_default_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voice_tui.logsetup import setup_logging
+
+    env_key = "sk-envir-onment-0123456789"
+    configured_key = "sk-confi-gfile-9876543210"
+    monkeypatch.setenv("OPENAI_API_KEY", env_key)
+    text = f"keys: {env_key} {configured_key}"
+
+    journal = Journal.open(tmp_path / "a", META)  # nothing installed: the env's keys
+    journal.append_turn(Turn(Role.USER, "u", text))
+    journal.close()
+
+    setup = setup_logging(None, Redactor([configured_key]))  # what the app does first
+    try:
+        installed = Journal.open(tmp_path / "b", META)
+        installed.append_turn(Turn(Role.USER, "u", text))
+        installed.close()
+    finally:
+        setup.close()
+
+    assert journal.path is not None and installed.path is not None
+    assert read_session(journal.path).turns[0].text == f"keys: sk-en…[redacted] {configured_key}"
+    assert read_session(installed.path).turns[0].text == f"keys: {env_key} sk-co…[redacted]"

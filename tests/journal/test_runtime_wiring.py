@@ -14,6 +14,8 @@ from voice_tui.core.conversation import Role
 from voice_tui.core.events import AppEvent, AudioChunk, TurnCompleted
 from voice_tui.journal.history import last_session
 from voice_tui.journal.journal import read_session
+from voice_tui.journal.redact import Redactor
+from voice_tui.logsetup import setup_logging
 from voice_tui.runtime import Runtime, build_runtime
 
 
@@ -94,3 +96,21 @@ async def test_journal_disabled_by_config(env: dict[str, str], tmp_path: Path) -
     assert rt.journal is None
     await rt.aclose()
     assert not (Path(env["VOICE_TUI_DATA_DIR"]) / "sessions").exists()
+
+
+async def test_the_app_path_journals_without_keys(env: dict[str, str], tmp_path: Path) -> None:
+    """As `voice-tui` runs: logging set up with the settings' redactor, then the runtime."""
+    key = "sk-runtime-proof-KEY-31415926535897"
+    (tmp_path / "config.toml").write_text(f'[openai]\napi_key = "{key}"\n')
+    loaded = load_settings(None, env, {"backend.kind": "local"})
+    setup = setup_logging(tmp_path / "debug.log", Redactor.from_settings(loaded.settings, env))
+    try:
+        rt = await build_runtime(loaded, audio=False)
+        assert rt.journal is not None and rt.journal.path is not None
+        await exchange(rt, f"Remember my key {key} please")
+    finally:
+        setup.close()
+    journal_text = rt.journal.path.read_text()
+    assert "Remember my key sk-ru…[redacted] please" in journal_text
+    assert key not in journal_text
+    assert key not in (tmp_path / "debug.log").read_text()

@@ -37,7 +37,7 @@ from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Turn
 from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
 from voice_tui.core.usage import UsageTotals
-from voice_tui.journal.redact import Redactor
+from voice_tui.journal.redact import Redactor, default_redactor
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Journal:
         self.warning: str | None = None  # set when journaling was disabled by an error
         self._fd = fd
         self._on_warning = on_warning
-        self._redactor = redactor or Redactor()
+        self._redactor = redactor if redactor is not None else default_redactor()
         self._lock = threading.Lock()
         self._totals: UsageTotals | None = None
         self._end_reason = ""
@@ -110,7 +110,10 @@ class Journal:
     ) -> Journal:
         """Create the session file and write its header (and any turns carried over by
         `--resume`, so every file holds its whole conversation). Never raises for I/O
-        errors: the journal is then disabled and `on_warning` told once."""
+        errors: the journal is then disabled and `on_warning` told once.
+
+        Every line goes through `redactor` (default: the process's, see
+        `redact.default_redactor`)."""
         directory = default_sessions_dir() if directory is None else directory
         session_id = new_session_id(meta.started_at)
         journal = cls(session_id, None, None, meta, on_warning, redactor)

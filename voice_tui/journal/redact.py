@@ -131,6 +131,26 @@ class Redactor:
         return pattern is not None and pattern.search(text) is not None
 
 
+_process_redactor: Redactor | None = None
+
+
+def set_default_redactor(redactor: Redactor | None) -> Redactor | None:
+    """Make `redactor` the process's default (setup_logging does this); returns the
+    previous one so it can be put back."""
+    global _process_redactor
+    previous, _process_redactor = _process_redactor, redactor
+    return previous
+
+
+def default_redactor() -> Redactor:
+    """The redactor installed for this process (it knows the configured keys), else
+    one that knows the keys in the environment. Writers that are not handed a
+    redactor use this, so a missing argument never means an unredacted file."""
+    if _process_redactor is not None:
+        return _process_redactor
+    return Redactor(secrets_in_env(os.environ))
+
+
 class RedactingFilter(logging.Filter):
     """Redacts a log record's message, arguments, traceback and stack before any
     handler formats it. Attach to handlers (a logger's filters do not see records
