@@ -192,3 +192,16 @@ def test_cli_uses_journal_dir_from_config(
     sid = write_session(custom, sample_turns(), started_at=T0)
     assert main(["history"]) == 0
     assert capsys.readouterr().out.startswith(sid)
+
+
+def test_export_is_redacted_even_from_an_old_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "sk-export-proof-KEY-2718281828459"
+    # Written before the key was known to voice-tui: the journal holds it verbatim.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    sid = write_session(tmp_path, [Turn(Role.USER, "u", f"my key is {key}")], started_at=T0)
+    assert key in (tmp_path / f"{sid}.jsonl").read_text()
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    md = export_markdown(load_session(sid, tmp_path))
+    assert key not in md and "> my key is sk-ex…[redacted]" in md

@@ -22,7 +22,7 @@ from typing import Protocol, TextIO
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role, ToolCallRecord, Turn
 from voice_tui.journal.journal import SUFFIX, SessionRecord, default_sessions_dir, read_session
-from voice_tui.journal.redact import Redactor
+from voice_tui.journal.redact import Redactor, default_redactor
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -192,7 +192,9 @@ def _turn_markdown(turn: Turn) -> list[str]:
     return out
 
 
-def export_markdown(record: SessionRecord) -> str:
+def export_markdown(record: SessionRecord, redactor: Redactor | None = None) -> str:
+    """The conversation as Markdown, passed through `redactor` (default: the
+    process's, see `redact.default_redactor`)."""
     lines = [
         f"# Conversation of {_when(record.started_at, '%Y-%m-%d %H:%M UTC')}",
         "",
@@ -213,7 +215,8 @@ def export_markdown(record: SessionRecord) -> str:
         lines += _turn_markdown(turn)
     lines += ["## Usage", ""]
     lines += _usage_lines(record)
-    return "\n".join(lines).rstrip() + "\n"
+    markdown = "\n".join(lines).rstrip() + "\n"
+    return (redactor if redactor is not None else default_redactor()).redact(markdown)
 
 
 def _usage_lines(record: SessionRecord) -> list[str]:
@@ -296,7 +299,7 @@ def history_command(
         return EXIT_FAILURE
     # Journals are redacted as written; this also covers one written before a key
     # was configured.
-    markdown = Redactor.from_settings(loaded.settings, env).redact(export_markdown(record))
+    markdown = export_markdown(record, Redactor.from_settings(loaded.settings, env))
     if output is None:
         out.write(markdown)
         return EXIT_OK
