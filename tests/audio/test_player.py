@@ -142,3 +142,10 @@ def test_a_48k_device_plays_the_same_milliseconds() -> None:
     for _ in range(3):
         player.render(np.zeros(960, np.int16), t - 10, t)
     assert abs(player.heard("a") - 100) <= 1
+
+
+def test_a_chunk_of_odd_length_plays_its_whole_samples() -> None:
+    player = Player(RATE, BLOCK, jitter_ms=0)
+    pcm = constant(20).astype("<i2").tobytes() + b"\x01"
+    player.play(AudioChunk("a", 0, "r", pcm, time.perf_counter()))
+    assert (render(player) == 1000).all()

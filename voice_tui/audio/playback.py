@@ -14,6 +14,7 @@ queued (or `jitter_ms` has passed); after that, audio plays as soon as it arrive
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -29,6 +30,8 @@ from voice_tui.audio.ring import SampleRing, Samples
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
 from voice_tui.core.ports import HeardAudio
+
+log = logging.getLogger(__name__)
 
 FADE_MS = 5  # an interruption fades out over this long: no click
 REFERENCE_SECONDS = 2.0
@@ -101,7 +104,10 @@ class Player:
         if not self.enabled or chunk.response_id in self._dropped:
             self.chunks_dropped += 1
             return
-        pcm = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.int16, copy=False)
+        usable = len(chunk.pcm) - len(chunk.pcm) % 2
+        if usable != len(chunk.pcm):
+            log.warning("assistant audio chunk of odd length %d: last byte ignored", len(chunk.pcm))
+        pcm = np.frombuffer(chunk.pcm[:usable], dtype="<i2").astype(np.int16, copy=False)
         with self._resampler_lock:
             samples = self._resampler.process(pcm)
             self._last_play = time.perf_counter()

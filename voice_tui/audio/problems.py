@@ -63,15 +63,19 @@ class SoundDeviceLoad:
 _loaded: SoundDeviceLoad | None = None
 
 
-def load_sounddevice() -> SoundDeviceLoad:
-    """Import sounddevice once; a missing PortAudio becomes a problem, not a crash."""
+def load_sounddevice(retry: bool = False) -> SoundDeviceLoad:
+    """Import sounddevice once; a missing PortAudio becomes a problem, not a crash.
+    `retry` tries again after a failure (the user may have installed it meanwhile)."""
     global _loaded
-    if _loaded is None:
+    if _loaded is None or (retry and _loaded.module is None):
         try:
             import sounddevice
         except OSError as exc:  # sounddevice raises OSError when PortAudio is missing
             log.warning("sounddevice could not load PortAudio: %s", exc)
             _loaded = SoundDeviceLoad(None, no_portaudio())
+        except Exception as exc:  # PortAudioError: PortAudio is there but cannot start
+            log.warning("PortAudio could not start: %s", exc)
+            _loaded = SoundDeviceLoad(None, f"PortAudio could not start ({exc}). {NO_AUDIO_SERVER}")
         else:
             _loaded = SoundDeviceLoad(sounddevice, None)
     return _loaded

@@ -99,6 +99,9 @@ class AudioWorker:
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> AudioStatus:
+        """Open the devices and start the thread; problems come back in the status."""
+        if self._thread is not None:
+            return self._status
         status = self._open(refresh=False)
         self._thread = threading.Thread(target=self._run, name="audio-worker", daemon=True)
         self._thread.start()
@@ -118,7 +121,8 @@ class AudioWorker:
         output_device: str | int | _Keep | None = KEEP,
     ) -> AudioStatus:
         """Close and reopen the streams (new devices, or the same ones come back),
-        re-listing devices so a restarted audio server is seen. Blocks until done."""
+        re-listing devices so a restarted audio server is seen. Blocks until done (up
+        to a few seconds): call it off the event loop, e.g. with asyncio.to_thread."""
         if not isinstance(input_device, _Keep):
             self._input_wanted = input_device
         if not isinstance(output_device, _Keep):
@@ -287,7 +291,7 @@ class AudioWorker:
     def _open_streams(self, refresh: bool) -> AudioStatus:
         if not self._settings.enabled:
             return AudioStatus(None, None, None, None, problem=None)
-        loaded = load_sounddevice()
+        loaded = load_sounddevice(retry=refresh)
         sd = loaded.module
         if sd is None:
             return AudioStatus(None, None, None, None, problem=loaded.problem)
@@ -296,7 +300,7 @@ class AudioWorker:
                 sd._terminate()
                 sd._initialize()
             devices = list_devices(sd, probe_rates=False)
-        except sd.PortAudioError as exc:
+        except Exception as exc:  # PortAudioError, or PortAudio in a bad state
             return AudioStatus(None, None, None, None, problem=f"{NO_AUDIO_SERVER} ({exc})")
         if not devices:
             return AudioStatus(None, None, None, None, problem=NO_AUDIO_SERVER)
