@@ -1,0 +1,129 @@
+"""The composition root wires real parts: backend, tools, engine, journal, recorder,
+and (with the virtual audio server) the audio worker."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import pytest
+from engine_support import MS_PER_CHAR, Recorder
+
+from voice_tui.config.loader import LoadedSettings
+from voice_tui.config.schema import Settings
+from voice_tui.core.conversation import Role
+from voice_tui.core.events import Notice, Phase, PhaseChanged, TurnCompleted
+from voice_tui.runtime import build_runtime
+from voice_tui.server.app import LocalServer
+
+
+def _loaded(settings: Settings, tmp_path: Path, **changes: object) -> LoadedSettings:
+    data = settings.model_dump(mode="python")
+    data["openai"]["api_key"] = settings.openai.api_key
+    data["journal"] = {"enabled": True, "dir": str(tmp_path / "journal")}
+    for key, value in changes.items():
+        section, name = key.split("__")
+        data[section][name] = value
+    return LoadedSettings(Settings.model_validate(data), tmp_path / "config.toml", False)
+
+
+async def _typed_turn(rt_engine: object, rec: Recorder, text: str) -> None:
+    mark = len(rec.events)
+    await rt_engine.send_text(text)  # type: ignore[attr-defined]
+    await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT, after=mark)
+
+
+async def test_journal_and_recording(settings: Settings, tmp_path: Path) -> None:
+    loaded = _loaded(settings, tmp_path)
+    rt = await build_runtime(loaded, audio=False, record_dir=tmp_path / "rec")
+    assert rt.audio is None and rt.audio_problem is None
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    await rt.engine.start()
+    await _typed_turn(rt.engine, rec, "hello there")
+    await rt.aclose()
+
+    assert rt.journal is not None and rt.journal.path is not None
+    lines = [json.loads(line) for line in rt.journal.path.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["session", "turn", "turn", "end"]
+    assert [line["turn"]["text"] for line in lines[1:3]] == [
+        "hello there",
+        "You said: hello there.",
+    ]
+    assert lines[-1]["totals"]["turns"] == 1
+    assert rt.recorder is not None
+    with wave.open(str(rt.recorder.assistant_path)) as wav:
+        assert wav.getframerate() == 24_000
+        assert wav.getnframes() == 24 * MS_PER_CHAR * len("You said: hello there.")
+
+
+async def test_resume_continues_the_last_conversation(
+    settings: Settings, server: LocalServer, tmp_path: Path
+) -> None:
+    first = await build_runtime(_loaded(settings, tmp_path), audio=False)
+    rec = Recorder()
+    first.engine.subscribe(rec)
+    await first.engine.start()
+    await _typed_turn(first.engine, rec, "hello there")
+    await first.aclose()
+
+    second = await build_runtime(_loaded(settings, tmp_path), audio=False, resume=True)
+    try:
+        await second.engine.start()
+        assert [t.text for t in second.engine.conversation] == [
+            "hello there",
+            "You said: hello there.",
+        ]
+        newest = max(server.sessions, key=lambda s: s.config.expires_at)
+        assert [i.text() for i in newest.conversation.items][-2:] == [
+            "hello there",
+            "You said: hello there.",
+        ]
+    finally:
+        await second.aclose()
+    assert second.journal is not None and second.journal.path is not None
+    header = json.loads(second.journal.path.read_text().splitlines()[0])
+    assert header["resumed_from"] == first.journal.session_id  # type: ignore[union-attr]
+
+
+async def test_resume_with_nothing_to_resume_says_so(settings: Settings, tmp_path: Path) -> None:
+    rt = await build_runtime(_loaded(settings, tmp_path), audio=False, resume=True)
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    try:
+        await rt.engine.start()
+        assert "Nothing to resume" in rec.of(Notice)[0].message
+        assert rt.engine.conversation == []
+    finally:
+        await rt.aclose()
+
+
+@pytest.mark.audio
+async def test_audio_worker_plays_the_answer_and_reports_back(
+    virtual_audio: object, settings: Settings, tmp_path: Path
+) -> None:
+    loaded = _loaded(settings, tmp_path, audio__latency="low")
+    rt = await build_runtime(loaded, audio=True)
+    try:
+        assert rt.audio is not None, rt.audio_problem
+        assert rt.engine.playback is rt.audio
+        rec = Recorder()
+        rt.engine.subscribe(rec)
+        await rt.engine.start()
+        await _typed_turn(rt.engine, rec, "hello there")
+        # The worker reports the end of playback from its thread; the engine hears it
+        # on the loop and goes back to listening.
+        await rec.wait_for(
+            PhaseChanged,
+            lambda e: e.phase is Phase.LISTENING,
+            after=next(
+                i
+                for i, e in enumerate(rec.events)
+                if getattr(e, "phase", None) is Phase.ASSISTANT_SPEAKING
+            ),
+        )
+        assert not rt.audio.is_playing()
+        assert rt.audio.heard(rt.engine.conversation[-1].item_id) > 0
+    finally:
+        await rt.aclose()
