@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from voice_tui.audio.devices import AudioDevice, choose_device
+from voice_tui.audio.worker import AudioWorker
+from voice_tui.config.schema import AudioSettings
 
+from .conftest import Collected
 from .virtual import REPO, VirtualAudio
 
 RATES = (16000, 24000, 48000)
@@ -112,11 +116,8 @@ def test_devices_command_without_an_audio_server_says_how_to_fix_it(tmp_path: Pa
 
 @pytest.mark.audio
 def test_a_missing_configured_device_falls_back_with_a_notice_in_the_status(
-    start_worker: object,
+    start_worker: Callable[..., tuple[AudioWorker, Collected]],
 ) -> None:
-    from voice_tui.config.schema import AudioSettings
-
-    assert callable(start_worker)
     worker, _ = start_worker(
         settings=AudioSettings(input_device="Blue Yeti", output_device="pulse")
     )

@@ -101,7 +101,7 @@ def test_interrupt_stops_playback_where_heard_audio_says(
     virtual_audio: VirtualAudio, start_worker: StartWorker, tmp_path: Path
 ) -> None:
     worker, got = start_worker()
-    block_ms = worker._settings.block_ms
+    block_ms = AudioSettings().block_ms
     with record_speaker(virtual_audio, tmp_path / "out.raw") as path:
         play_pcm(worker, "item_1", "resp_1", tone(3.0))
         wait_until(lambda: worker.heard("item_1") >= 700, what="playback to be under way")
@@ -115,7 +115,7 @@ def test_interrupt_stops_playback_where_heard_audio_says(
     assert heard.item_id == "item_1"
     assert heard.received_ms == 3000
     assert not heard.finished
-    output_latency_ms = worker._output.stream.latency * 1000 if worker._output else 0
+    output_latency_ms = (worker.output_latency_s or 0.0) * 1000
     # It stops within one block (plus what was already in the device's buffer).
     assert heard.heard_ms - at_dac <= block_ms + output_latency_ms + 5
     spans = active_spans(read_raw(path), threshold=8000 * 0.707 * 0.05)

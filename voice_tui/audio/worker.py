@@ -168,6 +168,12 @@ class AudioWorker:
         return self._output.player.reference if self._output else None
 
     @property
+    def output_latency_s(self) -> float | None:
+        """The output stream's reported latency (buffered audio not yet at the DAC)."""
+        output = self._output
+        return float(output.stream.latency) if output is not None else None
+
+    @property
     def sending(self) -> bool:
         return not self._muted and (not self._ptt or self._talking)
 
