@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import queue
+import re
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, Final
@@ -47,6 +48,7 @@ VOICE_MAP: Final[dict[str, tuple[str, int]]] = {
     "cedar": ("en-us+m7", 35),
 }
 _FALLBACK_VOICE: Final = ("en-us", 50)
+_ESPEAK_NAME: Final = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 
 _SynthCallback = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
@@ -55,6 +57,19 @@ _SynthCallback = ctypes.CFUNCTYPE(
 
 class SynthesizerUnavailable(RuntimeError):
     """libespeak-ng could not be loaded or initialised on this platform."""
+
+
+def espeak_voice(voice: str) -> tuple[str, int]:
+    """The espeak-ng voice name and pitch for a Realtime voice.
+
+    Any other name that looks like an espeak-ng voice ("en-gb-scotland+m2") is tried
+    as such, so users can pick one in the config; unknown ones fall back to en-us."""
+    mapped = VOICE_MAP.get(voice.casefold())
+    if mapped is not None:
+        return mapped
+    if _ESPEAK_NAME.fullmatch(voice):
+        return voice, _FALLBACK_VOICE[1]
+    return _FALLBACK_VOICE
 
 
 def words_per_minute(speed: float) -> int:
@@ -170,9 +185,10 @@ class EspeakSynthesizer:
 
         try:
             with espeak.lock:
-                name, pitch = VOICE_MAP.get(voice.casefold(), _FALLBACK_VOICE)
+                name, pitch = espeak_voice(voice)
                 if espeak.lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
-                    espeak.lib.espeak_SetVoiceByName(_FALLBACK_VOICE[0].encode())
+                    name, pitch = _FALLBACK_VOICE
+                    espeak.lib.espeak_SetVoiceByName(name.encode())
                 espeak.lib.espeak_SetParameter(_ESPEAK_RATE, words_per_minute(speed), 0)
                 espeak.lib.espeak_SetParameter(_ESPEAK_PITCH, pitch, 0)
                 espeak.on_samples = on_samples
