@@ -105,9 +105,12 @@ class FixedRecognizer:
 
     def __init__(self, transcript: str = "what time is it") -> None:
         self.transcript = transcript
+        self.streams: list[_ScriptedStream] = []
 
     def start(self, language: str | None = None, prompt: str | None = None) -> _ScriptedStream:
-        return _ScriptedStream(self.transcript.split())
+        stream = _ScriptedStream(self.transcript.split())
+        self.streams.append(stream)
+        return stream
 
 
 class Permits(asyncio.Semaphore):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -12,6 +13,7 @@ from .support import (
     MS_PER_CHAR,
     TOOLS,
     Client,
+    FixedRecognizer,
     ScriptedResponder,
     silence,
     stream_audio,
@@ -227,3 +229,32 @@ async def say_text(client: Client, text: str) -> None:
         }
     )
     await client.until("conversation.item.done")
+
+
+async def test_speech_is_recognised_while_the_user_speaks(
+    connect: Any, server: LocalServer
+) -> None:
+    recognizer = server.components.recognizer
+    assert isinstance(recognizer, FixedRecognizer)
+    client: Client = await connect(audio={"input": {"transcription": {"model": "whisper-1"}}})
+    await stream_audio(client, silence(400) + voiced(1500))
+    await client.until("input_audio_buffer.speech_started")
+    for _ in range(200):  # still speaking, nothing committed, yet the recogniser listens
+        if recognizer.streams and recognizer.streams[0].fed > 0:
+            break
+        await asyncio.sleep(0.01)
+    assert recognizer.streams[0].fed > 0
+    assert not client.of("input_audio_buffer.committed")
+    await stream_audio(client, silence(800))
+    committed = await client.until("input_audio_buffer.committed")
+    completed = await client.until("conversation.item.input_audio_transcription.completed")
+    assert completed["item_id"] == committed["item_id"]
+    # one recognition per utterance, fed exactly the committed audio
+    await client.send({"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    item = (await client.until("conversation.item.retrieved"))["item"]
+    assert len(recognizer.streams) == 1
+    assert recognizer.streams[0].fed == len(base64.b64decode(item["content"][0]["audio"]))
+    # its partials are announced only after the commit
+    types = [e["type"] for e in client.events]
+    first_delta = types.index("conversation.item.input_audio_transcription.delta")
+    assert types.index("input_audio_buffer.committed") < first_delta

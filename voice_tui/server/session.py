@@ -30,7 +30,7 @@ from voice_tui.server.config import (
 from voice_tui.server.faults import CLOSE_GOING_AWAY, MAX_DURATION_REASON, FaultPlan
 from voice_tui.server.items import Conversation, Item, decode_audio, item_from_client
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
-from voice_tui.server.transcription import Transcriber
+from voice_tui.server.transcription import Transcriber, Utterance
 from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
 from voice_tui.server.wire import BYTES_PER_MS, ClientError, Event, audio_ms, new_id
 
@@ -72,6 +72,9 @@ class Session:
         self.buffer_start_ms = 0
         self.speech_item_id: str | None = None
         self.vad: EnergyVad | None = None
+        # the utterance being recognised while the user speaks, fed from buffer[live_pos:]
+        self.live: Utterance | None = None
+        self.live_pos = 0
         self._reset_vad()
         # responses
         self.active: ResponseRun | None = None
@@ -110,6 +113,7 @@ class Session:
             await self._shutdown()
 
     async def _shutdown(self) -> None:
+        self._drop_live()
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -208,6 +212,21 @@ class Session:
         now = self.buffer_start_ms + audio_ms(len(self.buffer))
         self.vad = None if td is None else EnergyVad(VadSettings.from_turn_detection(td), now)
         self.speech_item_id = None
+        self._drop_live()
+
+    def _drop_live(self) -> None:
+        if self.live is not None:
+            self.live.abort()
+            self.live = None
+
+    def _feed_live(self, end: int | None = None) -> Utterance | None:
+        """Feed the live utterance the buffer up to `end` (bytes; None: all of it)."""
+        live = self.live
+        if live is not None:
+            stop = len(self.buffer) if end is None else end
+            live.feed(bytes(self.buffer[self.live_pos : stop]))
+            self.live_pos = stop
+        return live
 
     async def _append(self, event: Event) -> None:
         audio = event.get("audio")
@@ -230,6 +249,7 @@ class Session:
             return
         for vad_event in self.vad.feed(pcm):
             await self._on_vad(vad_event)
+        self._feed_live()
         if self.speech_item_id is None:
             keep_ms = VadSettings().prefix_padding_ms + _IDLE_KEEP_MS
             if self.vad is not None:
@@ -249,6 +269,9 @@ class Session:
         if vad_event.kind == "started":
             self._drop_before(vad_event.audio_ms)
             self.speech_item_id = new_id("item")
+            self._drop_live()
+            self.live = self.transcriber.begin(self.config.audio.input.transcription)
+            self.live_pos = 0
             await self.emit(
                 {
                     "type": "input_audio_buffer.speech_started",
@@ -269,11 +292,13 @@ class Session:
             }
         )
         end = min((vad_event.audio_ms - self.buffer_start_ms) * BYTES_PER_MS, len(self.buffer))
+        live = self._feed_live(end)
+        self.live = None
         pcm = bytes(self.buffer[:end])
         del self.buffer[:end]
         self.buffer_start_ms += end // BYTES_PER_MS
         started_at = time.perf_counter()
-        await self._commit_audio(pcm, item_id)
+        await self._commit_audio(pcm, item_id, live)
         if td.create_response and self.active is None:
             await self._start_response(ResponseParams(), started_at)
 
@@ -285,19 +310,22 @@ class Session:
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {length_ms:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty",
             )
+        live = self._feed_live()
+        self.live = None
         pcm = bytes(self.buffer)
         self.buffer_start_ms += audio_ms(len(self.buffer))
         self.buffer.clear()
         item_id = self.speech_item_id or new_id("item")
         self._reset_vad()
-        await self._commit_audio(pcm, item_id)
+        await self._commit_audio(pcm, item_id, live)
 
-    async def _commit_audio(self, pcm: bytes, item_id: str) -> None:
+    async def _commit_audio(self, pcm: bytes, item_id: str, live: Utterance | None) -> None:
         item = Item(item_id, "message", role="user")
         item.content.append({"type": "input_audio", "transcript": None})
         item.audio[0] = bytearray(pcm)
         previous = self.conversation.add(item)
-        self.transcriber.start(item, 0, self.config.audio.input.transcription)
+        # Pending until the transcription task resolves it; responses wait on it.
+        item.transcript = asyncio.get_running_loop().create_future()
         await self.emit(
             {
                 "type": "input_audio_buffer.committed",
@@ -313,6 +341,8 @@ class Session:
             }
         )
         await self.emit({"type": "conversation.item.done", "item": item.to_wire()})
+        # after the commit events: the transcription events must follow them
+        self.transcriber.start(item, 0, self.config.audio.input.transcription, live)
 
     async def _clear(self, event: Event) -> None:
         self.buffer_start_ms += audio_ms(len(self.buffer))

@@ -1,16 +1,21 @@
-"""Input audio transcription: committed user audio through the Recognizer, in a thread.
+"""Input audio transcription: user audio through the Recognizer, off the event loop.
 
 Every committed audio item is recognised (the responder only reads text); the
 `conversation.item.input_audio_transcription.*` events are sent only when the session
-asked for transcription. Utterances are recognised one at a time, in order, so their
-events never interleave; a response waits for the item's transcript, which may arrive
-after `response.created`, as with the cloud.
+asked for transcription. With server VAD the utterance is fed to the recogniser while
+the user speaks, so at the end of speech only `finish()` remains; its partials are
+announced after the commit, as the cloud does. Utterances complete one at a time, in
+order, so their events never interleave; a response waits for the item's transcript,
+which may arrive after `response.created`, as with the cloud.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
+import threading
 from collections.abc import Awaitable, Callable
 
 from voice_tui.server.components import Recognizer
@@ -21,7 +26,65 @@ from voice_tui.server.wire import Event
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Event], Awaitable[None]]
-FEED_BYTES = 9600  # 200 ms of audio per feed(): partials arrive a few times a second
+FEED_BYTES = 9600  # 200 ms of audio per feed() when recognising a whole item at once
+
+
+class Utterance:
+    """One recognition in its own thread: feed() as audio arrives, then finish()."""
+
+    def __init__(self, recognizer: Recognizer, config: Transcription | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.partials: asyncio.Queue[str] = asyncio.Queue()
+        self.result: asyncio.Future[str] = self._loop.create_future()
+        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._aborted = False
+        self._thread = threading.Thread(
+            target=self._work,
+            args=(recognizer, config),
+            name="server-asr",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def feed(self, pcm: bytes) -> None:
+        if pcm:
+            self._chunks.put(pcm)
+
+    def finish(self) -> None:
+        self._chunks.put(None)
+
+    def abort(self) -> None:
+        self._aborted = True
+        self._chunks.put(None)
+
+    def _work(self, recognizer: Recognizer, config: Transcription | None) -> None:
+        try:
+            stream = recognizer.start(
+                config.language if config else None, config.prompt if config else None
+            )
+            while (chunk := self._chunks.get()) is not None:
+                if self._aborted:
+                    continue
+                partial = stream.feed(chunk)
+                if partial is not None:
+                    self._post(self.partials.put_nowait, partial)
+            text = "" if self._aborted else stream.finish()
+            self._post(_resolve, self.result, text, None)
+        except Exception as exc:
+            self._post(_resolve, self.result, "", exc)
+
+    def _post(self, callback: Callable[..., None], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            self._loop.call_soon_threadsafe(callback, *args)
+
+
+def _resolve(future: asyncio.Future[str], text: str, exc: Exception | None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(text)
 
 
 class Transcriber:
@@ -31,10 +94,32 @@ class Transcriber:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, item: Item, content_index: int, config: Transcription | None) -> None:
-        """Begin recognising `item`'s audio; `item.transcript` resolves to the text."""
-        item.transcript = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._recognise(item, content_index, config))
+    def begin(self, config: Transcription | None) -> Utterance | None:
+        """A live utterance to feed while the user speaks (None: no recogniser)."""
+        if self.recognizer is None:
+            return None
+        return Utterance(self.recognizer, config)
+
+    def start(
+        self,
+        item: Item,
+        content_index: int,
+        config: Transcription | None,
+        live: Utterance | None = None,
+    ) -> None:
+        """Recognise `item`'s audio (or finish the live utterance that heard it);
+        `item.transcript` resolves to the text."""
+        if item.transcript is None:
+            item.transcript = asyncio.get_running_loop().create_future()
+        utterance = live
+        if utterance is None and self.recognizer is not None:
+            utterance = Utterance(self.recognizer, config)
+            pcm = bytes(item.audio.get(content_index, b""))
+            for start in range(0, len(pcm), FEED_BYTES):
+                utterance.feed(pcm[start : start + FEED_BYTES])
+        if utterance is not None:
+            utterance.finish()
+        task = asyncio.create_task(self._recognise(item, content_index, config, utterance))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -43,17 +128,29 @@ class Transcriber:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _recognise(self, item: Item, index: int, config: Transcription | None) -> None:
+    async def _recognise(
+        self,
+        item: Item,
+        index: int,
+        config: Transcription | None,
+        utterance: Utterance | None,
+    ) -> None:
         assert item.transcript is not None
         future = item.transcript
         text = ""
         try:
             async with self._lock:
-                text = await self._run_recognizer(item, index, config)
+                if utterance is None:
+                    if config is not None:
+                        raise RuntimeError("no speech recogniser is available on this machine")
+                else:
+                    text = await self._follow(item, index, config, utterance)
         except asyncio.CancelledError:
+            if utterance is not None:
+                utterance.abort()
             raise
         except Exception as exc:
-            log.exception("recognition of %s failed", item.id)
+            log.warning("recognition of %s failed: %s", item.id, exc)
             if config is not None:
                 await self._emit(
                     {
@@ -74,48 +171,30 @@ class Transcriber:
             if not future.done():
                 future.set_result(text)
 
-    async def _run_recognizer(self, item: Item, index: int, config: Transcription | None) -> str:
-        pcm = bytes(item.audio.get(index, b""))
-        if self.recognizer is None:
-            if config is not None:
-                raise RuntimeError("no speech recogniser is available on this machine")
-            return ""
-        recognizer = self.recognizer
-        loop = asyncio.get_running_loop()
-        partials: asyncio.Queue[str] = asyncio.Queue()
-
-        def work() -> str:
-            stream = recognizer.start(
-                config.language if config else None, config.prompt if config else None
-            )
-            for start in range(0, len(pcm), FEED_BYTES):
-                partial = stream.feed(pcm[start : start + FEED_BYTES])
-                if partial is not None:
-                    loop.call_soon_threadsafe(partials.put_nowait, partial)
-            return stream.finish()
-
-        result = asyncio.ensure_future(asyncio.to_thread(work))
+    async def _follow(
+        self, item: Item, index: int, config: Transcription | None, utterance: Utterance
+    ) -> str:
+        """Announce the utterance's partials as they come, then its final transcript."""
         sent = ""
         while True:
-            getter = asyncio.ensure_future(partials.get())
-            await asyncio.wait({getter, result}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                if partials.empty():
-                    break
+            getter = asyncio.ensure_future(utterance.partials.get())
+            await asyncio.wait({getter, utterance.result}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                sent = await self._send_delta(item, index, config, sent, getter.result())
                 continue
-            sent = await self._send_delta(item, index, config, sent, getter.result())
-        while not partials.empty():
-            sent = await self._send_delta(item, index, config, sent, partials.get_nowait())
-        text = result.result().strip()
+            getter.cancel()
+            if utterance.partials.empty():
+                break
+        text = utterance.result.result().strip()
         if config is not None:
+            seconds = round(len(item.audio.get(index, b"")) / 48_000, 3)
             await self._emit(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
                     "item_id": item.id,
                     "content_index": index,
                     "transcript": text,
-                    "usage": {"type": "duration", "seconds": round(len(pcm) / 48_000, 3)},
+                    "usage": {"type": "duration", "seconds": seconds},
                 }
             )
         return text
