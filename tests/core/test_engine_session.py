@@ -211,3 +211,58 @@ async def test_rate_limits_and_deltas_map_to_app_events(make_engine: EngineFacto
         )
     )
     assert rec.of(AssistantDelta) == [AssistantDelta("i9", "Hi")]
+
+
+async def test_a_late_transcript_keeps_its_place_before_the_answer(
+    make_engine: EngineFactory,
+) -> None:
+    engine, rec = await make_engine(start=False)
+    events = [
+        {"type": "input_audio_buffer.committed", "item_id": "u1", "previous_item_id": None},
+        {"type": "response.created", "response": {"id": "r1"}},
+        {
+            "type": "response.output_item.added",
+            "response_id": "r1",
+            "item": {"id": "a1", "type": "message", "role": "assistant"},
+        },
+        {"type": "response.output_text.delta", "response_id": "r1", "item_id": "a1",
+         "delta": "Sure."},
+        {"type": "response.done", "response": {"id": "r1", "status": "completed"}},
+    ]  # fmt: skip
+    for event in events:
+        engine.dispatch(json.dumps(event))
+    assert not rec.of(TurnCompleted)  # the answer waits for the question's words
+    engine.dispatch(
+        json.dumps(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "u1",
+                "content_index": 0,
+                "transcript": "can you help",
+            }
+        )
+    )
+    done = [e.turn for e in rec.of(TurnCompleted)]
+    assert [(t.role, t.text) for t in done] == [
+        (Role.USER, "can you help"),
+        (Role.ASSISTANT, "Sure."),
+    ]
+    assert [t.item_id for t in engine.conversation] == ["u1", "a1"]
+
+
+async def test_typing_over_the_assistant_cuts_it_and_gets_a_new_answer(
+    make_engine: EngineFactory,
+) -> None:
+    from engine_support import ScriptedPlayback
+
+    from voice_tui.core.events import AssistantInterrupted
+
+    playback = ScriptedPlayback()
+    playback.heard_ms = 100
+    engine, rec = await make_engine(playback=playback)
+    await _answer((engine, rec), "hello there")
+    await _answer((engine, rec), "second thought")
+    assert rec.of(AssistantInterrupted)[0].heard_ms == 100
+    assert [t.text for t in engine.conversation][-1] == "You said: second thought."
+    assert engine.conversation[1].interrupted
+    assert not rec.of(ErrorRaised)

@@ -4,7 +4,9 @@ the follow-up only once no response is active."""
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 from engine_support import EngineFactory, ScriptedPlayback
 
 from voice_tui.core.conversation import Role
@@ -21,7 +23,8 @@ from voice_tui.core.events import (
 )
 
 
-async def test_tool_success(make_engine: EngineFactory) -> None:
+async def test_tool_success(make_engine: EngineFactory, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="voice_tui.core.engine")
     engine, rec = await make_engine()
     await engine.send_text("what time is it")
     finished = await rec.wait_for(ToolCallFinished)
@@ -36,6 +39,7 @@ async def test_tool_success(make_engine: EngineFactory) -> None:
     started = [e for e in rec.events if isinstance(e, ResponseStarted | ResponseFinished)]
     assert [type(e) for e in started] == [ResponseStarted, ResponseFinished] * 2
     assert not rec.of(ErrorRaised)
+    assert "refused while a response was active" not in caplog.text
     call_turn = next(t for t in engine.conversation if t.tool_calls)
     assert call_turn.tool_calls[0].output == finished.output
     assert Phase.TOOL_RUNNING in [e.phase for e in rec.of(PhaseChanged)]

@@ -598,6 +598,9 @@ class ConversationEngine:
                 log.info("response.create refused while a response was active; queued")
                 self._response_queued = True
                 return
+        if kind == "response.cancel":  # the response had just finished: nothing to stop
+            log.info("response.cancel refused: %s", message)
+            return
         if kind == "conversation.item.truncate":
             message = f"The server refused to cut the interrupted answer: {message}"
         self._emit(ErrorRaised(message, code=code, fatal=False, source="server"))
