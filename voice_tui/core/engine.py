@@ -75,6 +75,7 @@ Listener = Callable[[AppEvent], None]
 CONFIGURE_TIMEOUT_S = 20.0
 MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
+FLUSH_TIMEOUT_S = 2.0  # sending what is queued before a connection is closed
 
 
 class EngineError(Exception):
@@ -222,6 +223,7 @@ class ConversationEngine:
 
     async def new_session(self) -> None:
         """A fresh server session keeping the conversation (e.g. for a new voice)."""
+        await self.interrupt()  # the old session's items are about to disappear
         await self._close_connection()
         await self._open_session()
 
@@ -296,6 +298,9 @@ class ConversationEngine:
         conn, self._conn = self._conn, None
         self._configured = False
         self._outbox.put_nowait(None)
+        if self._sender is not None and conn is not None:  # what was queued goes out first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._sender), FLUSH_TIMEOUT_S)
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
