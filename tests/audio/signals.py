@@ -59,7 +59,7 @@ def active_spans(x: Signal, threshold: float, window: int = 24) -> list[tuple[in
     rms = np.sqrt(np.mean(x[: frames * window].reshape(frames, window) ** 2, axis=1))
     loud = np.flatnonzero(rms > threshold)
     spans: list[tuple[int, int]] = []
-    for f in loud:
+    for f in loud.tolist():
         if spans and f * window - spans[-1][1] <= 3 * window:
             spans[-1] = (spans[-1][0], (f + 1) * window)
         else:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
@@ -181,7 +182,7 @@ def test_a_microphone_that_cannot_open_leaves_the_speaker_working(
     virtual_audio: VirtualAudio, tmp_path: Path
 ) -> None:
     finished: list[str] = []
-    statuses = []
+    statuses: list[AudioStatus] = []
     worker = AudioWorker(
         AudioSettings(),
         on_mic=lambda pcm, t: None,
