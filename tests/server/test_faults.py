@@ -137,3 +137,18 @@ async def test_a_bad_session_does_not_disturb_another(server: LocalServer) -> No
     assert (await bad.until("response.done"))["response"]["status"] == "completed"
     await good_conn.close()
     await bad_conn.close()
+
+
+@pytest.mark.parametrize("failure", ["rate_limit_exceeded", "insufficient_quota"])
+async def test_injected_response_failure(server: LocalServer, failure: Any) -> None:
+    server.faults.fail_responses = 1
+    server.faults.failure = failure
+    client, conn = await open_client(server)
+    await ask(client)
+    done = (await client.until("response.done"))["response"]
+    assert done["status"] == "failed"
+    assert done["status_details"]["error"]["code"] == failure
+    assert done["output"] == []
+    await ask(client, "again")
+    assert (await client.until("response.done"))["response"]["status"] == "completed"
+    await conn.close()

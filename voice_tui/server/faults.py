@@ -9,10 +9,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Literal
 
 CLOSE_ABNORMAL = 1011  # server error: the SDK's reconnect logic retries it
 CLOSE_GOING_AWAY = 1001
 MAX_DURATION_REASON = "Your session hit the maximum duration of 60 minutes."
+
+# How the cloud reports these: response.done with status "failed" and this error.
+RESPONSE_FAILURES: dict[str, dict[str, Any]] = {
+    "rate_limit_exceeded": {
+        "type": "tokens",
+        "code": "rate_limit_exceeded",
+        "message": "Rate limit reached for the realtime model on tokens per min (TPM): "
+        "Limit 40000, Used 39800, Requested 900. Please try again in 1.05s.",
+    },
+    "insufficient_quota": {
+        "type": "insufficient_quota",
+        "code": "insufficient_quota",
+        "message": "You exceeded your current quota, please check your plan and billing details.",
+    },
+}
 
 
 @dataclass(slots=True)
@@ -28,6 +44,9 @@ class FaultPlan:
     # Close every session this many seconds after it started: 1001 "maximum duration".
     session_max_s: float | None = None
     repeat: bool = False  # keep the close/stall faults armed after they fired
+    # The next N responses fail at once (response.done status "failed") with this error.
+    fail_responses: int = 0
+    failure: Literal["rate_limit_exceeded", "insufficient_quota"] = "rate_limit_exceeded"
 
     def should_refuse(self) -> bool:
         if self.refuse_connections > 0:
@@ -53,3 +72,9 @@ class FaultPlan:
                 self.stall_after_audio_deltas = None
             return "stall"
         return None
+
+    def response_failure(self) -> dict[str, Any] | None:
+        if self.fail_responses <= 0:
+            return None
+        self.fail_responses -= 1
+        return dict(RESPONSE_FAILURES[self.failure])

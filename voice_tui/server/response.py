@@ -57,6 +57,7 @@ class ResponsePlan:
     input_items: list[Item] | None = None  # None: the whole conversation
     started_at: float = field(default_factory=time.perf_counter)
     cached_tokens: int = 0
+    fail_with: dict[str, Any] | None = None  # an injected failure (rate limit, quota)
 
 
 class ResponseRun:
@@ -95,6 +96,12 @@ class ResponseRun:
         """Emit the rest of the response. Returns normally when cancelled via task.cancel()."""
         status: str = "completed"
         details: dict[str, Any] | None = None
+        if self.plan.fail_with is not None:
+            details = {"type": "failed", "error": self.plan.fail_with}
+            await self._emit(
+                {"type": "response.done", "response": self._wire("failed", details, final=True)}
+            )
+            return
         try:
             items = self.plan.input_items
             self.input_tokens = self.conversation.input_tokens(self.plan.instructions, items)

@@ -488,6 +488,7 @@ class Session:
             input_items=input_items,
             started_at=started_at,
             cached_tokens=self._last_input_tokens if in_conversation else 0,
+            fail_with=self.faults.response_failure(),
         )
         run = ResponseRun(plan, self.conversation, self.components, self.emit, self._on_audio)
         if in_conversation:
