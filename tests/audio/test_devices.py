@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_tui.audio.devices import AudioDevice, choose_device
+from voice_tui.audio.devices import AudioDevice, NoSupportedRate, choose_device, pick_rate
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.config.schema import AudioSettings
 
@@ -125,3 +125,22 @@ def test_a_missing_configured_device_falls_back_with_a_notice_in_the_status(
     assert status.input_device == "default"
     assert status.output_device == "pulse"
     assert len(status.notices) == 1 and "Blue Yeti" in status.notices[0]
+
+
+def only(*accepted: int) -> Callable[..., None]:
+    """A device's settings check that accepts only these rates (as PortAudio answers)."""
+
+    def check(device: int, samplerate: int, channels: int, dtype: str) -> None:
+        if samplerate not in accepted:
+            raise ValueError(f"Invalid sample rate {samplerate}")
+
+    return check
+
+
+def test_the_rate_is_24k_when_accepted_else_the_default_else_the_best_taken() -> None:
+    assert pick_rate(only(16000, 24000, 48000), 0, 48000.0) == 24000
+    assert pick_rate(only(44100, 48000), 0, 44100.0) == 44100
+    assert pick_rate(only(48000), 0, 44100.0) == 48000
+    assert pick_rate(only(96000), 0, 96000.0) == 96000  # its default, resampled
+    with pytest.raises(NoSupportedRate, match="accepts none of"):
+        pick_rate(only(96000), 0, 44100.0)
