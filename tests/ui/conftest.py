@@ -3,7 +3,7 @@ helper that feeds real engine events through the app's own message path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -55,3 +55,24 @@ async def feed(pilot: Pilot[int], events: Iterable[AppEvent]) -> None:
     # Markdown streams render in background tasks: wait until they are idle.
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+@pytest.fixture
+def responder() -> object:
+    from tests.ui.support import KeywordResponder
+
+    return KeywordResponder()
+
+
+@pytest.fixture
+async def server(responder: object) -> AsyncIterator[object]:
+    from tests.ui.support import API_KEY, MODEL, KeywordResponder, components
+    from voice_tui.server.app import start_server
+
+    assert isinstance(responder, KeywordResponder)
+    srv = await start_server(components=components(responder), api_key=API_KEY, models=[MODEL])
+    try:
+        yield srv
+    finally:
+        responder.release_story.set()
+        await srv.close()

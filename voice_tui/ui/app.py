@@ -8,6 +8,7 @@ loop and are re-posted as messages; audio threads only ever `post_message`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -66,7 +67,6 @@ Connect = Callable[["VoiceApp"], Awaitable[Runtime]]
 ListDevices = Callable[[], tuple[list[DeviceChoice], list[DeviceChoice]]]
 
 TURN_MODE_CYCLE = (TurnMode.PUSH_TO_TALK, TurnMode.SERVER_VAD, TurnMode.SEMANTIC_VAD)
-BUSY_PHASES = {Phase.THINKING, Phase.ASSISTANT_SPEAKING, Phase.TOOL_RUNNING}
 FALLBACK_THEME = "textual-dark"
 
 
@@ -389,7 +389,11 @@ class VoiceApp(App[int]):
             return
         if self.talking and mode is not TurnMode.PUSH_TO_TALK:
             await self.action_push_to_talk()  # end the open push-to-talk turn first
-        await engine.set_turn_mode(mode)
+        try:
+            await engine.set_turn_mode(mode)
+        except Exception as exc:
+            await self._show_error(f"The turn mode was not changed: {exc}")
+            return
         self.turn_mode = mode
         if self.runtime is not None and self.runtime.audio is not None:
             self.runtime.audio.set_ptt(mode is TurnMode.PUSH_TO_TALK)
@@ -508,9 +512,16 @@ class VoiceApp(App[int]):
         if chosen is None or audio is None:
             return
         try:
-            audio.reopen(input_device=chosen.input_device, output_device=chosen.output_device)
+            # Reopening streams blocks until the worker thread has done it.
+            status = await asyncio.to_thread(
+                audio.reopen, input_device=chosen.input_device, output_device=chosen.output_device
+            )
         except Exception as exc:
             await self._show_error(f"The devices could not be opened: {exc}")
+            return
+        problem = getattr(status, "problem", None)
+        if problem:
+            await self._show_error(problem)
             return
         self.settings.audio.input_device = chosen.input_device
         self.settings.audio.output_device = chosen.output_device
@@ -568,7 +579,7 @@ class VoiceApp(App[int]):
         self.call_from_thread(self.notify, f"Transcript saved to {path}", markup=False)
 
     async def action_request_quit(self) -> None:
-        if self.runtime is not None and self.runtime.engine.phase in BUSY_PHASES:
+        if self.runtime is not None and self.runtime.engine.busy:
             self.push_screen(
                 ConfirmScreen("A response is in progress. Quit anyway?", yes="Quit"),
                 self._quit_answer,

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from voice_tui.audio.level import MicLevel
     from voice_tui.audio.status import AudioStatus
     from voice_tui.config.loader import LoadedSettings
-    from voice_tui.ui.app import VoiceApp
+    from voice_tui.logsetup import LoggingSetup
+    from voice_tui.ui.app import Connect, VoiceApp
     from voice_tui.ui.ports import Runtime
 
 
@@ -38,7 +39,7 @@ def list_device_choices() -> tuple[list[DeviceChoice], list[DeviceChoice]]:
     return inputs, outputs
 
 
-def runtime_connector(loaded: LoadedSettings, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def runtime_connector(loaded: LoadedSettings, args: argparse.Namespace) -> Connect:
     """The app's `connect`: build the runtime with the worker's callbacks posting to it."""
 
     async def connect(app: VoiceApp) -> Runtime:
@@ -50,7 +51,7 @@ def runtime_connector(loaded: LoadedSettings, args: argparse.Namespace):  # type
         def on_audio_status(status: AudioStatus) -> None:  # worker thread
             app.post_audio_problem(status.problem)
 
-        runtime = await build_runtime(
+        return await build_runtime(
             loaded,
             audio=loaded.settings.audio.enabled,
             on_level=on_level,
@@ -58,23 +59,17 @@ def runtime_connector(loaded: LoadedSettings, args: argparse.Namespace):  # type
             record_dir=getattr(args, "record", None),
             resume=bool(getattr(args, "resume", False)),
         )
-        return runtime  # type: ignore[no-any-return]
 
     return connect
 
 
-def launch(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    from voice_tui.journal.redact import Redactor
-    from voice_tui.logsetup import setup_logging
+def build_app(
+    loaded: LoadedSettings, args: argparse.Namespace, logging_setup: LoggingSetup
+) -> VoiceApp:
+    """The app as `voice-tui` runs it; warnings logged anywhere become notifications."""
     from voice_tui.ui.app import VoiceApp
     from voice_tui.ui.messages import LogRecordPosted
 
-    log_file = getattr(args, "log_file", None)
-    try:
-        logging_setup = setup_logging(log_file, Redactor.from_settings(loaded.settings))
-    except OSError as exc:
-        print(f"voice-tui: cannot write the log file {log_file}: {exc.strerror}", file=sys.stderr)
-        return 1
     app = VoiceApp(
         loaded.settings,
         connect=runtime_connector(loaded, args),
@@ -83,12 +78,25 @@ def launch(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         startup_notices=list(loaded.notices),
     )
 
-    # Warnings logged anywhere (any thread) become notifications inside the app.
-    def show_warning(text: str) -> None:  # any thread
+    def show_warning(text: str) -> None:  # any thread: post_message is thread-safe
         app.post_message(LogRecordPosted("WARNING", text))
 
     logging_setup.set_warning_listener(show_warning)
+    return app
+
+
+def launch(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    from voice_tui.journal.redact import Redactor
+    from voice_tui.logsetup import setup_logging
+
+    log_file = getattr(args, "log_file", None)
     try:
+        logging_setup = setup_logging(log_file, Redactor.from_settings(loaded.settings))
+    except OSError as exc:
+        print(f"voice-tui: cannot write the log file {log_file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        app = build_app(loaded, args, logging_setup)
         code = app.run()
     finally:
         logging_setup.set_warning_listener(None)

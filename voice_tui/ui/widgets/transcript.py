@@ -162,8 +162,10 @@ class AssistantTurn(TurnView):
         text: str,
         *,
         marks: list[str] | None = None,
+        response_id: str = "",
     ) -> None:
         super().__init__(item_id, "assistant", started, show_time)
+        self.response_id = response_id
         self.text = text
         self.marks = list(marks or [])
         self.interrupted = False
@@ -203,9 +205,12 @@ class LiveAssistantTurn(Vertical):
 
     role = "assistant"
 
-    def __init__(self, item_id: str, started: datetime, show_time: bool) -> None:
+    def __init__(
+        self, item_id: str, started: datetime, show_time: bool, response_id: str = ""
+    ) -> None:
         super().__init__()
         self.item_id = item_id
+        self.response_id = response_id
         self.started = started
         self.show_time = show_time
         self.text = ""
@@ -288,7 +293,7 @@ class Transcript(VerticalScroll):
             case UserTextSent(item_id=item_id, text=text):
                 (await self._user_turn(item_id, None)).set_final(text, typed=True)
             case AssistantTurnStarted(item_id=item_id, previous_item_id=previous):
-                await self._live_turn(item_id, previous)
+                await self._live_turn(item_id, previous, event.response_id)
             case AssistantDelta(item_id=item_id, delta=delta):
                 live = await self._live_turn(item_id, None)
                 if live is not None:
@@ -298,10 +303,20 @@ class Transcript(VerticalScroll):
             case AssistantInterrupted(item_id=item_id, heard_text=heard, unheard_text=unheard):
                 frozen = await self._freeze(item_id, None)
                 frozen.set_interrupted(heard, unheard)
-            case ResponseFinished():
+            case ResponseFinished(response_id=response_id, status=status):
                 for view in list(self._turns.values()):
-                    if isinstance(view, LiveAssistantTurn):
-                        await self._freeze(view.item_id, None)
+                    if isinstance(view, LiveAssistantTurn) and view.response_id in (
+                        response_id,
+                        "",
+                    ):
+                        view = await self._freeze(view.item_id, None)
+                    if (
+                        isinstance(view, AssistantTurn)
+                        and view.response_id == response_id
+                        and status != "completed"  # cancelled, failed, incomplete
+                        and not view.interrupted
+                    ):
+                        view.mark(f"⏹ {status}")
             case ToolCallStarted():
                 await self._tool_started(event)
             case ToolCallFinished():
@@ -336,7 +351,7 @@ class Transcript(VerticalScroll):
         return view
 
     async def _live_turn(
-        self, item_id: str, previous_item_id: str | None
+        self, item_id: str, previous_item_id: str | None, response_id: str = ""
     ) -> LiveAssistantTurn | None:
         """The streaming turn; None once the turn is finished (late words are dropped)."""
         view = self._turns.get(item_id)
@@ -344,7 +359,7 @@ class Transcript(VerticalScroll):
             return view
         if view is not None:
             return None
-        live = LiveAssistantTurn(item_id, self._clock(), self._show_time)
+        live = LiveAssistantTurn(item_id, self._clock(), self._show_time, response_id)
         await self._place(live, previous_item_id)
         return live
 
@@ -357,7 +372,9 @@ class Transcript(VerticalScroll):
             view = await self._live_turn(item_id, None)
         assert isinstance(view, LiveAssistantTurn)
         await view.close_stream()
-        frozen = AssistantTurn(item_id, view.started, self._show_time, text or view.text)
+        frozen = AssistantTurn(
+            item_id, view.started, self._show_time, text or view.text, response_id=view.response_id
+        )
         self._turns[item_id] = frozen
         await self.mount(frozen, after=view)
         await view.remove()

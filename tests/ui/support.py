@@ -1,0 +1,154 @@
+"""The world the live UI tests run in: the project's own Realtime server on 127.0.0.1,
+reached by the real openai SDK over a real WebSocket, with deterministic Components
+(a keyword responder that calls tools like a model would, and a tone synthesiser whose
+audio length follows the text). The app is built exactly as `voice-tui` builds it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from textual.pilot import Pilot
+
+from tests.ui.conftest import fixed_clock
+from voice_tui.config.loader import LoadedSettings
+from voice_tui.config.schema import Settings
+from voice_tui.server.app import LocalServer
+from voice_tui.server.components import (
+    SAMPLE_RATE,
+    ChatMessage,
+    Components,
+    FunctionCallPiece,
+    ResponderPiece,
+    ResponderRequest,
+    TextPiece,
+)
+from voice_tui.server.session import Session
+from voice_tui.ui.app import VoiceApp
+from voice_tui.ui.launch import runtime_connector
+
+API_KEY = "sk-uitest-0123456789abcdef"
+MODEL = "gpt-realtime"
+PIRATE_INSTRUCTIONS = "Talk like a pirate."
+HOST_INSTRUCTIONS = "You take bookings for The Wild Brunch."
+
+
+class ToneSynthesizer:
+    name = "ui-test-tones"
+
+    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
+        n = SAMPLE_RATE * max(20 * len(text), 40) // 1000
+        wave = 0.2 * np.sin(2 * math.pi * 300.0 * np.arange(n) / SAMPLE_RATE)
+        pcm = (wave * 32767).astype("<i2").tobytes()
+        step = SAMPLE_RATE * 2 * 40 // 1000
+        for i in range(0, len(pcm), step):
+            yield pcm[i : i + step]
+
+
+class KeywordResponder:
+    """Answers by keyword. "story" streams slowly until the test releases it."""
+
+    name = "ui-test-keywords"
+
+    def __init__(self) -> None:
+        self.requests: list[ResponderRequest] = []
+        self.release_story = asyncio.Event()
+
+    async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
+        self.requests.append(request)
+        if not request.history:
+            yield TextPiece("Hello.")
+            return
+        last: ChatMessage = request.history[-1]
+        if last.role == "tool":
+            yield TextPiece(f"The tool says {last.content[:30]}")
+            return
+        text = last.content.lower()
+        if "time" in text:
+            yield FunctionCallPiece("get_current_time", "{}", "call_" + uuid.uuid4().hex[:12])
+        elif "story" in text:
+            yield TextPiece("Once upon a time there was a voice. ")
+            await self.release_story.wait()
+            yield TextPiece("It lived happily ever after.")
+        else:
+            yield TextPiece(f"You said: {last.content}.")
+
+
+def components(responder: KeywordResponder) -> Components:
+    return Components(recognizer=None, synthesizer=ToneSynthesizer(), responder=responder)
+
+
+def live_loaded(server: LocalServer, tmp_path: Path, **session: object) -> LoadedSettings:
+    settings = Settings.model_validate(
+        {
+            "backend": {"kind": "openai", "model": MODEL},
+            "openai": {"api_key": API_KEY, "base_url": server.base_url},
+            "audio": {"enabled": False},
+            "journal": {"dir": str(tmp_path / "journal")},
+            "tools": {"data_dir": str(tmp_path / "tools")},
+            "session": {"persona": "Assistant", **session},
+            "personas": [
+                {
+                    "name": "Assistant",
+                    "instructions": "Be brief.",
+                    "tools": ["get_current_time"],
+                },
+                {
+                    "name": "Brunch host",
+                    "description": "Books tables",
+                    "instructions": HOST_INSTRUCTIONS,
+                    "tools": ["check_table_availability", "book_table"],
+                },
+                {
+                    "name": "Pirate",
+                    "description": "Arr.",
+                    "instructions": PIRATE_INSTRUCTIONS,
+                    "voice": "ash",
+                },
+            ],
+        }
+    )
+    return LoadedSettings(settings, path=tmp_path / "config" / "config.toml", exists=False)
+
+
+def live_app(loaded: LoadedSettings, tmp_path: Path) -> VoiceApp:
+    return VoiceApp(
+        loaded.settings,
+        connect=runtime_connector(loaded, argparse.Namespace(record=None, resume=False)),
+        config_path=loaded.path,
+        clock=fixed_clock,
+        transcripts_dir=tmp_path / "transcripts",
+    )
+
+
+async def until(
+    pilot: Pilot[int], condition: Callable[[], object], what: str, limit_s: float = 15.0
+) -> None:
+    """Let the app run until `condition()` holds (the timeout only avoids a hang)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await pilot.pause(0.02)
+
+
+def only_session(server: LocalServer) -> Session:
+    live = [s for s in server.sessions if not s.closed]
+    assert len(live) == 1, f"{len(live)} open sessions"
+    return live[0]
+
+
+def user_texts(session: Session) -> list[str]:
+    return [
+        part.get("text", "")
+        for item in session.conversation.items
+        if item.type == "message" and item.role == "user"
+        for part in item.content
+        if part.get("type") == "input_text"
+    ]

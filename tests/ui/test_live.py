@@ -1,0 +1,212 @@
+"""The whole app against the local server: keys in, what the screen shows and what the
+server session receives out. Audio is off (settings.audio.enabled = False)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from textual.widgets import Input
+
+from tests.ui.conftest import SIZE
+from tests.ui.support import (
+    KeywordResponder,
+    live_app,
+    live_loaded,
+    only_session,
+    until,
+    user_texts,
+)
+from voice_tui.core.events import ConnectionState
+from voice_tui.server.app import LocalServer
+from voice_tui.ui.app import VoiceApp
+from voice_tui.ui.widgets.status_light import LightState, StatusLight
+from voice_tui.ui.widgets.tool_log import ToolLog
+from voice_tui.ui.widgets.transcript import AssistantTurn, NoteLine, UserTurn
+
+
+def assistant_texts(app: VoiceApp) -> list[str]:
+    return [t.text for t in app.transcript.turns() if isinstance(t, AssistantTurn)]
+
+
+def notes(app: VoiceApp) -> list[str]:
+    return [str(n.content) for n in app.transcript.query(NoteLine)]
+
+
+def notifications(app: VoiceApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def connected(pilot: object, app: VoiceApp) -> None:
+    await until(pilot, lambda: app.connection is ConnectionState.CONNECTED, "connected")  # type: ignore[arg-type]
+    await until(pilot, lambda: app.status_bar.info.model != "", "session ready")  # type: ignore[arg-type]
+
+
+async def type_message(pilot: object, text: str) -> None:
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await pilot.press(*text)  # type: ignore[attr-defined]
+    await pilot.press("enter")  # type: ignore[attr-defined]
+
+
+async def test_typed_message_reaches_the_session_and_the_answer_is_shown(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        assert "Text mode" in "".join(notes(app))  # audio is off: say so, and how to type
+        await type_message(pilot, "hello [there]")
+        await until(pilot, lambda: "You said: hello [there]." in assistant_texts(app), "answer")
+        assert user_texts(only_session(server)) == ["hello [there]"]
+        user = app.transcript.turns()[0]
+        assert isinstance(user, UserTurn) and user.text == "hello [there]"
+        assert app.query_one("#message", Input).value == ""  # sent: the line is cleared
+        await until(pilot, lambda: app.status_bar.info.latency_s is not None, "latency")
+        info = app.status_bar.info
+        assert info.backend == "openai" and info.model == "gpt-realtime"
+        assert info.totals.turns == 1 and info.last_turn is not None
+        assert info.last_turn.total_tokens > 0
+
+
+async def test_tool_call_in_transcript_and_tool_log(server: LocalServer, tmp_path: Path) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await type_message(pilot, "what time is it")
+        await until(
+            pilot,
+            lambda: any(t.startswith("The tool says") for t in assistant_texts(app)),
+            "answer",
+        )
+        log = app.query_one(ToolLog)
+        [entry] = log._entries.values()
+        shown = str(entry.content)
+        assert "get_current_time" in shown and "✓" in shown and "result" in shown
+        assert any("⚙ get_current_time({}) ✓" in n for n in notes(app))
+        session = only_session(server)
+        outputs = [i for i in session.conversation.items if i.type == "function_call_output"]
+        assert len(outputs) == 1 and outputs[0].output in shown.replace("\n", "")
+
+
+async def test_turn_mode_key_switches_live_and_is_saved(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    loaded = live_loaded(server, tmp_path)
+    app = live_app(loaded, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        session = only_session(server)
+        assert session.config.audio.input.turn_detection is not None
+        assert session.config.audio.input.turn_detection.type == "server_vad"
+        assert app.focused is app.query_one("#message", Input)  # text mode: typing first
+        await pilot.press("escape", "v")
+        await until(pilot, lambda: app.status_bar.info.turn_mode.value == "semantic_vad", "mode")
+        assert session.config.audio.input.turn_detection.type == "semantic_vad"
+        await pilot.press("v")
+        await until(pilot, lambda: session.config.audio.input.turn_detection is None, "ptt")
+        assert "push-to-talk" in app.status_bar.render().plain
+        await app.workers.wait_for_complete()
+        saved = tomllib.loads(loaded.path.read_text(encoding="utf-8"))
+        assert saved["session"]["turn_detection"] == "push_to_talk"
+
+
+async def test_push_to_talk_key_starts_and_ends_the_turn(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path, turn_detection="push_to_talk"), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        light = app.query_one(StatusLight)
+        await until(pilot, lambda: light.state is LightState.IDLE, "idle in push-to-talk")
+        await pilot.press("escape", "space")
+        await until(pilot, lambda: light.state is LightState.USER_SPEAKING, "talking")
+        await pilot.press("space")
+        # No microphone here, so nothing was recorded: the engine says so, the turn ends.
+        await until(pilot, lambda: any("Nothing was recorded" in n for n in notes(app)), "notice")
+        assert light.state is LightState.IDLE
+        assert not app.talking
+
+
+async def test_talk_key_in_vad_mode_explains_itself(server: LocalServer, tmp_path: Path) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await pilot.press("escape", "space")
+        await pilot.pause()
+        assert any("just speak" in n for n in notifications(app))
+
+
+async def test_interrupt_key_cancels_the_answer(
+    server: LocalServer, responder: KeywordResponder, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await type_message(pilot, "tell me a story")
+        runtime = app.runtime
+        assert runtime is not None
+        await until(
+            pilot,
+            lambda: runtime.engine.busy and app.transcript.turns()[-1].role == "assistant",
+            "story",
+        )
+        await pilot.press("escape", "x")
+        await until(pilot, lambda: not runtime.engine.busy, "cancelled")
+        [story] = [t for t in app.transcript.turns() if isinstance(t, AssistantTurn)]
+        assert "⏹ cancelled" in story.marks
+        assert "happily" not in story.text
+
+
+async def test_quit_asks_while_a_response_is_in_progress(
+    server: LocalServer, responder: KeywordResponder, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await type_message(pilot, "tell me a story")
+        runtime = app.runtime
+        assert runtime is not None
+        await until(pilot, lambda: runtime.engine.busy, "story under way")
+        await pilot.press("escape", "q")
+        await until(pilot, lambda: len(app.screen_stack) == 2, "the question")
+        await pilot.press("n")
+        await until(pilot, lambda: len(app.screen_stack) == 1, "answered no")
+        assert app.is_running and app.runtime is not None
+        responder.release_story.set()
+        await until(pilot, lambda: not runtime.engine.busy, "story finished")
+        await pilot.press("q")  # nothing in progress: no question
+        await until(pilot, lambda: not app.is_running, "quit")
+    assert app.return_code == 0
+    assert app.runtime is None
+    assert not [s for s in server.sessions if not s.closed]
+
+
+async def test_save_transcript_writes_markdown(server: LocalServer, tmp_path: Path) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await type_message(pilot, "hello")
+        await until(pilot, lambda: "You said: hello." in assistant_texts(app), "answer")
+        runtime = app.runtime
+        assert runtime is not None
+        await until(pilot, lambda: len(runtime.engine.conversation) == 2, "turns recorded")
+        await pilot.press("escape", "s")
+        await until(
+            pilot, lambda: any("Transcript saved" in n for n in notifications(app)), "saved"
+        )
+        [path] = (tmp_path / "transcripts").glob("*.md")
+        text = path.read_text(encoding="utf-8")
+        assert "hello" in text and "You said: hello." in text
+        assert text.index("hello") < text.index("You said")
+
+
+async def test_mute_and_devices_explain_text_mode(server: LocalServer, tmp_path: Path) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await pilot.press("escape", "m", "d")
+        await pilot.pause()
+        shown = notifications(app)
+        assert "No microphone in text mode." in shown
+        assert any("no devices" in n.lower() or "audio" in n.lower() for n in shown[-1:])
+        assert not app.muted
