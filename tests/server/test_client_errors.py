@@ -249,3 +249,16 @@ async def test_unknown_items(connect: Any) -> None:
         },
     )
     assert err["param"] == "previous_item_id"
+
+
+async def test_function_output_for_an_unknown_call(connect: Any) -> None:
+    client: Client = await connect()
+    err = await error_for(
+        client,
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "call_ghost", "output": "{}"},
+        },
+    )
+    assert err["code"] == "invalid_tool_call_id"
+    assert "call_ghost" in err["message"]

@@ -368,6 +368,14 @@ class Session:
                 code="invalid_type",
                 param="previous_item_id",
             )
+        if item.type == "function_call_output" and not any(
+            other.type == "function_call" and other.call_id == item.call_id
+            for other in self.conversation.items
+        ):
+            raise ClientError(  # the cloud checks this too
+                f"Tool call ID '{item.call_id}' not found in conversation.",
+                code="invalid_tool_call_id",
+            )
         previous = self.conversation.add(item, previous_id)
         for index, part in enumerate(item.content):
             if part["type"] == "input_audio" and part.get("transcript") is None:
