@@ -1,5 +1,9 @@
 """The audio worker: a thread that owns the streams and talks to the rest of the app
-only through callbacks (invoked on this thread; the runtime hops them onto its loop).
+only through callbacks, invoked on this thread (the runtime hops them onto its loop);
+only the status of `start()` is also reported on the caller's thread.
+
+`on_mic(pcm, captured_at)`: 24 kHz mono pcm16 and the `time.perf_counter()` time at
+which its newest sample was captured (from PortAudio's ADC time).
 
 Microphone path: input callback -> ring -> (this thread) resample to 24 kHz ->
 `MicProcessor` (the seam where echo cancellation cleans the signal; identity by
@@ -95,7 +99,9 @@ class AudioWorker:
         self._talking = False
         self._status = AudioStatus(None, None, None, None, problem=None)
         self._mic_dropped = 0
-        self._counters_before_reopen = (0, 0, 0, 0, 0)
+        # counters of streams closed since: input overflows, underruns, output
+        # underflows, chunks dropped
+        self._retired_counts = (0, 0, 0, 0)
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> AudioStatus:
@@ -136,9 +142,9 @@ class AudioWorker:
     @property
     def stats(self) -> AudioStats:
         capture, output = self._capture, self._output
-        dropped, in_over, under, out_under, chunks = self._counters_before_reopen
+        in_over, under, out_under, chunks = self._retired_counts
         return AudioStats(
-            mic_samples_dropped=dropped + self._mic_dropped,
+            mic_samples_dropped=self._mic_dropped,
             device_input_overflows=in_over + (capture.device_overflows if capture else 0),
             underruns=under + (output.player.underruns if output else 0),
             device_output_underflows=out_under + (output.device_underflows if output else 0),
@@ -203,7 +209,10 @@ class AudioWorker:
             self._wake.clear()
             self._run_commands()
             now = time.perf_counter()
-            self._pump_mic()
+            try:
+                self._pump_mic()
+            except Exception:  # e.g. a MicProcessor bug: keep the speaker going
+                log.exception("microphone processing failed; this block is lost")
             if now >= next_level:
                 next_level = now + LEVEL_INTERVAL_S
                 if self._meter.pending:
@@ -360,14 +369,14 @@ class AudioWorker:
 
     def _remember(self, capture: Capture | None, output: Output | None) -> None:
         """Keep the counters of a stream that goes away."""
-        dropped, in_over, under, out_under, chunks = self._counters_before_reopen
+        in_over, under, out_under, chunks = self._retired_counts
         if capture is not None:
             in_over += capture.device_overflows
         if output is not None:
             under += output.player.underruns
             out_under += output.device_underflows
             chunks += output.player.chunks_dropped
-        self._counters_before_reopen = (dropped, in_over, under, out_under, chunks)
+        self._retired_counts = (in_over, under, out_under, chunks)
 
     def _close_streams(self) -> None:
         self._retire_capture()

@@ -1,0 +1,148 @@
+"""The residual-echo guard: what the canceller misses must never reach server VAD.
+
+Per 10 ms frame, while the assistant is audible (the aligned far end was loud within
+the echo window), the canceller's output passes only when it is clearly louder than
+the residual echo expected from that far-end energy (double-talk detection); otherwise
+the frame becomes silence. The expected residual is the far-end energy times a learned
+"residual return" (canceller output over far end, measured on frames judged echo-only:
+a peak follower that rises at once and decays slowly, so it errs on the strict side).
+Playback that starts after silence gets a stricter margin for a short warm-up. Once
+near-end speech is seen in 2 of 3 frames the gate stays open for a hangover, so a real
+interruption reaches VAD whole and quickly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from voice_tui.audio.devices import TARGET_RATE
+from voice_tui.audio.ring import Samples
+
+FRAME = TARGET_RATE // 100  # 10 ms
+FULL_SCALE_POWER = 32768.0**2
+TINY = 1e-12
+
+
+def db(power: float) -> float:
+    return 10.0 * math.log10(max(power, TINY))
+
+
+def power(samples: Samples) -> float:
+    """Mean power of int16 samples relative to full scale (0 dB = a full-scale square)."""
+    if not len(samples):
+        return 0.0
+    x = samples.astype(np.float64)
+    return float(np.dot(x, x)) / len(x) / FULL_SCALE_POWER
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSettings:
+    window_ms: int = 250  # far end looked back over: echo path delay + reverberation
+    active_dbfs: float = -55.0  # far end louder than this: the assistant is audible
+    margin_db: float = 10.0  # near end must beat the expected residual echo by this
+    warmup_ms: int = 300  # after playback starts following silence...
+    warmup_extra_db: float = 10.0  # ...the margin is this much larger
+    floor_dbfs: float = -50.0  # quieter than this is never near-end speech
+    onset_frames: int = 2  # voiced frames among the last `onset_window` open the gate
+    onset_window: int = 3
+    hangover_ms: int = 300  # the gate stays open this long after the last voiced frame
+    initial_residual_db: float = 0.0  # before anything is learned: echo as loud as far
+    min_residual_db: float = -45.0  # never trust more suppression than this
+    max_residual_db: float = 20.0
+    residual_decay_db_per_s: float = 10.0
+    erle_smoothing: float = 0.02  # weight of each echo-only frame in the ERLE estimate
+
+
+class ResidualEchoGuard:
+    """Gates 24 kHz canceller output frame by frame. Worker thread only."""
+
+    def __init__(self, settings: GuardSettings | None = None) -> None:
+        self.settings = s = settings or GuardSettings()
+        self._window: deque[float] = deque(maxlen=max(1, s.window_ms // 10))
+        self._recent: deque[bool] = deque(maxlen=s.onset_window)
+        self._active_threshold = 10 ** (s.active_dbfs / 10)
+        self._floor = 10 ** (s.floor_dbfs / 10)
+        self._warmup_frames = s.warmup_ms // 10
+        self._hangover_frames = s.hangover_ms // 10
+        self._decay = s.residual_decay_db_per_s / 100
+        self.reset()
+
+    def reset(self) -> None:
+        self._window.clear()
+        self._recent.clear()
+        self.residual_db = self.settings.initial_residual_db
+        self._active_frames = 0  # frames since the far end became audible
+        self._hangover = 0
+        self._mic_power = 0.0  # smoothed over echo-only frames, for the ERLE estimate
+        self._out_power = 0.0
+        self.far_active = False
+        self.suppressing = False
+        self.frames = 0
+        self.suppressed_frames = 0
+        self.passed_while_active = 0  # frames let through as near-end speech
+
+    @property
+    def erle_db(self) -> float | None:
+        """Echo return loss enhancement (mic over output on echo-only frames)."""
+        if self._mic_power <= 0.0:
+            return None
+        return db(self._mic_power) - db(self._out_power)
+
+    def process(self, far: Samples, mic: Samples, out: Samples) -> Samples:
+        """`out` (the canceller's output for `mic`, with `far` its aligned far end),
+        with the frames that may only hold residual echo replaced by silence."""
+        gated = out.copy()
+        for start in range(0, len(out), FRAME):
+            end = start + FRAME
+            if not self._frame(power(far[start:end]), power(mic[start:end]), power(out[start:end])):
+                gated[start:end] = 0
+        return gated
+
+    def _frame(self, far: float, mic: float, out: float) -> bool:
+        """True when the frame passes."""
+        s = self.settings
+        self.frames += 1
+        self._window.append(far)
+        far_recent = max(self._window)
+        active = far_recent > self._active_threshold
+        if active and not self.far_active:
+            self._active_frames = 0
+        self.far_active = active
+        if not active:
+            self._recent.clear()
+            self._hangover = 0
+            self.suppressing = False
+            return True
+        self._active_frames += 1
+        margin = s.margin_db
+        if self._active_frames <= self._warmup_frames:
+            margin += s.warmup_extra_db
+        expected = far_recent * 10 ** ((self.residual_db + margin) / 10)
+        voiced = out > expected and out > self._floor
+        self._recent.append(voiced)
+        if sum(self._recent) >= s.onset_frames:
+            self._hangover = self._hangover_frames
+        elif self._hangover > 0:
+            self._hangover -= 1
+        passes = self._hangover > 0
+        if not voiced and not passes:
+            self._learn(far_recent, mic, out)
+        self.suppressing = not passes
+        if passes:
+            self.passed_while_active += 1
+        else:
+            self.suppressed_frames += 1
+        return passes
+
+    def _learn(self, far_recent: float, mic: float, out: float) -> None:
+        s = self.settings
+        observed = db(out) - db(far_recent)
+        residual = max(observed, self.residual_db - self._decay)
+        self.residual_db = min(max(residual, s.min_residual_db), s.max_residual_db)
+        a = s.erle_smoothing
+        self._mic_power += a * (mic - self._mic_power)
+        self._out_power += a * (out - self._out_power)
