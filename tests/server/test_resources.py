@@ -1,0 +1,99 @@
+"""Sessions leave nothing behind: threads and tasks return to where they were."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from openai import AsyncOpenAI
+
+from voice_tui.server.app import LocalServer, start_server
+
+from .support import Client, hold_replies, make_components, silence, stream_audio, voiced
+
+
+def own_threads() -> int:
+    """Threads other than the event loop's executor pool (which grows to its cap once)."""
+    return sum(not t.name.startswith("asyncio_") for t in threading.enumerate())
+
+
+async def settle(baseline_threads: int, baseline_tasks: int) -> tuple[int, int]:
+    """Threads and tasks once worker threads have wound down (bounded wait)."""
+    for _ in range(200):
+        threads, tasks = own_threads(), len(asyncio.all_tasks())
+        if threads <= baseline_threads and tasks <= baseline_tasks:
+            break
+        await asyncio.sleep(0.01)
+    return own_threads(), len(asyncio.all_tasks())
+
+
+async def sessions_ended(server: LocalServer) -> None:
+    for _ in range(200):
+        if not server.sessions:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_many_sessions_leave_no_threads_or_tasks() -> None:
+    server = await start_server(components=make_components())
+    try:
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        # one warm-up session: the executor's worker threads are created once
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            await stream_audio(client, voiced(300) + silence(700))
+            await client.until("response.done")
+        await sessions_ended(server)
+        threads, tasks = own_threads(), len(asyncio.all_tasks())
+        for cycle in range(20):
+            async with sdk.realtime.connect(model="gpt-realtime") as conn:
+                client = Client(conn)
+                await client.send(
+                    {
+                        "type": "session.update",
+                        "session": {
+                            "type": "realtime",
+                            "audio": {"input": {"transcription": {"model": "x"}}},
+                        },
+                    }
+                )
+                await stream_audio(client, voiced(300) + silence(700))
+                if cycle % 2:
+                    await client.until("response.done")
+                else:  # leave in the middle of the response
+                    await client.until("response.output_audio.delta")
+        await sessions_ended(server)
+        threads_after, tasks_after = await settle(threads, tasks)
+        assert threads_after <= threads
+        assert tasks_after <= tasks
+        assert not [t for t in threading.enumerate() if t.name == "server-asr"]
+        assert not server.sessions
+    finally:
+        await server.close()
+
+
+async def test_server_close_ends_sessions_with_responses_in_flight() -> None:
+    server = await start_server(components=make_components())
+    tasks_before = len(asyncio.all_tasks())
+    sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+    conn = await sdk.realtime.connect(model="gpt-realtime").enter()
+    client = Client(conn)
+    hold_replies(server)
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "something long"}],
+            },
+        }
+    )
+    await client.send({"type": "response.create"})
+    await client.until("response.created")
+    async with asyncio.timeout(10):
+        await server.close()
+    assert not server.sessions
+    await conn.close()
+    _, tasks = await settle(10**6, tasks_before)
+    assert tasks <= tasks_before
