@@ -11,13 +11,14 @@ import math
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import tomli_w
 from textual.pilot import Pilot
 
 from tests.ui.conftest import fixed_clock
-from voice_tui.config.loader import LoadedSettings
-from voice_tui.config.schema import Settings
+from voice_tui.config.loader import LoadedSettings, load_settings
 from voice_tui.server.app import LocalServer
 from voice_tui.server.components import (
     SAMPLE_RATE,
@@ -84,36 +85,40 @@ def components(responder: KeywordResponder) -> Components:
 
 
 def live_loaded(server: LocalServer, tmp_path: Path, **session: object) -> LoadedSettings:
-    settings = Settings.model_validate(
-        {
-            "backend": {"kind": "openai", "model": MODEL},
-            "openai": {"api_key": API_KEY, "base_url": server.base_url},
-            "audio": {"enabled": False},
-            "journal": {"dir": str(tmp_path / "journal")},
-            "tools": {"data_dir": str(tmp_path / "tools")},
-            "session": {"persona": "Assistant", **session},
-            "personas": [
-                {
-                    "name": "Assistant",
-                    "instructions": "Be brief.",
-                    "tools": ["get_current_time"],
-                },
-                {
-                    "name": "Brunch host",
-                    "description": "Books tables",
-                    "instructions": HOST_INSTRUCTIONS,
-                    "tools": ["check_table_availability", "book_table"],
-                },
-                {
-                    "name": "Pirate",
-                    "description": "Arr.",
-                    "instructions": PIRATE_INSTRUCTIONS,
-                    "voice": "ash",
-                },
-            ],
-        }
-    )
-    return LoadedSettings(settings, path=tmp_path / "config" / "config.toml", exists=False)
+    """A real config file for the server, read by the real loader (choices are saved
+    back into it)."""
+    data: dict[str, Any] = {
+        "backend": {"kind": "openai", "model": MODEL},
+        "openai": {"api_key": API_KEY, "base_url": server.base_url},
+        "audio": {"enabled": False},
+        "journal": {"dir": str(tmp_path / "journal")},
+        "tools": {"data_dir": str(tmp_path / "tools")},
+        "session": {"persona": "Assistant", **session},
+        "personas": [
+            {
+                "name": "Assistant",
+                "instructions": "Be brief.",
+                "tools": ["get_current_time"],
+            },
+            {
+                "name": "Brunch host",
+                "description": "Books tables",
+                "instructions": HOST_INSTRUCTIONS,
+                "tools": ["check_table_availability", "book_table"],
+            },
+            {
+                "name": "Pirate",
+                "description": "Arr.",
+                "instructions": PIRATE_INSTRUCTIONS,
+                "voice": "ash",
+            },
+        ],
+    }
+    path = tmp_path / "config" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    path.chmod(0o600)
+    return load_settings(path, env={})
 
 
 def live_app(loaded: LoadedSettings, tmp_path: Path) -> VoiceApp:
