@@ -58,7 +58,7 @@ def test_missing_openai_key(make_settings: Any) -> None:
 async def test_rejected_key(make_settings: Any, server: LocalServer) -> None:
     settings = make_settings(openai={"api_key": WRONG_KEY, "base_url": server.base_url})
     message, _ = await _start_fails(settings, select_backend(settings))
-    assert "rejected the API key (HTTP 401)" in message
+    assert "rejected the API key sk-wr… (HTTP 401)" in message
     assert "openai.api_key" in message
 
 
@@ -170,6 +170,7 @@ def test_descriptions_never_show_keys(make_settings: Any) -> None:
         backend = select_backend(settings)
         assert API_KEY not in backend.description
         assert API_KEY not in repr(backend.context)
+        assert backend.context.key_hint == "sk-ba…"
 
 
 def test_mask_key() -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from openai import AsyncAzureOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
-from voice_tui.backends.base import BackendError, ErrorContext
+from voice_tui.backends.base import BackendError, ErrorContext, mask_key
 from voice_tui.backends.errors import connect_error
 from voice_tui.config.schema import Settings
 
@@ -61,6 +61,7 @@ class AzureBackend:
             url=a.endpoint,
             url_setting="azure.endpoint",
             key_setting=KEY_SETTING,
+            key_hint=mask_key(a.api_key.get_secret_value()) if a.api_key else "",
             model=self.model,
             model_setting="azure.deployment (or AZURE_OPENAI_DEPLOYMENT)",
             api_version=a.api_version,

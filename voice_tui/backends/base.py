@@ -32,6 +32,7 @@ class ErrorContext:
     model: str
     model_setting: str  # "backend.model" or "azure.deployment"
     api_version: str = ""
+    key_hint: str = ""  # a masked prefix ("sk-ab…") so users can tell which key was used
 
 
 class Backend(Protocol):

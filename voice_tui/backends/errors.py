@@ -15,6 +15,10 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from voice_tui.backends.base import BackendError, ErrorContext
 
 
+def _hint(ctx: ErrorContext) -> str:
+    return f" {ctx.key_hint}" if ctx.key_hint else ""
+
+
 def _status_body(exc: InvalidStatus) -> tuple[int, str, str]:
     """HTTP status, error code and message from a rejected upgrade, if JSON."""
     status = exc.response.status_code
@@ -39,7 +43,7 @@ def connect_error(exc: BaseException, ctx: ErrorContext) -> BackendError:
         status, code, message = _status_body(exc)
         if status in (401, 403):
             return BackendError(
-                f"The {ctx.kind} server rejected the API key (HTTP {status}); "
+                f"The {ctx.kind} server rejected the API key{_hint(ctx)} (HTTP {status}); "
                 f"check {ctx.key_setting}.",
                 setting=ctx.key_setting,
             )
@@ -134,7 +138,7 @@ def session_error(error: dict[str, Any], ctx: ErrorContext) -> BackendError | No
         )
     if code in ("invalid_api_key", "unauthorized") or "incorrect api key" in lowered:
         return BackendError(
-            f"The {ctx.kind} server rejected the API key; check {ctx.key_setting}.",
+            f"The {ctx.kind} server rejected the API key{_hint(ctx)}; check {ctx.key_setting}.",
             setting=ctx.key_setting,
         )
     if code in ("model_not_found", "DeploymentNotFound") or "does not exist" in lowered:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
-from voice_tui.backends.base import BackendError, ErrorContext
+from voice_tui.backends.base import BackendError, ErrorContext, mask_key
 from voice_tui.backends.errors import connect_error
 from voice_tui.config.schema import Settings
 
@@ -51,6 +51,7 @@ class OpenAIBackend:
             url=url,
             url_setting=url_setting,
             key_setting=KEY_SETTING,
+            key_hint="" if key == NO_KEY else mask_key(key),
             model=self.model,
             model_setting="backend.model (or --model)",
         )
