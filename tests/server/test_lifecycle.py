@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from voice_tui.server.app import LocalServer, start_server
@@ -392,3 +394,34 @@ async def test_cancel_mid_sentence_stops_the_synthesiser(connect: Any, server: L
         await asyncio.sleep(0.01)
     assert synthesizer.aborted == 1
     assert len(client.of("response.output_audio.delta")) == 1
+
+
+class BrokenSynthesizer(ToneSynthesizer):
+    """Speaks one chunk, then fails like a crashed speech engine."""
+
+    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
+        yield next(iter(super().synthesize(text, voice, speed)))
+        raise RuntimeError("the speech engine crashed")
+
+
+async def test_a_failing_synthesiser_fails_the_response_not_the_session() -> None:
+    components = make_components()
+    server = await start_server(components=replace(components, synthesizer=BrokenSynthesizer()))
+    try:
+        from openai import AsyncOpenAI
+
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            await client.until("session.created")
+            await say(client, "hi")
+            await client.send({"type": "response.create"})
+            done = (await client.until("response.done"))["response"]
+            assert done["status"] == "failed"
+            assert "speech engine crashed" in done["status_details"]["error"]["message"]
+            assert done["output"][0]["status"] == "incomplete"
+            # the next response is tried again on the same session
+            await client.send({"type": "response.create"})
+            assert (await client.until("response.done"))["response"]["status"] == "failed"
+    finally:
+        await server.close()

@@ -32,7 +32,14 @@ from voice_tui.server.items import Conversation, Item, decode_audio, item_from_c
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
 from voice_tui.server.transcription import Transcriber, Utterance
 from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
-from voice_tui.server.wire import BYTES_PER_MS, ClientError, Event, audio_ms, new_id
+from voice_tui.server.wire import (
+    BYTES_PER_MS,
+    ClientError,
+    Event,
+    audio_ms,
+    error_event,
+    new_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +181,16 @@ class Session:
         except ClientError as exc:
             exc.event_id = event_id
             await self.emit(exc.to_event())
+        except Exception:  # a bug here must not end the session
+            log.exception("handling a client event failed")
+            await self.emit(
+                error_event(
+                    "The server had an error while processing your request.",
+                    code="server_error",
+                    type_="server_error",
+                    event_id=event_id,
+                )
+            )
 
     # ---- session ------------------------------------------------------------------
 
