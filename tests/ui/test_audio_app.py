@@ -1,0 +1,81 @@
+"""The app with real audio: PortAudio through the virtual PulseAudio server
+(scripts/virtual-audio.sh). The mic meter moves with sound played into the `mic` sink;
+mute and the device menu act on the real audio worker."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import VirtualAudio
+from tests.ui.conftest import SIZE
+from tests.ui.support import live_app, live_loaded, until
+from tests.ui.test_live import connected, notifications
+from voice_tui.server.app import LocalServer
+from voice_tui.ui.launch import list_device_choices
+from voice_tui.ui.screens.devices import DeviceScreen
+from voice_tui.ui.widgets.mic_meter import MicMeter
+from voice_tui.ui.widgets.status_light import LightState, StatusLight
+
+pytestmark = pytest.mark.audio
+
+
+def write_tone(path: Path, seconds: float = 1.5, amplitude: float = 0.5) -> Path:
+    rate = 24_000
+    t = np.arange(int(rate * seconds)) / rate
+    pcm = (amplitude * np.sin(2 * math.pi * 440.0 * t) * 32767).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return path
+
+
+async def test_meter_mute_and_devices_with_real_audio(
+    virtual_audio: VirtualAudio, server: LocalServer, tmp_path: Path
+) -> None:
+    loaded = live_loaded(server, tmp_path)
+    loaded.settings.audio.enabled = True
+    app = live_app(loaded, tmp_path)
+    app._list_devices = list_device_choices
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        runtime = app.runtime
+        assert runtime is not None and runtime.audio is not None, runtime and runtime.audio_problem
+        meter = app.query_one(MicMeter)
+        assert meter.available
+        virtual_audio.run("paplay", "--device=mic", str(write_tone(tmp_path / "tone.wav")))
+        await until(pilot, lambda: meter.peak_dbfs > -20.0, "the tone on the meter")
+
+        await pilot.press("m")
+        await until(pilot, lambda: meter.muted, "muted")
+        light = app.query_one(StatusLight)
+        await until(pilot, lambda: light.state is LightState.MUTED, "muted light")
+        await pilot.press("m")
+        await until(pilot, lambda: not meter.muted, "unmuted")
+
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DeviceScreen), "device menu")
+        screen = app.screen
+        assert isinstance(screen, DeviceScreen)
+        names = [c.value for c in screen._inputs]
+        assert None in names and "pulse" in names
+        # Pick "pulse" as the microphone, keep the default speaker.
+        await pilot.press(*["down"] * names.index("pulse"), "enter", "enter")
+        await until(
+            pilot, lambda: "Audio devices changed." in notifications(app), "devices reopened", 30
+        )
+        await app.workers.wait_for_complete()
+        saved = tomllib.loads(loaded.path.read_text(encoding="utf-8"))
+        assert saved["audio"]["input_device"] == "pulse"
+        assert "output_device" not in saved["audio"]  # the default: nothing to write
+        # The reopened microphone still reaches the meter.
+        meter.peak_dbfs = -60.0
+        virtual_audio.run("paplay", "--device=mic", str(tmp_path / "tone.wav"))
+        await until(pilot, lambda: meter.peak_dbfs > -20.0, "the tone after reopening")
