@@ -170,8 +170,9 @@ def test_run_with_a_tool_round_trip(
     assert "> what time is it" in md and said in md and "get_current_time" in md
 
 
-def test_run_push_to_talk(
-    tone_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("mode", ["push_to_talk", "semantic_vad", "server_vad"])
+def test_run_in_every_turn_mode(
+    tone_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str
 ) -> None:
     question = write_tone_wav(tmp_path / "q.wav", phrase_tone("hello there"), 600)
     code = main(
@@ -179,7 +180,7 @@ def test_run_push_to_talk(
             "run",
             "--backend", "openai",
             "--base-url", tone_server.base_url,
-            "--turn-mode", "push_to_talk",
+            "--turn-mode", mode,
             "--input-file", str(question),
         ]
     )  # fmt: skip
@@ -265,3 +266,23 @@ def test_run_without_key_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[s
     question = write_tone_wav(tmp_path / "q.wav", 440.0, 300)
     assert main(["run", "--backend", "openai", "--input-file", str(question)]) == 1
     assert "No OpenAI API key" in capsys.readouterr().err
+
+
+def test_run_debug_log_has_the_handshake_but_never_the_key(
+    tone_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = write_tone_wav(tmp_path / "q.wav", phrase_tone("hello there"), 600)
+    log = tmp_path / "debug.log"
+    code = main(
+        [
+            "run",
+            "--backend", "openai",
+            "--base-url", tone_server.base_url,
+            "--log-file", str(log),
+            "--input-file", str(question),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    text = log.read_text()
+    assert "Authorization: Bearer" in text  # websockets logged the header...
+    assert KEY not in text  # ...redacted

@@ -255,7 +255,21 @@ def run_file(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     except AudioFileError as exc:
         print(f"voice-tui: {exc}", file=err)
         return EXIT_BAD_INPUT
-    return asyncio.run(_run(loaded, args, pcm, out, err))
+    log_file = getattr(args, "log_file", None)
+    if log_file is None:
+        return asyncio.run(_run(loaded, args, pcm, out, err))
+    from voice_tui.journal.redact import Redactor
+    from voice_tui.logsetup import setup_logging
+
+    try:  # the same redacted debug log as the app
+        logging_setup = setup_logging(log_file, Redactor.from_settings(loaded.settings))
+    except OSError as exc:
+        print(f"voice-tui: cannot write the log file {log_file}: {exc.strerror}", file=err)
+        return EXIT_BAD_INPUT
+    try:
+        return asyncio.run(_run(loaded, args, pcm, out, err))
+    finally:
+        logging_setup.close()
 
 
 async def _run(
