@@ -37,9 +37,7 @@ def tools(registry: ToolRegistry) -> tuple[dict[str, Any], ...]:
     return tuple(registry.definitions(["get_current_time", "end_conversation"]))
 
 
-async def reply(
-    *history: ChatMessage, tools: tuple[dict[str, Any], ...]
-) -> list[ResponderPiece]:
+async def reply(*history: ChatMessage, tools: tuple[dict[str, Any], ...]) -> list[ResponderPiece]:
     request = ResponderRequest(instructions=INSTRUCTIONS, history=history, tools=tools)
     return [piece async for piece in BuiltinResponder().respond(request)]
 
@@ -63,8 +61,11 @@ async def test_a_time_question_is_answered_through_the_real_time_tool(
     assert text_of(pieces) == ""
     result = await registry.call(call.name, call.arguments, timeout_s=5, max_output_chars=4000)
     assert result.ok, result.error
-    chat_call = {"id": call.call_id, "type": "function",
-                 "function": {"name": call.name, "arguments": call.arguments}}
+    chat_call = {
+        "id": call.call_id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
     answer = await reply(
         question,
         ChatMessage("assistant", "", tool_calls=(chat_call,)),

@@ -170,9 +170,9 @@ class BuiltinResponder:
         help_text = SHORT_HELP if _has_said(history, HELP_TEXT) else HELP_TEXT
         return [TextPiece(opening), TextPiece(" " + help_text)]
 
-    def _after_tool(self, history: tuple[ChatMessage, ...], result: ChatMessage) -> list[
-        ResponderPiece
-    ]:
+    def _after_tool(
+        self, history: tuple[ChatMessage, ...], result: ChatMessage
+    ) -> list[ResponderPiece]:
         name = _tool_name(history, result.tool_call_id)
         if name == TIME_TOOL:
             sentence = speak_time(result.content)

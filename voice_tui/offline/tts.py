@@ -93,14 +93,23 @@ class _Espeak:
             raise SynthesizerUnavailable(f"libespeak-ng could not be loaded: {e}") from e
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.lib.espeak_Initialize.argtypes = [
-            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_int,
         ]
         self.lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self.lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         rate = self.lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data_path.encode(), 0
@@ -145,8 +154,10 @@ class EspeakSynthesizer:
         chunks: queue.Queue[bytes | BaseException | None] = queue.Queue()
         stop = threading.Event()
         worker = threading.Thread(
-            target=self._run, args=(text, voice, speed, chunks, stop),
-            name="espeak-synth", daemon=True,
+            target=self._run,
+            args=(text, voice, speed, chunks, stop),
+            name="espeak-synth",
+            daemon=True,
         )
         worker.start()
         resampler = soxr.ResampleStream(self._espeak.sample_rate, SAMPLE_RATE, 1, dtype="int16")
