@@ -266,3 +266,29 @@ async def test_typing_over_the_assistant_cuts_it_and_gets_a_new_answer(
     assert [t.text for t in engine.conversation][-1] == "You said: second thought."
     assert engine.conversation[1].interrupted
     assert not rec.of(ErrorRaised)
+
+
+async def test_a_fatal_server_error_mid_session_stops_the_engine(
+    make_engine: EngineFactory,
+) -> None:
+    engine, rec = await make_engine()
+    engine.dispatch(
+        json.dumps(
+            {
+                "type": "error",
+                "event_id": "e1",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                    "message": "Incorrect API key provided.",
+                },
+            }
+        )
+    )
+    error = rec.of(ErrorRaised)[0]
+    assert error.fatal and "rejected the API key sk-te…" in error.message
+    await rec.wait_for(ConnectionChanged, lambda e: e.state is ConnectionState.FAILED)
+    ended = await rec.wait_for(ConversationEnded)
+    assert ended.reason == f"error: {error.message}"
+    with pytest.raises(EngineError, match="Not connected"):
+        await engine.send_text("still there?")

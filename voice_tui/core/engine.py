@@ -315,6 +315,7 @@ class ConversationEngine:
         self._response_requested = False
 
     def _fail(self, message: str, *, source: str, code: str = "") -> None:
+        self._configured = False  # nothing more is sent on this session
         self._emit(ErrorRaised(message, code=code, fatal=True, source=source))
         self._emit(ConnectionChanged(ConnectionState.FAILED, message))
         self._end(f"error: {message}")
@@ -596,6 +597,7 @@ class ConversationEngine:
             )
             if config_problem is not None and self._configured:
                 self._fail(config_problem.message, source="config", code=code)
+                self._spawn(self._close_connection())  # fatal: this session is over
             return
         if kind == "response.create":
             self._response_requested = False
