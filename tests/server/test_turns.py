@@ -258,3 +258,26 @@ async def test_speech_is_recognised_while_the_user_speaks(
     types = [e["type"] for e in client.events]
     first_delta = types.index("conversation.item.input_audio_transcription.delta")
     assert types.index("input_audio_buffer.committed") < first_delta
+
+
+async def test_idle_timeout_triggers_a_turn_after_the_reply_played(connect: Any) -> None:
+    client: Client = await connect(
+        audio={"input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}}
+    )
+    await say_text(client, "hi")
+    await client.send({"type": "response.create"})
+    done = (await client.until("response.done"))["response"]
+    reply_ms = len(audio_bytes(client.events)) // 48
+    assert done["status"] == "completed"
+    # the user stays silent while the reply plays and for almost the whole timeout
+    await stream_audio(client, silence(reply_ms + 4900), chunk_ms=100)
+    await client.send({"type": "conversation.item.retrieve", "item_id": "item_marker"})
+    await client.until("error")  # everything sent so far has been handled
+    assert not client.of("input_audio_buffer.timeout_triggered")
+    await stream_audio(client, silence(200), chunk_ms=100)
+    triggered = await client.until("input_audio_buffer.timeout_triggered")
+    assert triggered["audio_start_ms"] == reply_ms
+    assert triggered["audio_end_ms"] == reply_ms + 5000
+    committed = await client.until("input_audio_buffer.committed")
+    assert committed["item_id"] == triggered["item_id"]
+    assert (await client.until("response.done"))["response"]["status"] == "completed"

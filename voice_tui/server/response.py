@@ -82,6 +82,7 @@ class ResponseRun:
         self._pending = ""  # text not yet spoken (audio modality)
         self._output_text_tokens = 0
         self._output_audio_ms = 0
+        self.status = "in_progress"  # the final status once response.done went out
         self.input_tokens = (0, 0)
         if plan.modality == "audio" and components.synthesizer is None:
             plan.modality = "text"  # no voice available: the reply is written
@@ -98,6 +99,7 @@ class ResponseRun:
         details: dict[str, Any] | None = None
         if self.plan.fail_with is not None:
             details = {"type": "failed", "error": self.plan.fail_with}
+            self.status = "failed"
             await self._emit(
                 {"type": "response.done", "response": self._wire("failed", details, final=True)}
             )
@@ -147,9 +149,14 @@ class ResponseRun:
                 "error": {"type": "server_error", "code": "server_error", "message": str(exc)},
             }
             await self._close_message("incomplete", speak_rest=False)
+        self.status = status
         await self._emit(
             {"type": "response.done", "response": self._wire(status, details, final=True)}
         )
+
+    @property
+    def output_audio_ms(self) -> int:
+        return self._output_audio_ms
 
     def _said(self) -> str:
         if self._message is None:

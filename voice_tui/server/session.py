@@ -22,6 +22,7 @@ from voice_tui.server.components import Components
 from voice_tui.server.config import (
     FunctionTool,
     ResponseParams,
+    ServerVad,
     SessionConfig,
     ToolChoice,
     apply_session_update,
@@ -82,6 +83,8 @@ class Session:
         # the utterance being recognised while the user speaks, fed from buffer[live_pos:]
         self.live: Utterance | None = None
         self.live_pos = 0
+        # server VAD idle_timeout_ms: audio clock from which silence counts as idle
+        self.idle_from_ms: int | None = None
         self._reset_vad()
         # responses
         self.active: ResponseRun | None = None
@@ -267,11 +270,50 @@ class Session:
         for vad_event in self.vad.feed(pcm):
             await self._on_vad(vad_event)
         self._feed_live()
+        if self.speech_item_id is None and await self._idle_timeout():
+            return
         if self.speech_item_id is None:
             keep_ms = VadSettings().prefix_padding_ms + _IDLE_KEEP_MS
             if self.vad is not None:
                 keep_ms = self.vad.settings.prefix_padding_ms + _IDLE_KEEP_MS
             self._drop_before(self.buffer_start_ms + audio_ms(len(self.buffer)) - keep_ms)
+
+    @property
+    def audio_clock_ms(self) -> int:
+        """Milliseconds of audio written to the buffer since the session started."""
+        return self.buffer_start_ms + audio_ms(len(self.buffer))
+
+    async def _idle_timeout(self) -> bool:
+        """server_vad idle_timeout_ms: silence since the last reply played out -> a turn."""
+        td = self.config.audio.input.turn_detection
+        if (
+            not isinstance(td, ServerVad)
+            or td.idle_timeout_ms is None
+            or self.idle_from_ms is None
+            or self.active is not None
+            or self.audio_clock_ms - self.idle_from_ms < td.idle_timeout_ms
+        ):
+            return False
+        start, end = self.idle_from_ms, self.audio_clock_ms
+        self.idle_from_ms = None
+        self._drop_before(start)
+        pcm = bytes(self.buffer)
+        self.buffer_start_ms += audio_ms(len(self.buffer))
+        self.buffer.clear()
+        self._reset_vad()
+        item_id = new_id("item")
+        await self.emit(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": start,
+                "audio_end_ms": end,
+                "item_id": item_id,
+            }
+        )
+        started_at = time.perf_counter()
+        await self._commit_audio(pcm, item_id, None)
+        await self._start_response(ResponseParams(), started_at)
+        return True
 
     def _drop_before(self, ms: int) -> None:
         if ms <= self.buffer_start_ms:
@@ -285,6 +327,7 @@ class Session:
         assert td is not None
         if vad_event.kind == "started":
             self._drop_before(vad_event.audio_ms)
+            self.idle_from_ms = None
             self.speech_item_id = new_id("item")
             self._drop_live()
             self.live = self.transcriber.begin(self.config.audio.input.transcription)
@@ -518,6 +561,7 @@ class Session:
         run = ResponseRun(plan, self.conversation, self.components, self.emit, self._on_audio)
         if in_conversation:
             self.active = run
+            self.idle_from_ms = None
         await run.announce()
         task = asyncio.create_task(run.run())
         self._tasks[run] = task
@@ -534,6 +578,8 @@ class Session:
             self.active = None
             text, audio = run.input_tokens
             self._last_input_tokens = text + audio
+            if run.status == "completed":  # idle time starts once its audio has played
+                self.idle_from_ms = self.audio_clock_ms + run.output_audio_ms
 
     def _on_audio(self) -> None:
         self.audio_produced = True
