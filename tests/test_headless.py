@@ -286,3 +286,18 @@ def test_run_debug_log_has_the_handshake_but_never_the_key(
     text = log.read_text()
     assert "Authorization: Bearer" in text  # websockets logged the header...
     assert KEY not in text  # ...redacted
+
+
+def test_run_ends_when_the_assistant_ends_the_conversation(
+    tone_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = write_tone_wav(tmp_path / "bye.wav", phrase_tone("goodbye"), 600)
+    code = main(
+        ["run", "--backend", "openai", "--base-url", tone_server.base_url,
+         "--input-file", str(question)]
+    )  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[0] == "You: goodbye"
+    assert lines[1].startswith("  [tool end_conversation(") and lines[1].endswith("(ok)")
+    assert lines[2:] == ["Assistant: Goodbye, partner!"]
