@@ -94,6 +94,7 @@ class Player:
         self._resampler = StreamResampler(TARGET_RATE, rate)
         self._resampler_lock = threading.Lock()
         self._last_play = 0.0
+        self._last_chunk: tuple[str, int, str] | None = None  # item, content index, response
         self.reference = SampleRing(int(rate * REFERENCE_SECONDS), rate)
         self.underruns = 0
         self.chunks_dropped = 0
@@ -111,6 +112,7 @@ class Player:
         with self._resampler_lock:
             samples = self._resampler.process(pcm)
             self._last_play = time.perf_counter()
+            self._last_chunk = (chunk.item_id, chunk.content_index, chunk.response_id)
         self._enqueue(chunk.item_id, chunk.content_index, chunk.response_id, len(pcm), samples)
 
     def _enqueue(
@@ -146,12 +148,9 @@ class Player:
             self._last_play = 0.0
             tail = self._resampler.flush()
             self._resampler = StreamResampler(TARGET_RATE, self.rate)
-        with self._lock:
-            last = self._segments[-1] if self._segments else None
+            last = self._last_chunk
         if last is not None and len(tail):
-            item = self._items.get(last.item_id)
-            if item is not None:
-                self._enqueue(last.item_id, item.content_index, last.response_id, 0, tail)
+            self._enqueue(last[0], last[1], last[2], 0, tail)
 
     def interrupt(self) -> HeardAudio | None:
         with self._lock:
@@ -198,11 +197,6 @@ class Player:
         self._playing = False
         self._prebuffering_since = None
         self._drained_response = None
-
-    def forget_interrupted(self) -> None:
-        """Accept audio of any response again (e.g. a new session reuses no ids)."""
-        with self._lock:
-            self._dropped.clear()
 
     def heard(self, item_id: str) -> int:
         """Milliseconds of `item_id` that have reached the DAC by now."""
