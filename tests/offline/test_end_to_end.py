@@ -1,0 +1,114 @@
+"""Issue 5 end to end: a spoken "what time is it" through the whole offline engine.
+
+Real parts only: the project's synthesiser makes the question (voice and speed in
+tests/offline/phrases.py), the engine sends it as a microphone would over the real
+openai SDK to the built-in server on 127.0.0.1, pocketsphinx transcribes it, the
+built-in responder calls the real get_current_time tool, and espeak-ng speaks the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from voice_tui.backends.local import LocalBackend
+from voice_tui.config.schema import Settings
+from voice_tui.core.conversation import Role
+from voice_tui.core.engine import ConversationEngine
+from voice_tui.core.events import (
+    AppEvent,
+    AudioChunk,
+    ErrorRaised,
+    ToolCallFinished,
+    TurnCompleted,
+    UserTranscriptFinal,
+)
+from voice_tui.core.tools import build_registry
+from voice_tui.offline.tts import EspeakSynthesizer
+from voice_tui.server.components import SAMPLE_RATE
+
+from .audio_checks import duration_s, rms_dbfs
+from .phrases import TEST_SPEED, TEST_VOICE, words
+
+E = TypeVar("E")
+
+
+class Events:
+    def __init__(self) -> None:
+        self.all: list[AppEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: AppEvent) -> None:
+        self.all.append(event)
+        self._changed.set()
+
+    async def wait_for(
+        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, within_s: float = 60
+    ) -> E:
+        async def scan() -> E:
+            while True:
+                for event in self.all:
+                    if isinstance(event, kind) and where(event):
+                        return event
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(scan(), within_s)
+
+
+def silence(ms: int) -> bytes:
+    return b"\0\0" * (SAMPLE_RATE * ms // 1000)
+
+
+async def test_spoken_time_question_is_answered_with_the_time_spoken(tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {
+            "backend": {"kind": "local"},
+            "session": {"silence_duration_ms": 500},
+            "tools": {"data_dir": str(tmp_path / "tools")},
+        }
+    )
+    backend = LocalBackend(settings)
+    engine = ConversationEngine(settings, backend, build_registry(settings), None)
+    events = Events()
+    engine.subscribe(events)
+    try:
+        await engine.start()
+        question = b"".join(
+            EspeakSynthesizer().synthesize("What time is it?", TEST_VOICE, TEST_SPEED)
+        )
+        audio = silence(400) + question + silence(1200)
+        step = SAMPLE_RATE * 2 * 20 // 1000  # 20 ms, as a microphone delivers it
+        for start in range(0, len(audio), step):
+            engine.send_audio(audio[start : start + step])
+            await asyncio.sleep(0)
+
+        heard = await events.wait_for(UserTranscriptFinal)
+        assert "time" in words(heard.transcript)
+
+        tool = await events.wait_for(ToolCallFinished)
+        assert tool.name == "get_current_time" and tool.ok
+        now = datetime.fromisoformat(json.loads(tool.output)["iso"])
+        clock = f"{now.hour % 12 or 12}:{now.minute:02d}"
+
+        answer = await events.wait_for(
+            TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT and bool(e.turn.text)
+        )
+        assert clock in answer.turn.text
+        assert ("AM" if now.hour < 12 else "PM") in answer.turn.text
+        spoken = b"".join(
+            c.pcm
+            for c in events.all
+            if isinstance(c, AudioChunk) and c.item_id == answer.turn.item_id
+        )
+        assert rms_dbfs(spoken) > -35
+        ms_per_char = duration_s(spoken) * 1000 / len(answer.turn.text)
+        assert 40 <= ms_per_char <= 120
+        assert not [e for e in events.all if isinstance(e, ErrorRaised)]
+    finally:
+        await engine.close()
+        await backend.aclose()
