@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voice_tui.server.config import ServerVad
+from voice_tui.server.input_audio import Committed, InputAudio, SpeechStarted
 from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
 
 from .support import espeak_pcm, silence, voiced
@@ -78,3 +80,33 @@ def test_espeak_speech_is_one_turn(tmp_path: Path) -> None:
     # espeak's own lead-in is a few quiet milliseconds; the start lands near 800 - 300
     assert 450 <= events[0].audio_ms <= 650
     assert 800 + speech_ms <= events[1].audio_ms <= 800 + speech_ms + 500 + 20
+
+
+def test_input_audio_clock_stays_exact_across_odd_appends_and_clears() -> None:
+    audio = InputAudio(lambda: None)
+    audio.configure(ServerVad(type="server_vad"))
+    written = 0
+    for _ in range(37):  # 250-byte appends: not a whole number of milliseconds each
+        audio.append(bytes(250))
+        written += 250
+    audio.clear()
+    assert audio.clock_ms == written // 48
+    happenings = []
+    pcm = voiced(800) + silence(900)
+    for start in range(0, len(pcm), 250):
+        happenings += audio.append(pcm[start : start + 250])
+    written += len(pcm)
+    assert audio.clock_ms == written // 48
+    started, turn = happenings
+    assert isinstance(started, SpeechStarted) and isinstance(turn, Committed)
+    assert turn.item_id == started.item_id
+    assert len(turn.pcm) // 48 == turn.audio_end_ms - started.audio_start_ms
+
+
+def test_push_to_talk_commit_takes_everything() -> None:
+    audio = InputAudio(lambda: None)
+    audio.configure(None)
+    assert audio.append(voiced(300) + silence(2000)) == []  # no VAD
+    turn = audio.commit()
+    assert len(turn.pcm) == 2300 * 48
+    assert audio.clock_ms == 2300

@@ -29,15 +29,14 @@ from voice_tui.server.config import (
     parse_response_params,
 )
 from voice_tui.server.faults import CLOSE_GOING_AWAY, MAX_DURATION_REASON, FaultPlan
+from voice_tui.server.input_audio import Committed, IdleTimeout, InputAudio, SpeechStarted
 from voice_tui.server.items import Conversation, Item, decode_audio, item_from_client
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
-from voice_tui.server.transcription import Transcriber, Utterance
-from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
+from voice_tui.server.transcription import Transcriber
 from voice_tui.server.wire import (
     BYTES_PER_MS,
     ClientError,
     Event,
-    audio_ms,
     error_event,
     new_id,
 )
@@ -45,9 +44,6 @@ from voice_tui.server.wire import (
 log = logging.getLogger(__name__)
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024  # the cloud's limit for one append event
-MAX_BUFFER_MS = 30 * 60 * 1000  # uncommitted audio kept at most (push-to-talk held forever)
-MIN_COMMIT_MS = 100
-_IDLE_KEEP_MS = 1000  # audio kept before speech starts, beyond the prefix padding
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +71,10 @@ class Session:
         self.transcriber = Transcriber(components.recognizer, self.emit)
         self.closed = False
         self.audio_produced = False
-        # input audio buffer: bytes from buffer_start_ms (ms of audio since session start)
-        self.buffer = bytearray()
-        self.buffer_start_ms = 0
-        self.speech_item_id: str | None = None
-        self.vad: EnergyVad | None = None
-        # the utterance being recognised while the user speaks, fed from buffer[live_pos:]
-        self.live: Utterance | None = None
-        self.live_pos = 0
-        # server VAD idle_timeout_ms: audio clock from which silence counts as idle
-        self.idle_from_ms: int | None = None
-        self._reset_vad()
+        self.input = InputAudio(
+            lambda: self.transcriber.begin(self.config.audio.input.transcription)
+        )
+        self.input.configure(self.config.audio.input.turn_detection)
         # responses
         self.active: ResponseRun | None = None
         self._tasks: dict[ResponseRun, asyncio.Task[None]] = {}
@@ -123,7 +112,7 @@ class Session:
             await self._shutdown()
 
     async def _shutdown(self) -> None:
-        self._drop_live()
+        self.input.close()
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -222,31 +211,10 @@ class Session:
         )
         self.config = config
         if turn_detection_changed:
-            self._reset_vad()
+            self.input.configure(config.audio.input.turn_detection)
         await self.emit({"type": "session.updated", "session": self._session_wire()})
 
     # ---- input audio buffer -----------------------------------------------------------
-
-    def _reset_vad(self) -> None:
-        td = self.config.audio.input.turn_detection
-        now = self.buffer_start_ms + audio_ms(len(self.buffer))
-        self.vad = None if td is None else EnergyVad(VadSettings.from_turn_detection(td), now)
-        self.speech_item_id = None
-        self._drop_live()
-
-    def _drop_live(self) -> None:
-        if self.live is not None:
-            self.live.abort()
-            self.live = None
-
-    def _feed_live(self, end: int | None = None) -> Utterance | None:
-        """Feed the live utterance the buffer up to `end` (bytes; None: all of it)."""
-        live = self.live
-        if live is not None:
-            stop = len(self.buffer) if end is None else end
-            live.feed(bytes(self.buffer[self.live_pos : stop]))
-            self.live_pos = stop
-        return live
 
     async def _append(self, event: Event) -> None:
         audio = event.get("audio")
@@ -257,132 +225,63 @@ class Session:
                 param="audio",
             )
         pcm = decode_audio(audio, "audio", MAX_APPEND_BYTES)
-        if audio_ms(len(self.buffer) + len(pcm)) > MAX_BUFFER_MS:
-            raise ClientError(
-                "The input audio buffer is full: at most 30 minutes of audio can wait for a "
-                "commit. Commit or clear the buffer.",
-                code="input_audio_buffer_full",
-                param="audio",
-            )
-        self.buffer.extend(pcm)
-        if self.vad is None:
-            return
-        for vad_event in self.vad.feed(pcm):
-            await self._on_vad(vad_event)
-        self._feed_live()
-        if self.speech_item_id is None and await self._idle_timeout():
-            return
-        if self.speech_item_id is None:
-            keep_ms = VadSettings().prefix_padding_ms + _IDLE_KEEP_MS
-            if self.vad is not None:
-                keep_ms = self.vad.settings.prefix_padding_ms + _IDLE_KEEP_MS
-            self._drop_before(self.buffer_start_ms + audio_ms(len(self.buffer)) - keep_ms)
-
-    @property
-    def audio_clock_ms(self) -> int:
-        """Milliseconds of audio written to the buffer since the session started."""
-        return self.buffer_start_ms + audio_ms(len(self.buffer))
-
-    async def _idle_timeout(self) -> bool:
-        """server_vad idle_timeout_ms: silence since the last reply played out -> a turn."""
         td = self.config.audio.input.turn_detection
-        if (
-            not isinstance(td, ServerVad)
-            or td.idle_timeout_ms is None
-            or self.idle_from_ms is None
-            or self.active is not None
-            or self.audio_clock_ms - self.idle_from_ms < td.idle_timeout_ms
-        ):
-            return False
-        start, end = self.idle_from_ms, self.audio_clock_ms
-        self.idle_from_ms = None
-        self._drop_before(start)
-        pcm = bytes(self.buffer)
-        self.buffer_start_ms += audio_ms(len(self.buffer))
-        self.buffer.clear()
-        self._reset_vad()
-        item_id = new_id("item")
+        idle_ms = td.idle_timeout_ms if isinstance(td, ServerVad) else None
+        for happening in self.input.append(pcm, idle_ms if self.active is None else None):
+            if isinstance(happening, SpeechStarted):
+                await self._speech_started(happening)
+            elif isinstance(happening, Committed):
+                await self._speech_stopped(happening)
+            else:
+                await self._idle_turn(happening)
+
+    async def _speech_started(self, started: SpeechStarted) -> None:
         await self.emit(
             {
-                "type": "input_audio_buffer.timeout_triggered",
-                "audio_start_ms": start,
-                "audio_end_ms": end,
-                "item_id": item_id,
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": started.audio_start_ms,
+                "item_id": started.item_id,
             }
         )
-        started_at = time.perf_counter()
-        await self._commit_audio(pcm, item_id, None)
-        await self._start_response(ResponseParams(), started_at)
-        return True
-
-    def _drop_before(self, ms: int) -> None:
-        if ms <= self.buffer_start_ms:
-            return
-        cut = min((ms - self.buffer_start_ms) * BYTES_PER_MS, len(self.buffer))
-        del self.buffer[:cut]
-        self.buffer_start_ms += cut // BYTES_PER_MS
-
-    async def _on_vad(self, vad_event: VadEvent) -> None:
         td = self.config.audio.input.turn_detection
-        assert td is not None
-        if vad_event.kind == "started":
-            self._drop_before(vad_event.audio_ms)
-            self.idle_from_ms = None
-            self.speech_item_id = new_id("item")
-            self._drop_live()
-            self.live = self.transcriber.begin(self.config.audio.input.transcription)
-            self.live_pos = 0
-            await self.emit(
-                {
-                    "type": "input_audio_buffer.speech_started",
-                    "audio_start_ms": vad_event.audio_ms,
-                    "item_id": self.speech_item_id,
-                }
-            )
-            if td.interrupt_response and self.active is not None:
-                await self._cancel(self.active, "turn_detected")
-            return
-        item_id = self.speech_item_id or new_id("item")
-        self.speech_item_id = None
+        if td is not None and td.interrupt_response and self.active is not None:
+            await self._cancel(self.active, "turn_detected")
+
+    async def _speech_stopped(self, turn: Committed) -> None:
         await self.emit(
             {
                 "type": "input_audio_buffer.speech_stopped",
-                "audio_end_ms": vad_event.audio_ms,
-                "item_id": item_id,
+                "audio_end_ms": turn.audio_end_ms,
+                "item_id": turn.item_id,
             }
         )
-        end = min((vad_event.audio_ms - self.buffer_start_ms) * BYTES_PER_MS, len(self.buffer))
-        live = self._feed_live(end)
-        self.live = None
-        pcm = bytes(self.buffer[:end])
-        del self.buffer[:end]
-        self.buffer_start_ms += end // BYTES_PER_MS
         started_at = time.perf_counter()
-        await self._commit_audio(pcm, item_id, live)
-        if td.create_response and self.active is None:
+        await self._commit_audio(turn)
+        td = self.config.audio.input.turn_detection
+        if td is not None and td.create_response and self.active is None:
             await self._start_response(ResponseParams(), started_at)
 
-    async def _commit(self, event: Event) -> None:
-        length_ms = len(self.buffer) / BYTES_PER_MS
-        if length_ms < MIN_COMMIT_MS:
-            raise ClientError(
-                "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {length_ms:.2f}ms of audio.",
-                code="input_audio_buffer_commit_empty",
-            )
-        live = self._feed_live()
-        self.live = None
-        pcm = bytes(self.buffer)
-        self.buffer_start_ms += audio_ms(len(self.buffer))
-        self.buffer.clear()
-        item_id = self.speech_item_id or new_id("item")
-        self._reset_vad()
-        await self._commit_audio(pcm, item_id, live)
+    async def _idle_turn(self, idle: IdleTimeout) -> None:
+        """server_vad idle_timeout_ms: silence since the last reply played out -> a turn."""
+        await self.emit(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": idle.audio_start_ms,
+                "audio_end_ms": idle.turn.audio_end_ms,
+                "item_id": idle.turn.item_id,
+            }
+        )
+        started_at = time.perf_counter()
+        await self._commit_audio(idle.turn)
+        await self._start_response(ResponseParams(), started_at)
 
-    async def _commit_audio(self, pcm: bytes, item_id: str, live: Utterance | None) -> None:
-        item = Item(item_id, "message", role="user")
+    async def _commit(self, event: Event) -> None:
+        await self._commit_audio(self.input.commit())
+
+    async def _commit_audio(self, turn: Committed) -> None:
+        item = Item(turn.item_id, "message", role="user")
         item.content.append({"type": "input_audio", "transcript": None})
-        item.audio[0] = bytearray(pcm)
+        item.audio[0] = bytearray(turn.pcm)
         previous = self.conversation.add(item)
         # Pending until the transcription task resolves it; responses wait on it.
         item.transcript = asyncio.get_running_loop().create_future()
@@ -402,12 +301,10 @@ class Session:
         )
         await self.emit({"type": "conversation.item.done", "item": item.to_wire()})
         # after the commit events: the transcription events must follow them
-        self.transcriber.start(item, 0, self.config.audio.input.transcription, live)
+        self.transcriber.start(item, 0, self.config.audio.input.transcription, turn.live)
 
     async def _clear(self, event: Event) -> None:
-        self.buffer_start_ms += audio_ms(len(self.buffer))
-        self.buffer.clear()
-        self._reset_vad()
+        self.input.clear()
         await self.emit({"type": "input_audio_buffer.cleared"})
 
     async def _output_audio_clear(self, event: Event) -> None:
@@ -561,7 +458,7 @@ class Session:
         run = ResponseRun(plan, self.conversation, self.components, self.emit, self._on_audio)
         if in_conversation:
             self.active = run
-            self.idle_from_ms = None
+            self.input.cancel_idle()
         await run.announce()
         task = asyncio.create_task(run.run())
         self._tasks[run] = task
@@ -578,8 +475,8 @@ class Session:
             self.active = None
             text, audio = run.input_tokens
             self._last_input_tokens = text + audio
-            if run.status == "completed":  # idle time starts once its audio has played
-                self.idle_from_ms = self.audio_clock_ms + run.output_audio_ms
+            if run.status == "completed":
+                self.input.reply_played(run.output_audio_ms)
 
     def _on_audio(self) -> None:
         self.audio_produced = True
