@@ -120,15 +120,21 @@ async def test_clear_empties_the_buffer(connect: Any) -> None:
         ({"output_modalities": ["video"]}, "invalid_value", "session.output_modalities[0]"),
         ({"audio": {"output": {"voice": "robot"}}}, "invalid_value", "session.audio.output.voice"),
         (
-            {"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 2}}}},
-            "invalid_value",
+            {"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 2.5}}}},
+            "decimal_above_maximum_value",
             "session.audio.input.turn_detection.threshold",
         ),
         (
             {"audio": {"input": {"turn_detection": {"type": "magic"}}}},
             "invalid_value",
-            "session.audio.input.turn_detection",
+            "session.audio.input.turn_detection.type",
         ),
+        (
+            {"audio": {"input": {"turn_detection": {"threshold": 0.2}}}},
+            "missing_required_parameter",
+            "session.audio.input.turn_detection.type",
+        ),
+        ({"max_output_tokens": 0}, "integer_below_minimum_value", "session.max_output_tokens"),
         (
             {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}},
             "invalid_value",

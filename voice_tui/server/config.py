@@ -7,6 +7,7 @@ server honours. Validation errors become OpenAI-shaped messages ("Unknown parame
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -212,7 +213,12 @@ def parse_response_params(raw: Any) -> ResponseParams:
     return params
 
 
-_TAGS = frozenset({"server_vad", "semantic_vad", "function-after[...]"})
+_FIELD = re.compile(r"[a-z_][a-z0-9_]*")
+# pydantic's labels for union members and discriminator tags: not part of the JSON path
+_NOT_FIELDS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"}) | {
+    "server_vad",
+    "semantic_vad",
+}
 _EXPECTED = {
     "string": "a string",
     "int": "an integer",
@@ -222,36 +228,63 @@ _EXPECTED = {
     "model": "an object",
     "list": "an array",
 }
+_BOUNDS = {
+    "less_than_equal": ("above maximum value", "<=", "le"),
+    "less_than": ("above maximum value", "<", "lt"),
+    "greater_than_equal": ("below minimum value", ">=", "ge"),
+    "greater_than": ("below minimum value", ">", "gt"),
+}
+
+
+def _param(root: str, loc: tuple[int | str, ...]) -> str:
+    parts = [root]
+    for piece in loc:
+        if isinstance(piece, int):
+            parts[-1] += f"[{piece}]"
+        elif _FIELD.fullmatch(piece) and piece not in _NOT_FIELDS:
+            parts.append(piece)
+    return ".".join(parts)
 
 
 def client_error_from(exc: ValidationError, root: str) -> ClientError:
     """The first pydantic error, phrased the way the Realtime API phrases it."""
     err = exc.errors(include_url=False)[0]
-    parts = [root]
-    for piece in err["loc"]:
-        if isinstance(piece, int):
-            parts[-1] += f"[{piece}]"
-        elif piece not in _TAGS and not str(piece).startswith(("literal[", "int", "dict[")):
-            parts.append(str(piece))
-    param = ".".join(parts)
+    param = _param(root, err["loc"])
     kind = err["type"]
     value = err.get("input")
+    ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         return ClientError(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
-    if kind == "missing":
+    if kind in ("missing", "union_tag_not_found"):
+        param += ".type" if kind == "union_tag_not_found" else ""
         return ClientError(
             f"Missing required parameter: '{param}'.",
             code="missing_required_parameter",
             param=param,
         )
-    if kind in ("literal_error", "union_tag_invalid", "enum"):
-        expected = (err.get("ctx") or {}).get("expected", "")
+    if kind == "union_tag_invalid":
         return ClientError(
-            f"Invalid value: {_show(value)}. Supported values are: {expected}.",
+            f"Invalid value: {_show(ctx.get('tag'))}. Supported values are: "
+            f"{ctx.get('expected_tags', '')}.",
+            code="invalid_value",
+            param=f"{param}.type",
+        )
+    if kind in ("literal_error", "enum"):
+        return ClientError(
+            f"Invalid value: {_show(value)}. Supported values are: {ctx.get('expected', '')}.",
             code="invalid_value",
             param=param,
         )
-    if kind.endswith(("_type", "_parsing")) or kind == "union_tag_not_found":
+    if kind in _BOUNDS:
+        words, op, key = _BOUNDS[kind]
+        number = "integer" if isinstance(value, int) else "decimal"
+        return ClientError(
+            f"Invalid '{param}': {number} {words}. Expected a value {op} {ctx.get(key)}, but "
+            f"got {value} instead.",
+            code=f"{number}_{words.replace(' ', '_')}",
+            param=param,
+        )
+    if kind.endswith(("_type", "_parsing")):
         wanted = _EXPECTED.get(kind.split("_")[0], "another type")
         return ClientError(
             f"Invalid type for '{param}': expected {wanted}, but got {_json_type(value)} instead.",
