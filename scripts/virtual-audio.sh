@@ -7,6 +7,8 @@
 #   scripts/virtual-audio.sh status            # exit 0 when running
 #   scripts/virtual-audio.sh stop              # stop only the server this script started
 #   scripts/virtual-audio.sh start --install   # apt-get install the packages when missing
+#   scripts/virtual-audio.sh loopback-on -12 40   # open speakers: speaker -> mic echo
+#   scripts/virtual-audio.sh loopback-off         # headphones again
 #
 # Devices: sink `speaker` (default sink; record it from `speaker.monitor`), sink `mic`
 # (its monitor `mic.monitor` is the default source: `paplay --device=mic x.wav` feeds the
@@ -123,8 +125,45 @@ stop() {
     say "stopped pid $pid"
 }
 
+# -- echo loopback (issue 8) ------------------------------------------------------------
+# A module-loopback from speaker.monitor into the mic sink, LEVEL_DB loud (e.g. -12) and
+# about DELAY_MS late: the application hears itself as with open speakers. It acts on the
+# server in $PULSE_SERVER when set (as tests have it), else on this script's server.
+LOOPBACK_NAME=voice-tui-echo-loopback
+
+echo_pactl() {
+    PULSE_SERVER="${PULSE_SERVER:-unix:$DIR/native}" PULSE_COOKIE="${PULSE_COOKIE:-$DIR/cookie}" \
+        pactl "$@"
+}
+
+loopback_off() {
+    abs_dir
+    local module
+    for module in $(echo_pactl list short modules | awk -v n="$LOOPBACK_NAME" '$0 ~ n {print $1}'); do
+        echo_pactl unload-module "$module"
+    done
+}
+
+loopback_on() {
+    local level="${1:-}" delay="${2:-}" module input
+    [[ "$level" =~ ^[-+]?[0-9]+([.][0-9]+)?$ && "$delay" =~ ^[0-9]+$ ]] ||
+        { say "usage: $0 loopback-on LEVEL_DB DELAY_MS (e.g. -12 40)"; return 2; }
+    loopback_off
+    module="$(echo_pactl load-module module-loopback source=speaker.monitor sink=mic \
+        latency_msec="$delay" source_dont_move=true sink_dont_move=true \
+        sink_input_properties=media.name="$LOOPBACK_NAME")"
+    input="$(echo_pactl list sink-inputs | awk -v m="$module" '
+        /^Sink Input #/ {id = substr($3, 2)}
+        /Owner Module:/ && $3 == m {print id; exit}')"
+    [[ -n "$input" ]] || { say "loopback module $module has no sink input"; return 1; }
+    echo_pactl set-sink-input-volume "$input" "${level#+}dB"
+    say "echo loopback: speaker.monitor -> mic at ${level} dB, ${delay} ms (module $module)"
+}
+
 case "${1:-}" in
 start) start "${2:-}" ;;
+loopback-on) loopback_on "${2:-}" "${3:-}" ;;
+loopback-off) loopback_off ;;
 stop) stop ;;
 env)
     abs_dir
@@ -136,7 +175,7 @@ status)
     server_pid >/dev/null
     ;;
 *)
-    echo "usage: $0 start [--install] | stop | env | status" >&2
+    echo "usage: $0 start [--install] | stop | env | status | loopback-on LEVEL_DB DELAY_MS | loopback-off" >&2
     exit 2
     ;;
 esac

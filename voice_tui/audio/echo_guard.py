@@ -54,6 +54,9 @@ class GuardSettings:
     min_residual_db: float = -45.0  # never trust more suppression than this
     max_residual_db: float = 20.0
     residual_decay_db_per_s: float = 10.0
+    # Rising slowly keeps the onset of near-end speech (which ramps up over tens of ms)
+    # from being learned as echo before it is loud enough to count as speech.
+    residual_attack_db_per_s: float = 100.0
     erle_smoothing: float = 0.02  # weight of each echo-only frame in the ERLE estimate
 
 
@@ -69,6 +72,7 @@ class ResidualEchoGuard:
         self._warmup_frames = s.warmup_ms // 10
         self._hangover_frames = s.hangover_ms // 10
         self._decay = s.residual_decay_db_per_s / 100
+        self._attack = s.residual_attack_db_per_s / 100
         self.reset()
 
     def reset(self) -> None:
@@ -141,7 +145,8 @@ class ResidualEchoGuard:
     def _learn(self, far_recent: float, mic: float, out: float) -> None:
         s = self.settings
         observed = db(out) - db(far_recent)
-        residual = max(observed, self.residual_db - self._decay)
+        rising = min(observed, self.residual_db + self._attack)
+        residual = max(rising, self.residual_db - self._decay)
         self.residual_db = min(max(residual, s.min_residual_db), s.max_residual_db)
         a = s.erle_smoothing
         self._mic_power += a * (mic - self._mic_power)

@@ -1,0 +1,74 @@
+"""Open speakers end to end (issue 8): the virtual speaker looped into the virtual mic
+at -12 dB / 40 ms while the local server speaks long answers through the real SDK,
+engine and AudioWorker. With echo cancellation the assistant never interrupts itself
+and the echo in the sent audio is measured down; without it, it does interrupt itself
+(so these tests can fail); a user speaking over the answer still interrupts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voice_tui.audio.echo import EchoCanceller
+
+from .echo_scenario import echo_loopback, open_echo_session
+from .signals import speech_wav
+from .virtual import VirtualAudio
+
+pytestmark = pytest.mark.audio
+
+LEVEL_DB = -12
+DELAY_MS = 40
+MIN_ERLE_DB = 20.0  # a sane floor: AEC3 alone measured well above it here
+
+
+async def test_aec_never_interrupts_itself_and_removes_the_echo(
+    virtual_audio: VirtualAudio, tmp_path: Path
+) -> None:
+    with echo_loopback(virtual_audio, LEVEL_DB, DELAY_MS):
+        async with open_echo_session(virtual_audio, tmp_path, "aec") as session:
+            results = [await session.answer() for _ in range(3)]
+            assert isinstance(session.processor, EchoCanceller)
+            stats = session.processor.stats
+    for r in results:
+        assert r.figures is not None
+        print(
+            f"answer {r.item_id}: speech_started {r.speech_started}, echo in mic "
+            f"{r.figures.mic_dbfs:.1f} dBFS, after AEC {r.figures.cleaned_dbfs:.1f}, sent "
+            f"{r.figures.sent_dbfs:.1f}; ERLE {r.figures.canceller_erle_db:.1f} dB (AEC), "
+            f"{r.figures.total_erle_db:.1f} dB (sent)"
+        )
+    print(f"CPU {stats.cpu_share * 100:.2f}% of a core; {stats}")
+    assert [r.speech_started for r in results] == [0, 0, 0]
+    assert not any(r.interrupted for r in results)
+    assert not session.errors
+    for r in results:
+        assert r.figures is not None
+        assert r.figures.mic_dbfs > -45, "the loopback did not bring the echo into the mic"
+        assert r.figures.canceller_erle_db >= MIN_ERLE_DB
+        assert r.figures.total_erle_db >= r.figures.canceller_erle_db
+
+
+async def test_without_echo_handling_the_assistant_interrupts_itself(
+    virtual_audio: VirtualAudio, tmp_path: Path
+) -> None:
+    with echo_loopback(virtual_audio, LEVEL_DB, DELAY_MS):
+        async with open_echo_session(virtual_audio, tmp_path, "off") as session:
+            result = await session.answer(stop_at_first_speech=True)
+    assert session.processor is None
+    assert result.speech_started >= 1
+    assert result.interrupted
+
+
+async def test_user_speech_over_the_echo_still_interrupts(
+    virtual_audio: VirtualAudio, tmp_path: Path
+) -> None:
+    speech = speech_wav(tmp_path / "stop.wav", "Wait, stop, I have a question.")
+    with echo_loopback(virtual_audio, LEVEL_DB, DELAY_MS):
+        async with open_echo_session(virtual_audio, tmp_path, "aec") as session:
+            trials = [await session.barge_in(speech, after_ms=1200 + 400 * i) for i in range(4)]
+    detected = [t for t in trials if t.detected]
+    delays = [t.delay_ms for t in detected if t.delay_ms is not None]
+    print(f"barge-in detected {len(detected)}/{len(trials)}, delays (ms): {delays}")
+    assert len(detected) >= 3
