@@ -172,6 +172,10 @@ async def test_quit_asks_while_a_response_is_in_progress(
         await pilot.press("n")
         await until(pilot, lambda: len(app.screen_stack) == 1, "answered no")
         assert app.is_running and app.runtime is not None
+        await pilot.press("ctrl+q")  # Textual's own quit key asks as well
+        await until(pilot, lambda: len(app.screen_stack) == 2, "the question again")
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.screen_stack) == 1, "dismissed")
         responder.release_story.set()
         await until(pilot, lambda: not runtime.engine.busy, "story finished")
         await pilot.press("q")  # nothing in progress: no question
@@ -179,6 +183,21 @@ async def test_quit_asks_while_a_response_is_in_progress(
     assert app.return_code == 0
     assert app.runtime is None
     assert not [s for s in server.sessions if not s.closed]
+
+
+async def test_theme_switch_is_saved(server: LocalServer, tmp_path: Path) -> None:
+    loaded = live_loaded(server, tmp_path)
+    app = live_app(loaded, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        assert app.theme == "dark"
+        await pilot.press("escape", "t")
+        assert app.theme == "light"
+        await until(pilot, lambda: "light" in loaded.path.read_text(encoding="utf-8"), "saved")
+        await app.workers.wait_for_complete()
+        saved = tomllib.loads(loaded.path.read_text(encoding="utf-8"))
+        assert saved["ui"]["theme"] == "light"
+        assert saved["personas"][2]["name"] == "Pirate"  # every other setting kept
 
 
 async def test_save_transcript_writes_markdown(server: LocalServer, tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ class VoiceApp(App[int]):
         self._pending_saves: dict[str, Any] = {}
         self._pending_lock = threading.Lock()
         self._save_lock = threading.Lock()
-        self._save_theme_changes = False
+        self._choices_live = False  # set once start-up choices (theme, keymap) are applied
         # What the lights are computed from.
         self.connection = ConnectionState.CONNECTING
         self.phase = Phase.IDLE
@@ -153,9 +153,9 @@ class VoiceApp(App[int]):
             persona=self.persona, turn_mode=self.turn_mode, connection=self.connection
         )
         self._refresh_light()
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
         for notice in self._startup_notices:
             self.notify(notice, markup=False)
+        self._choices_live = True
         if self._connect is not None:
             self._start_runtime()
         else:
@@ -535,10 +535,11 @@ class VoiceApp(App[int]):
         index = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(index + 1) % len(names)]
 
-    def _theme_changed(self, theme: Any) -> None:
-        if self._save_theme_changes:
-            self.save_choice({"ui.theme": theme.name})
-        self._save_theme_changes = True  # the first change is the start-up theme
+    def watch_theme(self, theme: str) -> None:
+        # Any switch after start-up (key, palette) is the user's choice: remember it.
+        if self._choices_live and theme != self.settings.ui.theme:
+            self.settings.ui.theme = theme
+            self.save_choice({"ui.theme": theme})
 
     def action_save_transcript(self) -> None:
         engine = self._engine()
@@ -586,6 +587,10 @@ class VoiceApp(App[int]):
             )
             return
         await self._quit()
+
+    async def action_quit(self) -> None:
+        """Textual's own quit key (ctrl+q) asks first too."""
+        await self.action_request_quit()
 
     async def _quit_answer(self, yes: bool | None) -> None:
         if yes:
