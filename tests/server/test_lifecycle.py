@@ -425,3 +425,34 @@ async def test_a_failing_synthesiser_fails_the_response_not_the_session() -> Non
             assert (await client.until("response.done"))["response"]["status"] == "failed"
     finally:
         await server.close()
+
+
+class TinyChunkSynthesizer(ToneSynthesizer):
+    """The same tone, in 10 ms chunks, like a synthesiser with a small callback buffer."""
+
+    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
+        for chunk in super().synthesize(text, voice, speed):
+            for start in range(0, len(chunk), 480):
+                yield chunk[start : start + 480]
+
+
+async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas() -> None:
+    components = replace(make_components(), synthesizer=TinyChunkSynthesizer())
+    server = await start_server(components=components)
+    try:
+        from openai import AsyncOpenAI
+
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            await client.until("session.created")
+            await say(client, "hi")
+            await client.send({"type": "response.create"})
+            await client.until("response.done")
+    finally:
+        await server.close()
+    sizes = [len(base64.b64decode(e["delta"])) for e in client.of("response.output_audio.delta")]
+    assert sum(sizes) // 48 == (len("You said: hi.") + len("That is all.")) * MS_PER_CHAR
+    assert sizes[0] == 480  # the first audio is not held back
+    # later deltas carry at least 100 ms, but for the tail of each of the two sentences
+    assert sum(size < 4800 for size in sizes[1:]) <= 2

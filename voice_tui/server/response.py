@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 Emit = Callable[[Event], Awaitable[None]]
 CancelReason = Literal["turn_detected", "client_cancelled"]
 
-MAX_DELTA_BYTES = 4800 * 2  # 200 ms of audio per output_audio.delta
+MAX_DELTA_BYTES = 4800 * 2  # 200 ms of audio per output_audio.delta at most
+MIN_DELTA_BYTES = 4800  # and 100 ms at least (but the first and the last)
 _ARGUMENT_CHUNK = 24  # characters per function_call_arguments.delta
 # A sentence ends at . ! ? (or …) followed by whitespace; the whitespace stays with it so
 # the transcript deltas concatenate to exactly the reply.
@@ -219,14 +220,20 @@ class ResponseRun:
             spoken, self.plan.voice, self.plan.speed
         )
         pending: asyncio.Future[bytes | None] | None = None
+        unsent = bytearray()
         try:
             while True:
                 pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
                 chunk = await asyncio.shield(pending)  # the thread runs on regardless
+                if chunk is not None:
+                    unsent += chunk
+                # The reply's first audio leaves at once; later small chunks are merged.
+                if chunk is None or len(unsent) >= MIN_DELTA_BYTES or self.first_output_ms is None:
+                    for start in range(0, len(unsent), MAX_DELTA_BYTES):
+                        await self._send_audio(item, bytes(unsent[start : start + MAX_DELTA_BYTES]))
+                    unsent.clear()
                 if chunk is None:
                     return
-                for start in range(0, len(chunk), MAX_DELTA_BYTES):
-                    await self._send_audio(item, chunk[start : start + MAX_DELTA_BYTES])
         finally:
             _close_when_idle(chunks, pending)
 
