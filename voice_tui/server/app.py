@@ -43,6 +43,14 @@ _API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(-preview)?$")
 
 
 @dataclass(frozen=True, slots=True)
+class _Refusal:
+    """An HTTP answer instead of the WebSocket upgrade."""
+
+    status: http.HTTPStatus
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class _Route:
     """What the handshake decided: a session to open, or an error to send and close."""
 
@@ -63,7 +71,6 @@ class LocalServer:
         self.connections_accepted = 0
         self._api_key = api_key
         self._models = frozenset(models) if models is not None else None
-        self._routes: dict[Any, _Route] = {}
         self._server: Server | None = None
         self.host = ""
         self.port = 0
@@ -109,37 +116,40 @@ class LocalServer:
     # ---- the handshake ----------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        url = urlsplit(request.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        path = url.path.rstrip("/")
+        """Refuse at the HTTP level (bad key, unknown path or deployment, injected fault)."""
         if self.faults.should_refuse():
             return _json_response(
                 conn,
-                http.HTTPStatus.SERVICE_UNAVAILABLE,
-                openai_http_error(
-                    "The server is temporarily unable to accept new sessions.",
-                    "service_unavailable",
-                    "server_error",
+                _Refusal(
+                    http.HTTPStatus.SERVICE_UNAVAILABLE,
+                    openai_http_error(
+                        "The server is temporarily unable to accept new sessions.",
+                        "service_unavailable",
+                        "server_error",
+                    ),
                 ),
             )
+        decision = self._route(request)
+        return _json_response(conn, decision) if isinstance(decision, _Refusal) else None
+
+    def _route(self, request: Request) -> _Refusal | _Route:
+        url = urlsplit(request.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        path = url.path.rstrip("/")
         if path in ("/v1/realtime", "/realtime"):
-            return self._openai_handshake(conn, request.headers, query)
+            return self._openai_route(request.headers, query)
         if path == "/openai/realtime":
-            return self._azure_handshake(conn, request.headers, query)
-        return _json_response(
-            conn,
+            return self._azure_route(request.headers, query)
+        return _Refusal(
             http.HTTPStatus.NOT_FOUND,
             openai_http_error(f"Invalid URL (GET {url.path})", None, "invalid_request_error"),
         )
 
-    def _openai_handshake(
-        self, conn: ServerConnection, headers: Headers, query: dict[str, str]
-    ) -> Response | None:
+    def _openai_route(self, headers: Headers, query: dict[str, str]) -> _Refusal | _Route:
         if self._api_key is not None:
             given = _bearer(headers)
             if given is None:
-                return _json_response(
-                    conn,
+                return _Refusal(
                     http.HTTPStatus.UNAUTHORIZED,
                     openai_http_error(
                         "You didn't provide an API key. You need to provide your API key in "
@@ -150,8 +160,7 @@ class LocalServer:
                     ),
                 )
             if not secrets.compare_digest(given.encode(), self._api_key.encode()):
-                return _json_response(
-                    conn,
+                return _Refusal(
                     http.HTTPStatus.UNAUTHORIZED,
                     openai_http_error(
                         "Incorrect API key provided. Check the key configured for this server.",
@@ -159,9 +168,10 @@ class LocalServer:
                         "invalid_request_error",
                     ),
                 )
+        # Like OpenAI, a bad model is reported on the open socket, then it closes.
         model = query.get("model")
         if not model:
-            self._routes[conn.id] = _Route(
+            return _Route(
                 None,
                 error_event(
                     "You must provide a model parameter, e.g. /v1/realtime?model=gpt-realtime.",
@@ -169,8 +179,8 @@ class LocalServer:
                     "model",
                 ),
             )
-        elif self._models is not None and model not in self._models:
-            self._routes[conn.id] = _Route(
+        if self._models is not None and model not in self._models:
+            return _Route(
                 None,
                 error_event(
                     f"The model `{model}` does not exist or you do not have access to it.",
@@ -178,18 +188,13 @@ class LocalServer:
                     "model",
                 ),
             )
-        else:
-            self._routes[conn.id] = _Route(SessionOptions(model=model))
-        return None
+        return _Route(SessionOptions(model=model))
 
-    def _azure_handshake(
-        self, conn: ServerConnection, headers: Headers, query: dict[str, str]
-    ) -> Response | None:
+    def _azure_route(self, headers: Headers, query: dict[str, str]) -> _Refusal | _Route:
         if self._api_key is not None:
             given = headers.get("api-key") or _bearer(headers)
             if given is None or not secrets.compare_digest(given.encode(), self._api_key.encode()):
-                return _json_response(
-                    conn,
+                return _Refusal(
                     http.HTTPStatus.UNAUTHORIZED,
                     azure_http_error(
                         "401",
@@ -201,8 +206,7 @@ class LocalServer:
         version = query.get("api-version")
         match = _API_VERSION.match(version or "")
         if match is None:
-            return _json_response(
-                conn,
+            return _Refusal(
                 http.HTTPStatus.BAD_REQUEST if version else http.HTTPStatus.NOT_FOUND,
                 azure_http_error(
                     "BadRequest" if version else "404",
@@ -213,8 +217,7 @@ class LocalServer:
             )
         deployment = query.get("deployment")
         if not deployment or (self._models is not None and deployment not in self._models):
-            return _json_response(
-                conn,
+            return _Refusal(
                 http.HTTPStatus.NOT_FOUND,
                 azure_http_error(
                     "DeploymentNotFound",
@@ -223,15 +226,14 @@ class LocalServer:
                 ),
             )
         legacy = match.group(1) < GA_AZURE_API_VERSION
-        self._routes[conn.id] = _Route(SessionOptions(model=deployment, legacy_api=legacy))
-        return None
+        return _Route(SessionOptions(model=deployment, legacy_api=legacy))
 
     # ---- the sessions -------------------------------------------------------------------
 
     async def _handle(self, conn: ServerConnection) -> None:
-        route = self._routes.pop(conn.id, None)
-        if route is None:  # pragma: no cover - every accepted handshake stored a route
-            await conn.close(CLOSE_POLICY, "no route")
+        route = self._route(conn.request) if conn.request is not None else None
+        if not isinstance(route, _Route):  # pragma: no cover - the handshake accepted it
+            await conn.close(CLOSE_POLICY, "refused")
             return
         if route.options is None:
             assert route.error is not None
@@ -284,10 +286,8 @@ def _bearer(headers: Headers) -> str | None:
     return token.strip()
 
 
-def _json_response(
-    conn: ServerConnection, status: http.HTTPStatus, body: dict[str, Any]
-) -> Response:
-    response = conn.respond(status, json.dumps(body))
+def _json_response(conn: ServerConnection, refusal: _Refusal) -> Response:
+    response = conn.respond(refusal.status, json.dumps(refusal.body))
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = "application/json"
     return response
