@@ -150,3 +150,19 @@ async def test_open_server_accepts_any_key_and_model(server: LocalServer) -> Non
     async with sdk.realtime.connect(model="my-own-model") as conn:
         created = await Client(conn).until("session.created")
         assert created["session"]["model"] == "my-own-model"
+
+
+async def test_plain_http_requests_get_http_answers(server: LocalServer) -> None:
+    import httpx
+
+    base = server.azure_endpoint
+    async with httpx.AsyncClient() as http:
+        missing = await http.get(f"{base}/v1/models")
+        assert missing.status_code == 404
+        assert "Invalid URL" in missing.json()["error"]["message"]
+        not_upgraded = await http.get(f"{base}/v1/realtime?model=gpt-realtime")
+        assert not_upgraded.status_code == 426  # a WebSocket endpoint, not plain HTTP
+    # and the server still serves sockets
+    sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+    async with sdk.realtime.connect(model="gpt-realtime") as conn:
+        await Client(conn).until("session.created")
