@@ -8,8 +8,17 @@ import threading
 from openai import AsyncOpenAI
 
 from voice_tui.server.app import LocalServer, start_server
+from voice_tui.server.items import KEEP_AUDIO_ITEMS
 
-from .support import Client, hold_replies, make_components, silence, stream_audio, voiced
+from .support import (
+    MS_PER_CHAR,
+    Client,
+    hold_replies,
+    make_components,
+    silence,
+    stream_audio,
+    voiced,
+)
 
 
 def own_threads() -> int:
@@ -97,3 +106,54 @@ async def test_server_close_ends_sessions_with_responses_in_flight() -> None:
     await conn.close()
     _, tasks = await settle(10**6, tasks_before)
     assert tasks <= tasks_before
+
+
+async def test_old_audio_is_released_but_its_length_remembered() -> None:
+    server = await start_server(components=make_components())
+    try:
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            replies = []
+            for n in range(KEEP_AUDIO_ITEMS + 3):
+                await client.send(
+                    {
+                        "type": "conversation.item.create",
+                        "item": {
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": f"turn {n}"}],
+                        },
+                    }
+                )
+                await client.send({"type": "response.create"})
+                replies.append((await client.until("response.done"))["response"]["output"][0])
+            session = next(iter(server.sessions))
+            kept = [item for item in session.conversation.items if item.audio]
+            assert len(kept) == KEEP_AUDIO_ITEMS
+            first = replies[0]
+            await client.send({"type": "conversation.item.retrieve", "item_id": first["id"]})
+            retrieved = (await client.until("conversation.item.retrieved"))["item"]
+            assert "audio" not in retrieved["content"][0]
+            length_ms = (len("You said: turn 0.") + len("That is all.")) * MS_PER_CHAR
+            await client.send(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": first["id"],
+                    "content_index": 0,
+                    "audio_end_ms": length_ms + 1,
+                }
+            )
+            err = (await client.until("error"))["error"]
+            assert f"Audio content of {length_ms}ms" in err["message"]
+            # the newest reply still has its audio
+            await client.send({"type": "conversation.item.retrieve", "item_id": replies[-1]["id"]})
+            latest = (await client.until("conversation.item.retrieved"))["item"]
+            assert latest["content"][0]["audio"]
+            # usage still counts the forgotten audio
+            done = client.of("response.done")[-1]["response"]
+            assert done["usage"]["input_token_details"]["audio_tokens"] >= (
+                (KEEP_AUDIO_ITEMS + 2) * length_ms // 50
+            )
+    finally:
+        await server.close()

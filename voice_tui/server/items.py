@@ -18,10 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voice_tui.server.components import ChatMessage
 from voice_tui.server.config import client_error_from
-from voice_tui.server.wire import ClientError, audio_ms, new_id
+from voice_tui.server.wire import BYTES_PER_MS, ClientError, audio_ms, new_id
 
 Status = Literal["completed", "in_progress", "incomplete"]
 ROOT = "root"  # previous_item_id that inserts at the start
+# Items whose audio bytes are kept (retrieve, truncate); older ones keep only the length,
+# so a long conversation does not grow memory by 48 kB per second of speech.
+KEEP_AUDIO_ITEMS = 32
 
 
 @dataclass(eq=False, slots=True)
@@ -31,6 +34,7 @@ class Item:
     role: Literal["user", "assistant", "system"] | None = None
     content: list[dict[str, Any]] = field(default_factory=list)
     audio: dict[int, bytearray] = field(default_factory=dict)  # content index -> pcm
+    audio_bytes: dict[int, int] = field(default_factory=dict)  # lengths, kept after the pcm
     call_id: str | None = None
     name: str | None = None
     arguments: str = ""
@@ -58,8 +62,21 @@ class Item:
             content.append(part)
         return {**base, "role": self.role, "content": content}
 
+    def add_audio(self, content_index: int, pcm: bytes) -> None:
+        self.audio.setdefault(content_index, bytearray()).extend(pcm)
+        self.audio_bytes[content_index] = self.audio_bytes.get(content_index, 0) + len(pcm)
+
+    def has_audio(self, content_index: int) -> bool:
+        return content_index in self.audio_bytes
+
     def audio_ms(self, content_index: int) -> int:
-        return audio_ms(len(self.audio.get(content_index, b"")))
+        return audio_ms(self.audio_bytes.get(content_index, 0))
+
+    def truncate_audio(self, content_index: int, end_ms: int) -> None:
+        end = end_ms * BYTES_PER_MS
+        if content_index in self.audio:
+            del self.audio[content_index][end:]
+        self.audio_bytes[content_index] = min(self.audio_bytes.get(content_index, 0), end)
 
     def text(self) -> str:
         """What the item says, as text (transcripts stand in for audio)."""
@@ -157,15 +174,12 @@ def item_from_client(raw: Any, max_audio_bytes: int) -> Item:
         elif part.type == "input_audio":
             if part.audio is None:
                 raise _missing(f"{param}.audio")
-            item.audio[index] = bytearray(
-                decode_audio(part.audio, f"{param}.audio", max_audio_bytes)
-            )
+            item.add_audio(index, decode_audio(part.audio, f"{param}.audio", max_audio_bytes))
             item.content.append({"type": "input_audio", "transcript": part.transcript})
         else:  # output_audio: a remembered assistant turn, restored by a client
             item.content.append({"type": "output_audio", "transcript": part.transcript or ""})
             if part.audio is not None:
-                audio = decode_audio(part.audio, f"{param}.audio", max_audio_bytes)
-                item.audio[index] = bytearray(audio)
+                item.add_audio(index, decode_audio(part.audio, f"{param}.audio", max_audio_bytes))
     return item
 
 
@@ -230,7 +244,14 @@ class Conversation:
         else:
             index = self.items.index(self.find(previous_item_id, "previous_item_id")) + 1
         self.items.insert(index, item)
+        self._forget_old_audio(item)
         return self.items[index - 1].id if index > 0 else None
+
+    def _forget_old_audio(self, newest: Item) -> None:
+        """Keep the pcm of the newest item and of the KEEP_AUDIO_ITEMS - 1 before it."""
+        older = [item for item in self.items if item.audio and item is not newest]
+        for item in older[: max(0, len(older) - (KEEP_AUDIO_ITEMS - 1))]:
+            item.audio.clear()
 
     def last_id(self) -> str | None:
         return self.items[-1].id if self.items else None
@@ -271,8 +292,8 @@ class Conversation:
         text = text_tokens(instructions)
         audio = 0
         for item in self.items if items is None else items:
-            if item.audio:
-                audio += sum(audio_tokens(audio_ms(len(pcm))) for pcm in item.audio.values())
+            if item.audio_bytes:
+                audio += sum(audio_tokens(audio_ms(n)) for n in item.audio_bytes.values())
             else:
                 text += text_tokens(item.text())
         return text, audio

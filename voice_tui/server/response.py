@@ -240,7 +240,7 @@ class ResponseRun:
     async def _send_audio(self, item: Item, pcm: bytes) -> None:
         if not pcm or item.truncated:
             return  # a truncated item keeps only what the listener heard
-        item.audio.setdefault(0, bytearray()).extend(pcm)
+        item.add_audio(0, pcm)
         self._output_audio_ms += audio_ms(len(pcm))
         self._mark_first_output()
         self._on_audio()

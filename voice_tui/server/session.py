@@ -34,7 +34,6 @@ from voice_tui.server.items import Conversation, Item, decode_audio, item_from_c
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
 from voice_tui.server.transcription import Transcriber
 from voice_tui.server.wire import (
-    BYTES_PER_MS,
     ClientError,
     Event,
     error_event,
@@ -281,7 +280,7 @@ class Session:
     async def _commit_audio(self, turn: Committed) -> None:
         item = Item(turn.item_id, "message", role="user")
         item.content.append({"type": "input_audio", "transcript": None})
-        item.audio[0] = bytearray(turn.pcm)
+        item.add_audio(0, turn.pcm)
         previous = self.conversation.add(item)
         # Pending until the transcription task resolves it; responses wait on it.
         item.transcript = asyncio.get_running_loop().create_future()
@@ -379,7 +378,7 @@ class Session:
                 param="item_id",
             )
         part = item.content[index]
-        if part["type"] != "output_audio" or index not in item.audio:
+        if part["type"] != "output_audio" or not item.has_audio(index):
             raise ClientError(
                 f"Content part {index} of item {item.id!r} has no audio to truncate.",
                 code="invalid_value",
@@ -392,7 +391,7 @@ class Session:
                 code="invalid_value",
                 param="audio_end_ms",
             )
-        del item.audio[index][end_ms * BYTES_PER_MS :]
+        item.truncate_audio(index, end_ms)
         part["transcript"] = _cut_transcript(part.get("transcript") or "", end_ms, length_ms)
         item.truncated = True
         await self.emit(

@@ -187,7 +187,7 @@ class Transcriber:
                 break
         text = utterance.result.result().strip()
         if config is not None:
-            seconds = round(len(item.audio.get(index, b"")) / 48_000, 3)
+            seconds = round(item.audio_ms(index) / 1000, 3)
             await self._emit(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
