@@ -24,18 +24,22 @@ def rms_dbfs(pcm: bytes) -> float:
 
 
 def median_pitch_hz(pcm: bytes) -> float:
-    """Median fundamental frequency of the voiced 40 ms frames (autocorrelation)."""
+    """Median fundamental frequency of the voiced 60 ms frames.
+
+    Autocorrelation normalised by the overlap at each lag: the raw sum favours short
+    lags, which turns a deep voice's pitch into an octave or two above it."""
     x = samples(pcm)
-    frame = SAMPLE_RATE * 40 // 1000
+    frame = SAMPLE_RATE * 60 // 1000
     lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 70  # lags for 400 Hz .. 70 Hz
+    overlap = frame - np.arange(frame)
     threshold = 0.1 * float(np.max(np.abs(x))) if x.size else 0.0
     pitches = []
-    for start in range(0, x.size - frame, frame):
+    for start in range(0, x.size - frame, frame // 2):
         f = x[start : start + frame]
         if np.sqrt(np.mean(f**2)) < threshold:
             continue
         f = f - f.mean()
-        ac = np.correlate(f, f, mode="full")[frame - 1 :]
+        ac = np.correlate(f, f, mode="full")[frame - 1 :] / overlap
         if ac[0] <= 0:
             continue
         lag = lo + int(np.argmax(ac[lo:hi]))

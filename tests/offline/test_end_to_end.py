@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import (
-    AppEvent,
     AudioChunk,
     ErrorRaised,
     ToolCallFinished,
@@ -32,32 +29,8 @@ from voice_tui.offline.tts import EspeakSynthesizer
 from voice_tui.server.components import SAMPLE_RATE
 
 from .audio_checks import duration_s, rms_dbfs
+from .engine_events import Events
 from .phrases import TEST_SPEED, TEST_VOICE, words
-
-E = TypeVar("E")
-
-
-class Events:
-    def __init__(self) -> None:
-        self.all: list[AppEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: AppEvent) -> None:
-        self.all.append(event)
-        self._changed.set()
-
-    async def wait_for(
-        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, within_s: float = 60
-    ) -> E:
-        async def scan() -> E:
-            while True:
-                for event in self.all:
-                    if isinstance(event, kind) and where(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(scan(), within_s)
 
 
 def silence(ms: int) -> bytes:

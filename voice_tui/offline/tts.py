@@ -119,16 +119,17 @@ class _Espeak:
         self.sample_rate: int = rate
         self.lock = threading.Lock()
         # Set per synthesis call; the C callback forwards to it.
-        self.on_samples: Callable[[bytes], bool] | None = None
+        self.on_samples: Callable[[bytes], None] | None = None
         self._callback = _SynthCallback(self._forward)  # kept alive: C holds the pointer
         self.lib.espeak_SetSynthCallback(self._callback)
 
     def _forward(self, wav: Any, count: int, _events: Any) -> int:
-        # Returning 1 tells espeak to abort the synthesis.
-        if self.on_samples is None:
-            return 1
-        data = ctypes.string_at(wav, count * 2) if count > 0 and wav else b""
-        return 0 if self.on_samples(data) else 1
+        # Always 0 (continue): a sentence takes espeak a few ms, so when the consumer
+        # goes away the rest is synthesised and dropped rather than aborted mid-way,
+        # which keeps espeak's internal queues in their normal state.
+        if self.on_samples is not None and count > 0 and wav:
+            self.on_samples(ctypes.string_at(wav, count * 2))
+        return 0
 
     @classmethod
     def get(cls) -> _Espeak:
@@ -175,7 +176,7 @@ class EspeakSynthesizer:
                 if out.size:
                     yield out.tobytes()
         finally:
-            # The consumer stopped early (cancelled response): make espeak abort.
+            # The consumer stopped early (cancelled response): drop what is left.
             stop.set()
             worker.join()
 
@@ -189,10 +190,9 @@ class EspeakSynthesizer:
     ) -> None:
         espeak = self._espeak
 
-        def on_samples(data: bytes) -> bool:
-            if data:
+        def on_samples(data: bytes) -> None:
+            if not stop.is_set():  # the consumer has gone: drop the rest
                 chunks.put(data)
-            return not stop.is_set()
 
         try:
             with espeak.lock:
