@@ -45,7 +45,8 @@ async def start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
 
 async def test_serve_prints_url_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
-    proc = await start(tmp_path, "--port", str(port))
+    log_file = tmp_path / "serve.log"
+    proc = await start(tmp_path, "--port", str(port), "--log-file", str(log_file))
     assert proc.stdout is not None
     lines: list[str] = []
     async with asyncio.timeout(60):
@@ -59,10 +60,23 @@ async def test_serve_prints_url_serves_and_stops_on_ctrl_c(tmp_path: Path) -> No
     async with sdk.realtime.connect(model="gpt-realtime") as conn:
         created = await Client(conn).until("session.created")
         assert created["session"]["model"] == "gpt-realtime"
+    session_id = created["session"]["id"]
+    async with asyncio.timeout(30):  # the console shows the session come and go
+        while f"session {session_id} closed" not in (line := await next_line(proc)):
+            lines.append(line)
+    assert f"session {session_id} opened: model gpt-realtime" in "".join(lines)
     proc.send_signal(signal.SIGINT)
     async with asyncio.timeout(30):
         code = await proc.wait()
     assert code == 0
+    assert f"session {session_id} opened" in log_file.read_text()
+
+
+async def next_line(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stdout is not None
+    line = (await proc.stdout.readline()).decode()
+    assert line, "the server exited early"
+    return line
 
 
 async def test_serve_reports_a_busy_port(tmp_path: Path) -> None:

@@ -130,7 +130,10 @@ class LocalServer:
                 ),
             )
         decision = self._route(request)
-        return _json_response(conn, decision) if isinstance(decision, _Refusal) else None
+        if isinstance(decision, _Refusal):
+            log.info("refused %s: HTTP %d", _path_only(request.path), decision.status)
+            return _json_response(conn, decision)
+        return None
 
     def _route(self, request: Request) -> _Refusal | _Route:
         url = urlsplit(request.path)
@@ -237,6 +240,7 @@ class LocalServer:
             return
         if route.options is None:
             assert route.error is not None
+            log.info("rejected session: %s", route.error["error"]["message"])
             event = {"type": "error", "event_id": new_id("event"), **route.error}
             with contextlib.suppress(Exception):
                 await conn.send(json.dumps(event))
@@ -245,12 +249,19 @@ class LocalServer:
         self.connections_accepted += 1
         session = Session(conn, self.components, route.options, self.faults)
         self.sessions.add(session)
+        log.info(
+            "session %s opened: model %s, client %s",
+            session.config.id,
+            route.options.model,
+            _peer(conn),
+        )
         try:
             await session.serve()
         except Exception:
-            log.exception("session failed")
+            log.exception("session %s failed", session.config.id)
         finally:
             self.sessions.discard(session)
+            log.info("session %s closed (%s)", session.config.id, _close_code(conn))
 
 
 async def start_server(
@@ -291,3 +302,17 @@ def _json_response(conn: ServerConnection, refusal: _Refusal) -> Response:
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = "application/json"
     return response
+
+
+def _path_only(path: str) -> str:
+    return urlsplit(path).path  # the query may carry a deployment or other details
+
+
+def _peer(conn: ServerConnection) -> str:
+    address = conn.remote_address
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+
+
+def _close_code(conn: ServerConnection) -> str:
+    code = conn.close_code
+    return f"code {code}" if code is not None else "no close frame"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
 
+from voice_tui.journal.redact import RedactingFilter, Redactor
+from voice_tui.logsetup import setup_logging
 from voice_tui.server.app import start_server
 
 if TYPE_CHECKING:
@@ -16,16 +19,46 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8765
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_USAGE = 2
 
 
 def serve(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     host = settings.local.host
     port = settings.local.port or DEFAULT_PORT
+    redactor = Redactor.from_settings(settings)
+    log_file = getattr(args, "log_file", None)
+    try:  # the same redacted log as the app; sessions are also shown on the console
+        logging_setup = setup_logging(log_file, redactor)
+    except OSError as exc:
+        print(
+            f"voice-tui serve: cannot write the log file {log_file}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    console = _console_handler(redactor)
+    server_log = logging.getLogger("voice_tui.server")
+    previous_level = server_log.level
+    server_log.addHandler(console)
+    if server_log.getEffectiveLevel() > logging.INFO:
+        server_log.setLevel(logging.INFO)
     try:
         return asyncio.run(_serve(loaded, host, port))
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         return EXIT_OK
+    finally:
+        server_log.removeHandler(console)
+        server_log.setLevel(previous_level)
+        logging_setup.close()
+
+
+def _console_handler(redactor: Redactor) -> logging.Handler:
+    """Session opened/closed and refusals, one line each, on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setLevel(logging.INFO)
+    handler.addFilter(RedactingFilter(redactor))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    return handler
 
 
 async def _serve(loaded: LoadedSettings, host: str, port: int) -> int:
