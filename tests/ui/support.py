@@ -36,6 +36,11 @@ from voice_tui.ui.launch import runtime_connector
 API_KEY = "sk-uitest-0123456789abcdef"
 MODEL = "gpt-realtime"
 PIRATE_INSTRUCTIONS = "Talk like a pirate."
+# Long enough (about five seconds of tone) to be talked over.
+STORY_OPENING = (
+    "Once upon a time there was a voice that lived in a terminal, and every morning it "
+    "told the people who typed to it what the weather would be like. "
+)
 HOST_INSTRUCTIONS = "You take bookings for The Wild Brunch."
 
 
@@ -73,7 +78,7 @@ class KeywordResponder:
         if "time" in text:
             yield FunctionCallPiece("get_current_time", "{}", "call_" + uuid.uuid4().hex[:12])
         elif "story" in text:
-            yield TextPiece("Once upon a time there was a voice. ")
+            yield TextPiece(STORY_OPENING)
             await self.release_story.wait()
             yield TextPiece("It lived happily ever after.")
         else:
@@ -139,7 +144,8 @@ async def until(
     deadline = loop.time() + limit_s
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
+            shown = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out waiting for: {what}; notifications: {shown}")
         await pilot.pause(0.02)
 
 

@@ -14,13 +14,14 @@ import pytest
 
 from tests.conftest import VirtualAudio
 from tests.ui.conftest import SIZE
-from tests.ui.support import live_app, live_loaded, until
+from tests.ui.support import STORY_OPENING, live_app, live_loaded, only_session, until
 from tests.ui.test_live import connected, notifications
 from voice_tui.server.app import LocalServer
 from voice_tui.ui.launch import list_device_choices
 from voice_tui.ui.screens.devices import DeviceScreen
 from voice_tui.ui.widgets.mic_meter import MicMeter
 from voice_tui.ui.widgets.status_light import LightState, StatusLight
+from voice_tui.ui.widgets.transcript import AssistantTurn
 
 pytestmark = pytest.mark.audio
 
@@ -79,3 +80,32 @@ async def test_meter_mute_and_devices_with_real_audio(
         meter.peak_dbfs = -60.0
         virtual_audio.run("paplay", "--device=mic", str(tmp_path / "tone.wav"))
         await until(pilot, lambda: meter.peak_dbfs > -20.0, "the tone after reopening")
+
+
+async def test_interrupt_key_cuts_the_spoken_answer_at_what_was_heard(
+    virtual_audio: VirtualAudio, server: LocalServer, tmp_path: Path
+) -> None:
+    loaded = live_loaded(server, tmp_path, turn_detection="push_to_talk")
+    loaded.settings.audio.enabled = True
+    app = live_app(loaded, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        light = app.query_one(StatusLight)
+        await pilot.press("enter", *"tell me a story", "enter", "escape")
+        await until(pilot, lambda: light.state is LightState.ASSISTANT_SPEAKING, "speaking")
+        await pilot.pause(0.5)  # let some of it be heard
+        await pilot.press("x")
+        story = None
+
+        def interrupted() -> bool:
+            nonlocal story
+            story = next((t for t in app.transcript.turns() if isinstance(t, AssistantTurn)), None)
+            return story is not None and story.interrupted
+
+        await until(pilot, interrupted, "the answer cut")
+        assert isinstance(story, AssistantTurn)
+        assert story.heard and STORY_OPENING.startswith(story.heard.strip())
+        assert story.unheard and len(story.heard) < len(STORY_OPENING)
+        assert "⏹ interrupted" in story.title().plain
+        truncated = [i for i in only_session(server).conversation.items if i.truncated]
+        assert len(truncated) == 1  # the server was told what was heard

@@ -209,3 +209,31 @@ async def test_thousands_of_deltas_arrive_complete_and_in_order() -> None:
         assert live.query_one(Markdown).source == "".join(words)
         # The pane follows the bottom while the user has not scrolled up.
         assert app.transcript.scroll_y == app.transcript.max_scroll_y
+
+
+async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
+    app = detached_app()
+
+    def exchange(n: int) -> list[ev.AppEvent]:
+        return [
+            ev.UserTextSent(f"u{n}", f"question {n}"),
+            ev.AssistantTurnStarted(f"a{n}", f"r{n}", f"u{n}"),
+            ev.AssistantDelta(f"a{n}", f"Answer {n}.\n\nWith a second paragraph."),
+            ev.AssistantFinal(f"a{n}", f"Answer {n}.\n\nWith a second paragraph."),
+        ]
+
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.transcript
+        await feed(pilot, [e for n in range(20) for e in exchange(n)])
+        assert transcript.max_scroll_y > 0
+        assert transcript.scroll_y == transcript.max_scroll_y
+        transcript.focus()
+        await pilot.press("pageup", "pageup")  # the user reads back
+        await pilot.pause()
+        reading_at = transcript.scroll_y
+        assert reading_at < transcript.max_scroll_y
+        await feed(pilot, exchange(20))
+        assert transcript.scroll_y == reading_at  # not yanked to the bottom
+        await pilot.press("end")  # back at the bottom: follow again
+        await feed(pilot, exchange(21))
+        assert transcript.scroll_y == transcript.max_scroll_y

@@ -20,7 +20,7 @@ BINDINGS: list[BindingType] = [
     Binding("d", "devices", "Devices", id="devices"),
     Binding("t", "cycle_theme", "Theme", id="theme"),
     Binding("s", "save_transcript", "Save", id="save_transcript"),
-    Binding("n", "new_session", "New session", id="new_session", show=False),
+    Binding("n", "new_session", "New", id="new_session"),
     Binding("q", "request_quit", "Quit", id="quit"),
 ]
 
