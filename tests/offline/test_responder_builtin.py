@@ -161,3 +161,15 @@ async def test_greets_first_from_the_persona_instructions(
     # The instructions are only used for the greeting, never echoed otherwise.
     hello = text_of(await reply(ChatMessage("user", "hello"), tools=tools))
     assert hello.startswith("Hello!") and "warm and brief" not in hello
+
+
+async def test_time_in_other_sentences_is_not_a_time_question(
+    tools: tuple[dict[str, Any], ...],
+) -> None:
+    for said in ("I had a great time", "you interrupt me all the time"):
+        pieces = await reply(ChatMessage("user", said), tools=tools)
+        assert calls_of(pieces) == []
+        assert text_of(pieces).startswith(f'I heard: "{said}".')
+    for asked in ("what's the date", "which day is it", "tell me the time please"):
+        [call] = calls_of(await reply(ChatMessage("user", asked), tools=tools))
+        assert call.name == "get_current_time"

@@ -26,8 +26,9 @@ TIME_TOOL: Final = "get_current_time"
 END_TOOL: Final = "end_conversation"
 
 _TIME_QUESTION = re.compile(
-    r"\b(what(?:'s| is)? the time|what time|time is it|the time|current time|"
-    r"clock|what day|which day|today's date|the date|what date)\b",
+    r"\b(what(?:'s| is)? the (?:time|date)|what time|time is it|"
+    r"(?:tell|give) me the (?:time|date)|current (?:time|date)|"
+    r"(?:what|which) day|what(?:'s| is) today's date|what date)\b",
     re.IGNORECASE,
 )
 _GOODBYE = re.compile(
