@@ -81,7 +81,6 @@ class ResponseRun:
         self.first_output_ms: float | None = None
         self._message: Item | None = None
         self._pending = ""  # text not yet spoken (audio modality)
-        self._output_text_tokens = 0
         self._output_audio_ms = 0
         self.status = "in_progress"  # the final status once response.done went out
         self.input_tokens = (0, 0)
@@ -177,7 +176,6 @@ class ResponseRun:
         if self.plan.modality == "text":
             item = await self._ensure_message()
             item.content[0]["text"] += text
-            self._output_text_tokens = text_tokens(item.content[0]["text"])
             self._mark_first_output()
             await self._emit(self._part_event("response.output_text.delta", item, delta=text))
             return
@@ -208,7 +206,6 @@ class ResponseRun:
         item = await self._ensure_message()
         part = item.content[0]
         part["transcript"] += sentence
-        self._output_text_tokens = text_tokens(part["transcript"])
         await self._emit(
             self._part_event("response.output_audio_transcript.delta", item, delta=sentence)
         )
@@ -353,7 +350,6 @@ class ResponseRun:
                 }
             )
         item.arguments = piece.arguments
-        self._output_text_tokens += text_tokens(piece.arguments) + 1
         await self._emit(
             {
                 "type": "response.function_call_arguments.done",
@@ -379,7 +375,11 @@ class ResponseRun:
 
     def _output_tokens(self) -> tuple[int, int, int]:
         audio = audio_tokens(self._output_audio_ms)
-        return self._output_text_tokens + audio, self._output_text_tokens, audio
+        # a function call costs its arguments plus a token for the call itself
+        text = sum(
+            text_tokens(item.text()) + (item.type == "function_call") for item in self.output
+        )
+        return text + audio, text, audio
 
     def _wire(
         self, status: str, details: dict[str, Any] | None = None, final: bool = False
