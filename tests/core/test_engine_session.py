@@ -128,33 +128,6 @@ async def test_greet_first_persona_speaks_first(
     assert greeting.text == "Hello, this is the test assistant calling."
 
 
-async def test_lost_connection_is_reported_once_and_ends_the_conversation(
-    make_engine: EngineFactory, server: LocalServer
-) -> None:
-    engine, rec = await make_engine()
-    server.faults.close_after_audio_deltas = 2
-    await engine.send_text("hello there")
-    ended = await rec.wait_for(ConversationEnded)
-    errors = rec.of(ErrorRaised)
-    assert len(errors) == 1 and errors[0].fatal and errors[0].source == "connection"
-    assert "connection to the openai server was lost (code 1011" in errors[0].message
-    assert ended.reason == f"error: {errors[0].message}"
-    assert rec.of(ConnectionChanged)[-1].state is ConnectionState.DISCONNECTED
-    with pytest.raises(EngineError, match="Not connected"):
-        await engine.send_text("anyone there?")
-
-
-async def test_maximum_session_duration_is_named(
-    make_engine: EngineFactory, server: LocalServer
-) -> None:
-    server.faults.session_max_s = 0.3
-    _, rec = await make_engine()
-    await rec.wait_for(ConversationEnded)
-    assert rec.of(ErrorRaised)[0].message == (
-        "The session reached the server's maximum duration and was closed."
-    )
-
-
 async def test_malformed_unknown_and_out_of_order_events_are_skipped(
     make_engine: EngineFactory,
 ) -> None:

@@ -14,6 +14,7 @@ from voice_tui.config.schema import DEFAULT_PERSONA, Settings
 from voice_tui.core import protocol as p
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.events import TurnMode
+from voice_tui.core.restore import restore_items
 from voice_tui.core.usage import Prices
 
 CLIENT_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeClientEvent)
@@ -80,7 +81,7 @@ def test_other_client_events_match_the_sdk() -> None:
     valid(p.user_text_item("item_1", 'He said "hi" \\ ü', "e"))
     valid(p.function_output_item("call_1", '{"ok": true}', "e"))
     valid(p.truncate("item_2", 0, 1234, "e"))
-    for event in p.history_items(
+    for event in restore_items(
         [Turn(Role.USER, "u", text="a"), Turn(Role.ASSISTANT, "b", text="c")]
     ):
         valid(event)
@@ -94,7 +95,7 @@ def test_history_replays_what_was_heard() -> None:
         ),
         Turn(Role.USER, "3", text="  "),
     ]
-    items = [json.loads(e)["item"] for e in p.history_items(turns)]
+    items = [json.loads(e)["item"] for e in restore_items(turns)]
     assert [(i["role"], i["content"][0]["text"]) for i in items] == [
         ("user", "tell me a story"),
         ("assistant", "Once"),

@@ -58,6 +58,12 @@ def connect_error(exc: BaseException, ctx: ErrorContext) -> BackendError:
                 fatal=False,
             )
         detail = f": {message}" if message else ""
+        if status >= 500 or status == 408:  # the server's trouble: it may pass
+            return BackendError(
+                f"The {ctx.kind} server at {ctx.url} is unavailable (HTTP {status}){detail}.",
+                setting=ctx.url_setting,
+                fatal=False,
+            )
         return BackendError(
             f"The {ctx.kind} server at {ctx.url} refused the session (HTTP {status}){detail}; "
             f"check {ctx.url_setting}.",

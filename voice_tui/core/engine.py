@@ -1,13 +1,14 @@
-"""The conversation engine: one Realtime session seen as typed application events.
+"""The conversation engine: one Realtime conversation seen as typed application events.
 
 It configures the session, sends microphone audio and typed text, maps every server
 event to an `AppEvent`, runs tools, truncates what the user did not hear on barge-in,
 and keeps the conversation (a list of `Turn`) that outlives any one connection.
 
-Everything runs on one asyncio loop. Sending goes through a per-connection outbox
-drained by one task, so `send_audio` never awaits and events keep their order.
-A connection is opened by `_open_session`, which can replay the conversation into a
-fresh server session: `new_session` uses it today, reconnect-with-restore will too.
+Connections come and go (`Link`): a dropped, failed or silent connection is replaced
+with backoff (`reliability`), a session near the server's time limit is renewed at a
+turn boundary, and every new session gets the conversation replayed (`restore`).
+
+Everything runs on one asyncio loop; nothing here blocks it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import binascii
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from collections import deque
@@ -25,13 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai.resources.realtime.realtime import AsyncRealtimeConnection
-
 from voice_tui.backends.base import Backend, BackendError
 from voice_tui.backends.errors import session_error
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core import protocol as p
-from voice_tui.core.conversation import Role, ToolCallRecord, Turn
+from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.events import (
     AppEvent,
     AssistantDelta,
@@ -64,8 +64,20 @@ from voice_tui.core.events import (
     UserTranscriptFinal,
     UserTurnStarted,
 )
+from voice_tui.core.link import Link
 from voice_tui.core.ports import HeardAudio, NullPlayback, PlaybackSink
+from voice_tui.core.reliability import (
+    FailureKind,
+    ReconnectPolicy,
+    backoff_delays,
+    failure_kind,
+    fatal_response_message,
+    retry_after_s,
+)
+from voice_tui.core.restore import PendingCall, restore_items
+from voice_tui.core.tool_runner import run_tool_call
 from voice_tui.core.tools import ToolRegistry
+from voice_tui.core.turnbook import TurnBook
 from voice_tui.core.usage import TurnUsage, UsageTotals
 
 log = logging.getLogger(__name__)
@@ -75,7 +87,7 @@ Listener = Callable[[AppEvent], None]
 CONFIGURE_TIMEOUT_S = 20.0
 MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
-FLUSH_TIMEOUT_S = 2.0  # sending what is queued before a connection is closed
+SPEAK_REMINDER = "Answer by speaking, out loud, as in the rest of this conversation."
 
 
 class EngineError(Exception):
@@ -86,6 +98,16 @@ class EngineError(Exception):
         self.message = message
 
 
+class _OpenFailed(Exception):
+    """A session could not be opened; `fatal` when retrying cannot help."""
+
+    def __init__(self, message: str, *, fatal: bool, setting: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fatal = fatal
+        self.setting = setting
+
+
 @dataclass(slots=True)
 class _Response:
     """One model response: its turn, its tool calls, whether the user cut it."""
@@ -94,6 +116,7 @@ class _Response:
     turn: Turn | None = None
     done: bool = False
     cut: bool = False  # barge-in/interrupt: drop the rest of its audio
+    discarded: bool = False  # answered in text where speech was wanted: asked again
     spoke: bool = False  # produced assistant words (text or transcript)
     tools_running: int = 0
     tool_calls: set[str] = field(default_factory=set)
@@ -112,32 +135,38 @@ class ConversationEngine:
         playback: PlaybackSink | None = None,
         *,
         history: Sequence[Turn] = (),
+        policy: ReconnectPolicy | None = None,
+        voice_override: str | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.tools = tools
         self.playback: PlaybackSink = playback or NullPlayback()
+        self.policy = policy or ReconnectPolicy()
+        self.voice_override = voice_override  # an explicit --voice beats the persona's
         self.persona: Persona = settings.active_persona
         self.turn_mode = TurnMode(settings.session.turn_detection)
         self.phase = Phase.IDLE
-        self.conversation: list[Turn] = list(history)
         self.totals = UsageTotals()
         self.session_id = ""
         self.prices = p.prices_for(settings, backend.model)
         self.notices: list[str] = []  # shown as Notice events when the engine starts
+        self.reconnects = 0  # sessions opened to replace a lost one
+        self.renewals = 0  # sessions opened before the time limit
 
+        self._book = TurnBook(history, lambda turn: self._emit(TurnCompleted(turn)))
         self._listeners: list[Listener] = []
-        self._conn: AsyncRealtimeConnection | None = None
-        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._link: Link | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._receiver: asyncio.Task[None] | None = None
-        self._sender: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None  # a reconnect or renewal
+        self._watchdog: asyncio.Task[None] | None = None
         self._configured = False
         self._closing = False
         self._ended = asyncio.Event()
         self._end_reason = ""
         self._end_after_goodbye = False
         self._drained = asyncio.Event()
+        self._rng = random.Random()
 
         # Requests awaiting `session.updated`, oldest first: (event_id, future).
         self._pending_updates: deque[tuple[str, asyncio.Future[None]]] = deque()
@@ -148,14 +177,16 @@ class ConversationEngine:
         self._response_requested = False  # response.create sent, response.created not seen
         self._response_queued = False  # wanted once the active response is done
         self._followup_needed = False  # tool outputs sent, the model should answer them
+        self._running_calls: dict[str, PendingCall] = {}
+        self._speak_guard = False  # after a restore: a text-only reply is asked again
+        self._ask_to_speak = False  # the next response.create insists on audio
+        self._rate_retries = 0
+        self._rate_wait = False  # a rate-limited response is asked again after a pause
 
-        self._item_turn: dict[str, Turn] = {}
         self._item_text: dict[str, str] = {}
         self._item_received_ms: dict[str, float] = {}
         self._item_response: dict[str, _Response] = {}
         self._last_audio_item: str | None = None
-        self._unemitted: deque[Turn] = deque()  # turns awaiting TurnCompleted, in order
-        self._finished_turns: set[int] = set()
 
         self._session_voice: str | None = None
         self._audio_produced = False
@@ -187,6 +218,10 @@ class ConversationEngine:
             "rate_limits.updated": self._on_rate_limits,
         }
 
+    @property
+    def conversation(self) -> list[Turn]:
+        return self._book.turns
+
     # ------------------------------------------------------------ subscribers
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -217,7 +252,13 @@ class ConversationEngine:
         when the backend cannot be reached or rejects the session."""
         for notice in ([self.backend.notice] if self.backend.notice else []) + self.notices:
             self._emit(Notice(notice))
-        await self._open_session()
+        self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
+        try:
+            await self._open_session()
+        except _OpenFailed as exc:
+            self._fail(exc.message, source="connection", code=exc.setting)
+            raise EngineError(exc.message) from exc
+        self._watchdog = asyncio.create_task(self._watch(), name="engine-watchdog")
         if self.persona.greet_first and not self.conversation:
             self._request_response()
 
@@ -225,7 +266,14 @@ class ConversationEngine:
         """A fresh server session keeping the conversation (e.g. for a new voice)."""
         await self.interrupt()  # the old session's items are about to disappear
         await self._close_connection()
-        await self._open_session()
+        self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
+        try:
+            await self._open_session()
+        except _OpenFailed as exc:
+            if exc.fatal:
+                self._fail(exc.message, source="connection", code=exc.setting)
+                raise EngineError(exc.message) from exc
+            self._begin_recovery(exc.message)
 
     async def wait_ended(self) -> str:
         await self._ended.wait()
@@ -235,52 +283,71 @@ class ConversationEngine:
     def ended(self) -> bool:
         return self._ended.is_set()
 
+    @property
+    def connected(self) -> bool:
+        """A configured session is open (False while reconnecting)."""
+        return self._configured
+
     async def close(self) -> None:
         if self._closing:
             return
         self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
+        for task in [*self._tasks, self._recovery, self._watchdog]:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         await self._close_connection()
-        for turn in list(self._unemitted):
-            self._finished_turns.add(id(turn))
-        self._flush_turns()
+        for task in [*self._tasks, self._recovery, self._watchdog]:
+            if task is not None and task is not asyncio.current_task():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._book.finish_all()
         self._emit(ConnectionChanged(ConnectionState.DISCONNECTED, "closed"))
         self._end("closed")
 
-    async def _open_session(self) -> None:
-        self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
+    async def _open_session(self, *, quiet: bool = False) -> None:
+        """Connect, configure, replay the conversation; raises _OpenFailed."""
         try:
             conn = await self.backend.connect()
         except BackendError as exc:
-            self._fail(exc.message, source="connection", code=exc.setting)
-            raise EngineError(exc.message) from exc
-        self._conn = conn
+            raise _OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
+        if self._closing:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise _OpenFailed("the engine is closing", fatal=True)
+        link = Link(conn, self.dispatch, self._connection_lost)
+        self._link = link
         self._configured = False
-        self._outbox = asyncio.Queue()
-        self._sender = asyncio.create_task(self._send_loop(conn, self._outbox))
-        self._receiver = asyncio.create_task(self._receive_loop(conn))
-        voice = p.persona_voice(self.settings, self.persona)
+        voice = p.persona_voice(self.settings, self.persona, self.voice_override)
         session = p.session_config(
-            self.settings, self.persona, self._tool_definitions(self.persona), self.turn_mode
+            self.settings,
+            self.persona,
+            self._tool_definitions(self.persona),
+            self.turn_mode,
+            voice_override=self.voice_override,
         )
         ack = self._send_update(session)
-        for item in p.history_items(self.conversation):
-            self._send(item)
+        replayed = restore_items(self.conversation, self._running_calls.values())
+        for item in replayed:
+            link.send(item)
         try:
             await asyncio.wait_for(ack, CONFIGURE_TIMEOUT_S)
-        except (BackendError, EngineError, TimeoutError, ConnectionError) as exc:
+        except BackendError as exc:  # the server refused the configuration
+            await self._close_connection()
+            raise _OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
+        except (EngineError, TimeoutError, ConnectionError) as exc:
+            await self._close_connection()
             message = getattr(exc, "message", "") or (
                 f"The {self.backend.name} server did not confirm the session within "
                 f"{CONFIGURE_TIMEOUT_S:.0f} s."
             )
-            await self._close_connection()
-            self._fail(message, source="connection")
-            raise EngineError(message) from exc
+            raise _OpenFailed(message, fatal=False) from exc
         self._configured = True
         self._session_voice = voice
         self._audio_produced = False
-        self._emit(ConnectionChanged(ConnectionState.CONNECTED, self.backend.description))
+        # The known failure: given replayed text, a model may answer in text only.
+        self._speak_guard = bool(replayed) and self.settings.session.output_modality == "audio"
+        if not quiet:
+            self._emit(ConnectionChanged(ConnectionState.CONNECTED, self.backend.description))
         self._emit(
             SessionReady(
                 session_id=self.session_id,
@@ -292,24 +359,14 @@ class ConversationEngine:
                 output_modality=self.settings.session.output_modality,
             )
         )
-        self._set_phase(_rest_phase(self.turn_mode))
+        if self.phase not in (Phase.TOOL_RUNNING, Phase.ASSISTANT_SPEAKING):
+            self._set_phase(_rest_phase(self.turn_mode))
 
-    async def _close_connection(self) -> None:
-        conn, self._conn = self._conn, None
+    async def _close_connection(self, *, flush: bool = True) -> None:
+        link, self._link = self._link, None
         self._configured = False
-        self._outbox.put_nowait(None)
-        if self._sender is not None and conn is not None:  # what was queued goes out first
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._sender), FLUSH_TIMEOUT_S)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
-        for task in (self._receiver, self._sender):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._receiver = self._sender = None
+        if link is not None:
+            await link.close(flush=flush)
         self._fail_pending_updates(EngineError("the connection was closed"))
         self._active = None
         self._response_requested = False
@@ -326,23 +383,170 @@ class ConversationEngine:
             self._ended.set()
             self._emit(ConversationEnded(reason))
 
+    # ------------------------------------------------------------ staying connected
+
+    def _connection_lost(self, link: Link, exc: Exception) -> None:
+        if self._closing or link is not self._link:
+            return
+        rcvd = getattr(exc, "rcvd", None)
+        code = getattr(rcvd, "code", None)
+        reason = getattr(rcvd, "reason", "") or ""
+        if code == 1001 and "duration" in reason:
+            message = "The session reached the server's maximum duration."
+        elif isinstance(exc, TimeoutError):
+            message = str(exc)
+        else:
+            detail = f" (code {code}{': ' + reason if reason else ''})" if code else ""
+            message = f"The connection to the {self.backend.name} server was lost{detail}."
+        configured = self._configured
+        self._link, self._configured = None, False
+        self._spawn(link.close(flush=False))
+        self._fail_pending_updates(EngineError(message))
+        if configured:  # else _open_session is waiting and reports it
+            self._begin_recovery(message)
+
+    def _begin_recovery(self, message: str) -> None:
+        if self._closing or self.ended or self._recovery is not None:
+            return
+        self._salvage_in_flight()
+        self._recovery = asyncio.create_task(self._reconnect(message), name="engine-reconnect")
+
+    def _salvage_in_flight(self) -> None:
+        """The connection went away mid-exchange: keep what the user got, and
+        remember to ask again for an answer that was cut off."""
+        active = self._active
+        wanted = active is not None or self._response_requested or self._response_queued
+        if active is not None and active.turn is not None and active.turn.text:
+            # Cut off mid-answer: keep what was heard (all that arrived, if nothing plays).
+            turn = active.turn
+            turn.interrupted, turn.heard_text = True, turn.text
+            heard = self.playback.interrupt()
+            if heard is not None and not heard.finished:
+                received = int(self._item_received_ms.get(heard.item_id, heard.received_ms))
+                turn.heard_text, _ = p.split_heard(
+                    self._item_text.get(heard.item_id, turn.text),
+                    min(heard.heard_ms, received),
+                    received,
+                )
+        if active is not None:
+            active.done = active.cut = True
+            if active.turn is not None and active.tools_running == 0:
+                self._book.finish(active.turn)
+        self._active = None
+        self._response_requested = False
+        self._response_queued = wanted
+        self._user_speaking = False
+        self._book.release_user_turns()  # their transcripts went with the old session
+
+    async def _reconnect(self, reason: str) -> None:
+        try:
+            self._emit(Notice(f"{reason} Reconnecting…"))
+            for attempt, delay in enumerate(backoff_delays(self.policy, self._rng), 1):
+                self._emit(
+                    ConnectionChanged(
+                        ConnectionState.RECONNECTING,
+                        f"{reason} Attempt {attempt} in {delay:.1f} s.",
+                        attempt=attempt,
+                    )
+                )
+                await asyncio.sleep(delay)
+                try:
+                    await self._open_session()
+                except _OpenFailed as exc:
+                    if exc.fatal:
+                        self._fail(exc.message, source="connection", code=exc.setting)
+                        return
+                    reason = exc.message
+                    continue
+                self.reconnects += 1
+                self._emit(Notice(self._restored_notice("Reconnected")))
+                self._recovery = None
+                self._resume_after_restore()
+                return
+            self._fail(
+                f"Gave up reconnecting after {self.policy.max_attempts} attempts: {reason}",
+                source="connection",
+            )
+        finally:
+            if self._recovery is asyncio.current_task():
+                self._recovery = None
+
+    async def _renew(self) -> None:
+        """Replace the session before the server's time limit, between turns."""
+        try:
+            await self._close_connection()
+            try:
+                await self._open_session(quiet=True)
+            except _OpenFailed as exc:
+                if exc.fatal:
+                    self._fail(exc.message, source="connection", code=exc.setting)
+                    return
+                self._recovery = None
+                self._begin_recovery(exc.message)
+                return
+            self.renewals += 1
+            self._emit(Notice(self._restored_notice("Renewed the session")))
+            self._resume_after_restore()
+        finally:
+            if self._recovery is asyncio.current_task():
+                self._recovery = None
+
+    def _restored_notice(self, what: str) -> str:
+        turns = sum(1 for t in self.conversation if t.spoken_text.strip() or t.tool_calls)
+        return f"{what}; the conversation so far ({turns} turns) was restored."
+
+    def _resume_after_restore(self) -> None:
+        if self._response_queued or self._followup_needed:
+            self._response_queued = self._followup_needed = False
+            self._request_response()
+            self._set_phase(Phase.THINKING)
+        elif any(r.tools_running for r in self._responses.values()):
+            self._set_phase(Phase.TOOL_RUNNING)
+
+    async def _watch(self) -> None:
+        """Notice a server that went silent, and renew sessions before their limit."""
+        interval = min(1.0, self.policy.silence_timeout_s / 4)
+        while not self._closing:
+            await asyncio.sleep(interval)
+            link = self._link
+            if link is None or self._recovery is not None:
+                continue
+            if self._expecting_server() and link.silent_s > self.policy.silence_timeout_s:
+                self._connection_lost(
+                    link,
+                    TimeoutError(
+                        f"The {self.backend.name} server sent nothing for "
+                        f"{self.policy.silence_timeout_s:g} s."
+                    ),
+                )
+            elif (
+                self.policy.renew_after_s is not None
+                and link.age_s >= self.policy.renew_after_s
+                and self._at_turn_boundary()
+            ):
+                self._recovery = asyncio.create_task(self._renew(), name="engine-renew")
+
+    def _expecting_server(self) -> bool:
+        return bool(
+            self._configured
+            and (self._active is not None or self._response_requested or self._pending_updates)
+        )
+
+    def _at_turn_boundary(self) -> bool:
+        return (
+            self._configured
+            and not self.busy
+            and not self._user_speaking
+            and not self._talking
+            and not self.playback.is_playing()
+            and self.phase in (Phase.IDLE, Phase.LISTENING)
+        )
+
     # ------------------------------------------------------------ sending
 
-    async def _send_loop(
-        self, conn: AsyncRealtimeConnection, outbox: asyncio.Queue[str | None]
-    ) -> None:
-        while True:
-            data = await outbox.get()
-            if data is None:
-                return
-            try:
-                await conn.send_raw(data)
-            except Exception as exc:  # the receive loop reports the closed connection
-                log.debug("send failed: %s", type(exc).__name__)
-                return
-
     def _send(self, data: str) -> None:
-        self._outbox.put_nowait(data)
+        if self._link is not None:
+            self._link.send(data)
 
     def _send_tracked(self, kind: str, build: Callable[[str], str]) -> str:
         event_id = p.new_event_id()
@@ -366,15 +570,18 @@ class ConversationEngine:
                 future.set_exception(exc)
                 future.exception()  # mark retrieved: nobody may be awaiting it
 
-    def send_audio(self, pcm: bytes, captured_at: float | None = None) -> None:
-        """Microphone audio, 24 kHz mono pcm16; called on the loop, never blocks."""
-        if not self._configured or not pcm:
-            return
+    def send_audio(self, pcm: bytes, captured_at: float | None = None) -> bool:
+        """Microphone audio, 24 kHz mono pcm16; called on the loop, never blocks.
+        True when the audio was sent (False: not connected, or push-to-talk idle)."""
+        link = self._link
+        if not self._configured or not pcm or link is None:
+            return False
         if self.turn_mode is TurnMode.PUSH_TO_TALK:
             if not self._talking:
-                return
+                return False
             self._talk_bytes += len(pcm)
-        self._outbox.put_nowait(p.audio_append(pcm))
+        link.send(p.audio_append(pcm))
+        return True
 
     def _request_response(self) -> None:
         """response.create, but never while a response is active: queue it instead."""
@@ -383,7 +590,17 @@ class ConversationEngine:
             return
         self._response_queued = False
         self._response_requested = True
-        self._send_tracked("response.create", p.response_create)
+        if self._ask_to_speak:
+            self._ask_to_speak = False
+            overrides = {
+                "output_modalities": ["audio"],
+                "instructions": f"{self.persona.instructions}\n\n{SPEAK_REMINDER}",
+            }
+            self._send_tracked(
+                "response.create", lambda eid: p.response_create_with(overrides, eid)
+            )
+        else:
+            self._send_tracked("response.create", p.response_create)
 
     # ------------------------------------------------------------ user commands
 
@@ -392,6 +609,8 @@ class ConversationEngine:
         if not text:
             raise ValueError("Nothing to send: the message is empty.")
         if not self._configured:
+            if self._recovery is not None and not self.ended:
+                raise EngineError("Reconnecting: the message was not sent; try again shortly.")
             raise EngineError("Not connected: the message was not sent.")
         if self.playback.is_playing() or self._active is not None:
             await self.interrupt()
@@ -401,9 +620,9 @@ class ConversationEngine:
         )
         now = time.time()
         turn = Turn(Role.USER, item_id, text=text, typed=True, started_at=now, finished_at=now)
-        self._add_turn(turn)
+        self._book.add(turn)
         self._emit(UserTextSent(item_id, text))
-        self._finish_turn(turn)
+        self._book.finish(turn)
         self._latency_t0 = time.perf_counter()
         self._request_response()
         self._set_phase(Phase.THINKING)
@@ -433,12 +652,7 @@ class ConversationEngine:
             self._emit(Notice("Nothing was recorded: hold the talk key while you speak."))
             self._set_phase(_rest_phase(self.turn_mode))
             return
-        self._send_tracked(
-            "input_audio_buffer.commit", lambda eid: p.simple("input_audio_buffer.commit", eid)
-        )
-        self._latency_t0 = time.perf_counter()
-        self._request_response()
-        self._set_phase(Phase.THINKING)
+        await self.commit_input()
 
     async def commit_input(self) -> None:
         """End the user's turn now, whatever the turn detection (e.g. a file ended
@@ -458,6 +672,7 @@ class ConversationEngine:
             or self._response_requested
             or self._response_queued
             or self._followup_needed
+            or self._rate_wait
             or any(r.tools_running for r in self._responses.values())
         )
 
@@ -470,6 +685,7 @@ class ConversationEngine:
             self._send_tracked("response.cancel", lambda eid: p.simple("response.cancel", eid))
         self._response_queued = False
         self._followup_needed = False
+        self._rate_wait = False
 
     async def set_turn_mode(self, mode: TurnMode) -> None:
         if not self._configured:
@@ -486,7 +702,7 @@ class ConversationEngine:
         if persona is None:
             names = ", ".join(x.name for x in self.settings.personas)
             raise ValueError(f"No persona named {name!r}; the personas are: {names}.")
-        voice = p.persona_voice(self.settings, persona)
+        voice = p.persona_voice(self.settings, persona, self.voice_override)
         voice_pending = self._audio_produced and voice != self._session_voice
         tools = self._tool_definitions(persona)
         if self._configured:
@@ -530,17 +746,6 @@ class ConversationEngine:
 
     # ------------------------------------------------------------ receiving
 
-    async def _receive_loop(self, conn: AsyncRealtimeConnection) -> None:
-        while True:
-            try:
-                raw = await conn.recv_bytes()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._connection_lost(exc)
-                return
-            self.dispatch(raw)
-
     def dispatch(self, raw: bytes | str) -> None:
         """Handle one server event; malformed, unknown and out-of-order ones are
         logged and skipped."""
@@ -561,26 +766,6 @@ class ConversationEngine:
             handler(event)
         except Exception:
             log.exception("skipping malformed server event %r", event_type)
-
-    def _connection_lost(self, exc: Exception) -> None:
-        if self._closing or self._conn is None:
-            return
-        code = getattr(getattr(exc, "rcvd", None), "code", None)
-        reason = getattr(getattr(exc, "rcvd", None), "reason", "") or ""
-        if code == 1001 and "duration" in reason:
-            message = "The session reached the server's maximum duration and was closed."
-        else:
-            detail = f" (code {code}{': ' + reason if reason else ''})" if code else ""
-            message = f"The connection to the {self.backend.name} server was lost{detail}."
-        configured, self._conn, self._configured = self._configured, None, False
-        self._fail_pending_updates(EngineError(message))
-        if not configured:
-            return  # _open_session reports it
-        # Reconnect-with-restore (issue 6) hooks in here: `_open_session` replays
-        # `self.conversation` into a fresh session.
-        self._emit(ConnectionChanged(ConnectionState.DISCONNECTED, message))
-        self._emit(ErrorRaised(message, fatal=True, source="connection"))
-        self._end(f"error: {message}")
 
     def _on_error(self, event: dict[str, Any]) -> None:
         err = p.obj(event, "error")
@@ -610,6 +795,8 @@ class ConversationEngine:
             return
         if kind == "conversation.item.truncate":
             message = f"The server refused to cut the interrupted answer: {message}"
+        if event_id.startswith("evt_restore"):
+            message = f"The server refused part of the restored conversation: {message}"
         self._emit(ErrorRaised(message, code=code, fatal=False, source="server"))
 
     def _reject_update(self, event_id: str, exc: Exception) -> None:
@@ -618,6 +805,7 @@ class ConversationEngine:
                 del self._pending_updates[i]
                 if not future.done():
                     future.set_exception(exc)
+                    future.exception()
                 return
 
     def _on_session_created(self, event: dict[str, Any]) -> None:
@@ -648,25 +836,22 @@ class ConversationEngine:
 
     def _on_committed(self, event: dict[str, Any]) -> None:
         item_id = p.str_field(event, "item_id")
-        if not item_id or item_id in self._item_turn:
+        if not item_id or item_id in self._book.by_item:
             return
-        # Earlier spoken turns whose transcript never came must not hold the journal.
-        for turn in self._unemitted:
-            if turn.role is Role.USER:
-                self._finished_turns.add(id(turn))
+        self._book.release_user_turns()
         turn = Turn(Role.USER, item_id, started_at=time.time())
-        self._add_turn(turn)
+        self._book.add(turn)
         self._emit(UserTurnStarted(item_id, p.opt_str(event, "previous_item_id")))
         if not self.settings.session.transcription_model:
-            self._finish_turn(turn)
+            self._book.finish(turn)
         if self.phase is Phase.USER_SPEAKING:
             self._set_phase(Phase.THINKING)
 
     def _user_turn(self, item_id: str) -> Turn:
-        turn = self._item_turn.get(item_id)
-        if turn is None:  # transcript for an item we never saw committed
+        turn = self._book.by_item.get(item_id)
+        if turn is None or turn.role is not Role.USER:  # never saw it committed
             turn = Turn(Role.USER, item_id, started_at=time.time())
-            self._add_turn(turn)
+            self._book.add(turn)
         return turn
 
     def _on_user_delta(self, event: dict[str, Any]) -> None:
@@ -682,7 +867,7 @@ class ConversationEngine:
         turn.text = p.str_field(event, "transcript", turn.text).strip()
         turn.finished_at = time.time()
         self._emit(UserTranscriptFinal(item_id, turn.text))
-        self._finish_turn(turn)
+        self._book.finish(turn)
 
     def _on_user_failed(self, event: dict[str, Any]) -> None:
         item_id = p.str_field(event, "item_id")
@@ -690,7 +875,7 @@ class ConversationEngine:
         turn = self._user_turn(item_id)
         turn.finished_at = time.time()
         self._emit(UserTranscriptFailed(item_id, message))
-        self._finish_turn(turn)
+        self._book.finish(turn)
 
     # responses
 
@@ -704,6 +889,8 @@ class ConversationEngine:
     def _on_response_created(self, event: dict[str, Any]) -> None:
         response_id = p.str_field(p.obj(event, "response"), "id")
         resp = self._response(response_id)
+        if resp.done:
+            return  # a late duplicate
         self._active = resp
         self._response_requested = False
         self._emit(ResponseStarted(response_id))
@@ -713,8 +900,8 @@ class ConversationEngine:
     def _response_turn(self, resp: _Response, item_id: str) -> Turn:
         if resp.turn is None:
             resp.turn = Turn(Role.ASSISTANT, item_id, started_at=time.time())
-            self._add_turn(resp.turn)
-        self._item_turn.setdefault(item_id, resp.turn)
+            self._book.add(resp.turn)
+        self._book.by_item.setdefault(item_id, resp.turn)
         self._item_response[item_id] = resp
         return resp.turn
 
@@ -722,7 +909,7 @@ class ConversationEngine:
         item = p.obj(event, "item")
         item_id = p.str_field(item, "id")
         resp = self._response(p.str_field(event, "response_id"))
-        if not item_id:
+        if not item_id or resp.discarded:
             return
         if p.str_field(item, "type") == "message":
             previous = self.conversation[-1].item_id if self.conversation else None
@@ -743,7 +930,7 @@ class ConversationEngine:
                 p.str_field(item, "arguments", "{}"),
             )
 
-    def _first_output(self, resp: _Response) -> None:
+    def _first_output(self) -> None:
         if self._latency_t0 is not None:
             self._emit(LatencyMeasured(time.perf_counter() - self._latency_t0))
             self._latency_t0 = None
@@ -753,15 +940,16 @@ class ConversationEngine:
     def _on_audio_delta(self, event: dict[str, Any]) -> None:
         item_id = p.str_field(event, "item_id")
         resp = self._response(p.str_field(event, "response_id"))
-        if resp.cut:
+        if resp.cut or resp.discarded or resp.done:
             return
         try:
             pcm = base64.b64decode(p.str_field(event, "delta"), validate=True)
         except (binascii.Error, ValueError):
             log.warning("skipping an audio delta that is not base64")
             return
-        if not pcm:
+        if not pcm or not item_id:
             return
+        self._speak_guard = False  # it speaks
         self._response_turn(resp, item_id)
         self._audio_produced = True
         self._last_audio_item = item_id
@@ -769,7 +957,7 @@ class ConversationEngine:
             self._item_received_ms.get(item_id, 0.0) + len(pcm) / p.BYTES_PER_MS
         )
         if self._latency_t0 is not None or self.phase is not Phase.ASSISTANT_SPEAKING:
-            self._first_output(resp)
+            self._first_output()
         chunk = AudioChunk(
             item_id=item_id,
             content_index=p.int_field(event, "content_index"),
@@ -784,19 +972,43 @@ class ConversationEngine:
         item_id = p.str_field(event, "item_id")
         delta = p.str_field(event, "delta")
         resp = self._response(p.str_field(event, "response_id"))
+        if resp.discarded or not item_id:
+            return
+        text_only = event.get("type") == "response.output_text.delta"
+        if text_only and self._speak_guard:
+            self._ask_again_to_speak(resp)
+            return
         turn = self._response_turn(resp, item_id)
         resp.spoke = True
         self._item_text[item_id] = self._item_text.get(item_id, "") + delta
         turn.text += delta
-        if event.get("type") == "response.output_text.delta" and (
+        if text_only and (
             self._latency_t0 is not None or self.phase is not Phase.ASSISTANT_SPEAKING
         ):
-            self._first_output(resp)
+            self._first_output()
         self._emit(AssistantDelta(item_id, delta))
+
+    def _ask_again_to_speak(self, resp: _Response) -> None:
+        """After a restore the model answered in text where speech is wanted: drop
+        that reply and ask once more, insisting on audio."""
+        self._speak_guard = False
+        resp.discarded = resp.cut = True
+        if resp.turn is not None:
+            self._book.discard(resp.turn)
+            resp.turn = None
+        if not resp.done:
+            self._send_tracked("response.cancel", lambda eid: p.simple("response.cancel", eid))
+        self._ask_to_speak = True
+        self._response_queued = True
+        log.info("reply in text after a restore: cancelled, asking again for speech")
+        if resp.done:
+            self._after_response()
 
     def _on_text_done(self, event: dict[str, Any]) -> None:
         item_id = p.str_field(event, "item_id")
         resp = self._response(p.str_field(event, "response_id"))
+        if resp.discarded or not item_id:
+            return
         turn = self._response_turn(resp, item_id)
         key = (
             "transcript" if event.get("type") == "response.output_audio_transcript.done" else "text"
@@ -813,12 +1025,15 @@ class ConversationEngine:
     def _on_response_done(self, event: dict[str, Any]) -> None:
         data = p.obj(event, "response")
         resp = self._response(p.str_field(data, "id"))
+        if resp.done and resp is not self._active:
+            return  # already finished (e.g. salvaged when its connection dropped)
         resp.done = True
         if self._active is resp:
             self._active = None
         status = p.str_field(data, "status", "completed")
         details = p.obj(data, "status_details")
-        detail = p.str_field(details, "reason") or p.str_field(p.obj(details, "error"), "message")
+        error = p.obj(details, "error")
+        detail = p.str_field(details, "reason") or p.str_field(error, "message")
         usage_data = data.get("usage")
         usage = (
             TurnUsage.from_response_usage(usage_data, self.prices)
@@ -828,21 +1043,61 @@ class ConversationEngine:
         if usage is not None:
             self.totals = self.totals.add(usage)
         if resp.turn is not None:
+            # The usage of this response belongs to this response's turn, and only it.
             resp.turn.usage = usage
             resp.turn.finished_at = time.time()
             if resp.tools_running == 0:
-                self._finish_turn(resp.turn)
-        if status == "failed":
-            message = p.str_field(p.obj(details, "error"), "message", "the response failed")
-            self._emit(
-                ErrorRaised(f"The model could not answer: {message}", code=status, source="server")
-            )
+                self._book.finish(resp.turn)
         self._emit(ResponseFinished(resp.response_id, status, usage, self.totals, detail))
+        if status == "failed":
+            self._response_failed(error)
+        elif status == "completed":
+            self._rate_retries = 0
         self._after_response()
+
+    def _response_failed(self, error: dict[str, Any]) -> None:
+        code = p.str_field(error, "code")
+        message = p.str_field(error, "message", "the response failed")
+        kind = failure_kind(code, p.str_field(error, "type"))
+        if kind is FailureKind.FATAL:
+            self._fail(
+                fatal_response_message(
+                    code, message, self.backend.name, self.backend.context.key_setting
+                ),
+                source="server",
+                code=code,
+            )
+            self._spawn(self._close_connection())
+            return
+        if kind is FailureKind.RATE_LIMITED and self._rate_retries < self.policy.rate_limit_retries:
+            self._rate_retries += 1
+            wait = retry_after_s(message) or self.policy.first_delay_s * 2**self._rate_retries
+            self._emit(
+                ErrorRaised(
+                    f"The {self.backend.name} server is rate limiting this conversation; "
+                    f"asking again in {wait:.1f} s.",
+                    code=code,
+                    source="server",
+                )
+            )
+            self._rate_wait = True  # busy until then: no renewal in between
+            self._spawn(self._ask_again_after(wait))
+            return
+        self._emit(ErrorRaised(f"The model could not answer: {message}", code=code))
+
+    async def _ask_again_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._rate_wait:
+            self._rate_wait = False
+            if self._configured:
+                self._request_response()
+                self._set_phase(Phase.THINKING)
+            else:
+                self._response_queued = True  # asked for after the restore
 
     def _after_response(self) -> None:
         """What comes next once no response is active."""
-        if self._active is not None or self._response_requested:
+        if self._active is not None or self._response_requested or not self._configured:
             return
         if any(r.tools_running for r in self._responses.values()):
             self._set_phase(Phase.TOOL_RUNNING)
@@ -868,6 +1123,11 @@ class ConversationEngine:
     def _prune_responses(self) -> None:
         for rid in [rid for rid, r in self._responses.items() if r.done and not r.tools_running]:
             del self._responses[rid]
+        if not self._responses:  # the per-item maps only matter for live responses
+            live = {self._last_audio_item} if self.playback.is_playing() else set()
+            for mapping in (self._item_text, self._item_received_ms, self._item_response):
+                for key in [k for k in mapping if k not in live]:
+                    del mapping[key]
 
     def _on_rate_limits(self, event: dict[str, Any]) -> None:
         self._emit(RateLimitsChanged(p.rate_limits(event)))
@@ -886,44 +1146,47 @@ class ConversationEngine:
     def _start_tool(
         self, resp: _Response, item_id: str, call_id: str, name: str, args: str
     ) -> None:
-        if not call_id or call_id in resp.tool_calls:
+        if not call_id or call_id in resp.tool_calls or resp.discarded:
             return
         resp.tool_calls.add(call_id)
         resp.tools_running += 1
-        if item_id:
-            self._response_turn(resp, item_id)
+        self._running_calls[call_id] = PendingCall(call_id, name, args)
+        self._response_turn(resp, item_id or call_id)
         self._emit(ToolCallStarted(call_id, name, args))
         self._set_phase(Phase.TOOL_RUNNING)
         self._spawn(self._run_tool(resp, call_id, name, args))
 
     async def _run_tool(self, resp: _Response, call_id: str, name: str, args: str) -> None:
-        s = self.settings.session
         try:
-            result = await self.tools.call(name, args, s.tool_timeout_s, s.tool_output_max_chars)
-            output, ok, error = result.output, result.ok, result.error
-            duration, ends = result.duration_s, result.ends_conversation
-        except Exception as exc:  # the registry should never raise; be safe anyway
-            log.exception("tool %s raised", name)
-            error = f"{type(exc).__name__}: {exc}"
-            output, ok, duration, ends = json.dumps({"error": error}), False, 0.0, False
-        record = ToolCallRecord(call_id, name, args, output, ok, error, duration)
+            outcome = await run_tool_call(self.tools, self.settings.session, call_id, name, args)
+        finally:
+            self._running_calls.pop(call_id, None)
+            resp.tools_running -= 1
+        record = outcome.record
         if resp.turn is not None:
             resp.turn.tool_calls.append(record)
-        self._emit(ToolCallFinished(call_id, name, args, output, ok, error, duration))
-        resp.tools_running -= 1
-        if self._conn is None:
-            return
-        self._send_tracked(
-            "conversation.item.create", lambda eid: p.function_output_item(call_id, output, eid)
+        self._emit(
+            ToolCallFinished(
+                call_id, name, args, record.output, record.ok, record.error, record.duration_s
+            )
         )
-        if ends:
+        if outcome.ends_conversation:
             self._end_after_goodbye = True
             # Said goodbye already alongside the call? Then end without a new answer.
-            self._followup_needed = self._followup_needed or not resp.spoke
+            wants_answer = not resp.spoke
         else:
-            self._followup_needed = True
+            wants_answer = True
+        self._followup_needed = self._followup_needed or wants_answer
         if resp.done and resp.tools_running == 0 and resp.turn is not None:
-            self._finish_turn(resp.turn)
+            self._book.finish(resp.turn)
+        if not self._configured:
+            # Disconnected: the record is replayed with the conversation on restore,
+            # and the follow-up is asked for then.
+            return
+        self._send_tracked(
+            "conversation.item.create",
+            lambda eid: p.function_output_item(call_id, record.output, eid),
+        )
         self._after_response()
 
     async def _end_after_playback(self, reason: str) -> None:
@@ -968,7 +1231,7 @@ class ConversationEngine:
                 "conversation.item.truncate",
                 lambda eid: p.truncate(item_id, heard.content_index, end_ms, eid),
             )
-            turn = self._item_turn.get(item_id)
+            turn = self._book.by_item.get(item_id)
             if turn is not None:
                 turn.interrupted = True
                 turn.heard_text = heard_text
@@ -982,23 +1245,3 @@ class ConversationEngine:
                 truncate_sent=not heard.finished,
             )
         )
-
-    # ------------------------------------------------------------ turns
-
-    def _add_turn(self, turn: Turn) -> None:
-        self.conversation.append(turn)
-        self._item_turn[turn.item_id] = turn
-        self._unemitted.append(turn)
-
-    def _finish_turn(self, turn: Turn) -> None:
-        if not turn.finished_at:
-            turn.finished_at = time.time()
-        self._finished_turns.add(id(turn))
-        self._flush_turns()
-
-    def _flush_turns(self) -> None:
-        """TurnCompleted in conversation order: a late transcript keeps its place."""
-        while self._unemitted and id(self._unemitted[0]) in self._finished_turns:
-            turn = self._unemitted.popleft()
-            self._finished_turns.discard(id(turn))
-            self._emit(TurnCompleted(turn))

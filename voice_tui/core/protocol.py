@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from voice_tui.config.schema import Persona, Settings
-from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.events import RateLimit, TurnMode
 from voice_tui.core.usage import Prices
 
@@ -67,8 +66,9 @@ def turn_detection(settings: Settings, mode: TurnMode) -> dict[str, Any] | None:
     }
 
 
-def persona_voice(settings: Settings, persona: Persona) -> str:
-    return persona.voice or settings.session.voice
+def persona_voice(settings: Settings, persona: Persona, override: str | None = None) -> str:
+    """An explicit `--voice` beats the persona's voice, which beats session.voice."""
+    return override or persona.voice or settings.session.voice
 
 
 def session_config(
@@ -78,6 +78,7 @@ def session_config(
     mode: TurnMode,
     *,
     include_voice: bool = True,
+    voice_override: str | None = None,
 ) -> dict[str, Any]:
     """The `session` object of a full `session.update`."""
     s = settings.session
@@ -93,7 +94,7 @@ def session_config(
         audio_input["transcription"] = transcription
     audio_output: dict[str, Any] = {"format": PCM_FORMAT, "speed": s.speed}
     if include_voice:
-        audio_output["voice"] = persona_voice(settings, persona)
+        audio_output["voice"] = persona_voice(settings, persona, voice_override)
     return {
         "type": "realtime",
         "instructions": persona.instructions,
@@ -136,6 +137,11 @@ def response_create(event_id: str) -> str:
     return simple("response.create", event_id)
 
 
+def response_create_with(response: dict[str, Any], event_id: str) -> str:
+    """response.create with per-response overrides (e.g. output_modalities)."""
+    return dumps({"type": "response.create", "event_id": event_id, "response": response})
+
+
 def user_text_item(item_id: str, text: str, event_id: str) -> str:
     return dumps(
         {
@@ -171,33 +177,6 @@ def truncate(item_id: str, content_index: int, audio_end_ms: int, event_id: str)
             "audio_end_ms": audio_end_ms,
         }
     )
-
-
-def history_items(turns: Iterable[Turn]) -> list[str]:
-    """The conversation as `conversation.item.create` events for a new session.
-
-    User turns become input_text, assistant turns output_text with what was actually
-    heard; empty turns (nothing understood, nothing said) are skipped.
-    """
-    events: list[str] = []
-    for turn in turns:
-        text = turn.spoken_text.strip()
-        if not text:
-            continue
-        if turn.role is Role.USER:
-            content = {"type": "input_text", "text": text}
-        else:
-            content = {"type": "output_text", "text": text}
-        events.append(
-            dumps(
-                {
-                    "type": "conversation.item.create",
-                    "event_id": new_event_id("evt_restore"),
-                    "item": {"type": "message", "role": turn.role.value, "content": [content]},
-                }
-            )
-        )
-    return events
 
 
 # ---------------------------------------------------------------- server events

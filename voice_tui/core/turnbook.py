@@ -1,0 +1,65 @@
+"""The conversation's turns and the order they are announced in.
+
+Turns are added when they start (a committed user turn, an assistant item) and are
+announced (`TurnCompleted`) when they finish, but always in conversation order: a
+user transcript that arrives after the answer began still comes first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from voice_tui.core.conversation import Role, Turn
+
+
+class TurnBook:
+    def __init__(self, history: Sequence[Turn], announce: Callable[[Turn], None]) -> None:
+        self.turns: list[Turn] = list(history)
+        self.by_item: dict[str, Turn] = {}
+        self._announce = announce
+        self._unannounced: deque[Turn] = deque()
+        self._finished: set[int] = set()
+
+    def add(self, turn: Turn) -> None:
+        self.turns.append(turn)
+        self.by_item[turn.item_id] = turn
+        self._unannounced.append(turn)
+
+    def discard(self, turn: Turn) -> None:
+        """Forget a turn that must not be remembered (a reply that is asked again)."""
+        for collection in (self.turns, self._unannounced):
+            if turn in collection:
+                collection.remove(turn)
+        self.by_item = {k: t for k, t in self.by_item.items() if t is not turn}
+        self._finished.discard(id(turn))
+
+    def finish(self, turn: Turn) -> None:
+        if not turn.finished_at:
+            turn.finished_at = time.time()
+        self._finished.add(id(turn))
+        self._flush()
+
+    def release_user_turns(self) -> None:
+        """Spoken turns whose transcript will never come must not hold the others."""
+        for turn in self._unannounced:
+            if turn.role is Role.USER:
+                if not turn.finished_at:
+                    turn.finished_at = time.time()
+                self._finished.add(id(turn))
+        self._flush()
+
+    def finish_all(self) -> None:
+        """The conversation is over: announce everything, each with an end time."""
+        for turn in self._unannounced:
+            if not turn.finished_at:
+                turn.finished_at = time.time()
+            self._finished.add(id(turn))
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._unannounced and id(self._unannounced[0]) in self._finished:
+            turn = self._unannounced.popleft()
+            self._finished.discard(id(turn))
+            self._announce(turn)
