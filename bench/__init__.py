@@ -1,0 +1,1 @@
+"""voice-tui's benchmark suite: `python -m bench` (see bench.cli)."""

@@ -1,0 +1,130 @@
+"""Microphone to wire, and wire to speaker, in one conversation.
+
+voice-tui's own runtime (audio worker on the virtual devices, engine, real SDK
+connection) talks to the local server in another process; the server's voice streams
+its answers in real time, as a live model does. Meanwhile the microphone (the silent
+virtual mic) streams as it always does.
+
+- mic_to_wire: from the capture time the input callback stamps on each block (the
+  newest sample's ADC time from PortAudio's input timestamp) to the moment the
+  `input_audio_buffer.append` carrying that block has been written to the socket.
+- wire_to_speaker: from the moment `recv_bytes` returned an `output_audio.delta` to
+  the moment its first sample reaches the DAC (the output callback's time, corrected
+  by PortAudio's output timestamp), for the first chunk of each answer and for the
+  steady stream after it; split into the time inside voice-tui (until the callback
+  hands the sample over) and the device's own buffer.
+"""
+
+from __future__ import annotations
+
+from bench.context import Context
+from bench.probes import PlaybackTap, WireTap
+from bench.report import BenchResult, Target
+from bench.world import Events, bench_settings, poll, runtime, server_process
+from voice_tui.core.events import ResponseFinished
+
+
+async def run(ctx: Context) -> list[BenchResult]:
+    answers = ctx.pick(8, 2)
+    answer_s = ctx.pick_s(4.0, 1.5)
+    async with server_process(answer_s, paced=True) as url:
+        loaded = bench_settings(url)
+        async with runtime(loaded, audio=True) as rt:
+            audio = rt.audio
+            assert audio is not None and audio._output is not None
+            wire = WireTap()
+            wire.attach_backend(rt.backend)
+            wire.attach_engine(rt.engine)
+            playback = PlaybackTap(audio._output.player, wire)
+            events = Events.new()
+            rt.engine.subscribe(events)
+            rt.engine.subscribe(playback.on_event)
+            await rt.engine.start()
+            for n in range(1, answers + 1):
+                await rt.engine.send_text("Tell me more.")
+                await events.wait_for(
+                    lambda n=n: events.count(ResponseFinished) >= n,  # type: ignore[misc]
+                    answer_s + 30,
+                    "an answer",
+                )
+                await poll(lambda: not audio.is_playing(), answer_s + 10, "playback to end")
+            stats = audio.stats
+            block_ms = loaded.settings.audio.block_ms
+            latency = audio._output.stream.latency
+    results = []
+    if "mic_to_wire" in ctx.names:
+        results.append(_mic_to_wire(wire, block_ms))
+    if "wire_to_speaker" in ctx.names:
+        results.append(_wire_to_speaker(playback, stats.underruns, stats.device_output_underflows))
+        results[-1].details.update(
+            {"answers": answers, "answer_s": answer_s, "output_latency_s": latency}
+        )
+    return results
+
+
+def _mic_to_wire(wire: WireTap, block_ms: int) -> BenchResult:
+    result = BenchResult("mic_to_wire", "Microphone to wire")
+    result.add_distribution(
+        "oldest sample to wire",
+        [s * 1000 for s in wire.mic_oldest_to_wire_s],
+        "ms",
+        Target("<=", block_ms + 5),
+        note=f"target: one block ({block_ms} ms) + 5 ms",
+        miss_note="Blocks waited in the worker or on the loop before being sent.",
+    )
+    result.add_distribution(
+        "newest sample to wire",
+        [s * 1000 for s in wire.mic_to_wire_s],
+        "ms",
+        note="voice-tui's own handling: ring, worker, loop hop, send",
+    )
+    result.details["unmatched_appends"] = wire.unmatched_appends
+    return result
+
+
+def _wire_to_speaker(tap: PlaybackTap, underruns: int, device_underflows: int) -> BenchResult:
+    result = BenchResult("wire_to_speaker", "Wire to speaker")
+    first: list[float] = []
+    steady: list[float] = []
+    inside: list[float] = []
+    device: list[float] = []
+    lost = 0
+    for chunk in tap.chunks:
+        index = tap.timeline_index(chunk.item_id, chunk.offset)
+        dac = tap.dac_time_of(index) if index is not None else None
+        handed = tap.handed_time_of(index) if index is not None else None
+        if dac is None or handed is None:
+            lost += 1
+            continue
+        (first if chunk.offset == 0 else steady).append((dac - chunk.received_at) * 1000)
+        inside.append((handed - chunk.received_at) * 1000)
+        device.append((dac - handed) * 1000)
+    why = (
+        "Most of it is the device's own buffer (see 'device buffer'): PulseAudio grants "
+        "~40 ms at latency='low' plus a block; the rest is the jitter buffer "
+        "(audio.jitter_ms) and waiting for the next callback."
+    )
+    result.add_distribution("first chunk", first, "ms", Target("<=", 60), miss_note=why)
+    result.add_distribution("steady", steady, "ms", Target("<=", 60), miss_note=why)
+    result.add_distribution("inside voice-tui", inside, "ms", note="receipt to handed to device")
+    result.add_distribution("device buffer", device, "ms", note="handed to device to DAC")
+    gaps, silent_ms = tap.gaps()
+    result.add(
+        "underruns (gaps heard)",
+        gaps,
+        "",
+        Target("==", 0),
+        note=f"silences inside answers on the device timeline ({silent_ms:.0f} ms in all)",
+        miss_note="The stream ran dry: a chunk came later than the jitter buffer covers.",
+    )
+    result.add(
+        "player underrun counter",
+        underruns,
+        "",
+        note=(
+            f"AudioStats.underruns (device underflows: {device_underflows}); it also counts "
+            "a queue that empties exactly at a block boundary, with no silence heard"
+        ),
+    )
+    result.details["chunks_not_found"] = lost
+    return result

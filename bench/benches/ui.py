@@ -1,0 +1,116 @@
+"""UI: the cost of one streamed transcript delta with 10, 1,000 and 10,000 turns
+already in the transcript. It must not grow with the transcript.
+
+The real app runs headless (Textual's run_test, so layout and compositing happen as on
+a terminal, only the bytes go nowhere). Deltas go through the app's own path: an
+`EngineEvent` message, as the engine listener posts it, into a streaming assistant turn.
+The cost is the main thread's CPU time (time.thread_time: what the app did, not how
+long it waited), net of an idle window of the same length, per delta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+from textual.pilot import Pilot
+
+from bench.context import Context
+from bench.report import BenchResult, Target
+from voice_tui.config.schema import Settings
+from voice_tui.core.events import AssistantDelta, AssistantTurnStarted
+from voice_tui.ui.app import VoiceApp
+from voice_tui.ui.messages import EngineEvent
+from voice_tui.ui.widgets.transcript import AssistantTurn, Transcript, UserTurn
+
+SIZES = (10, 1_000, 10_000)
+QUICK_SIZES = (10, 300, 1_000)
+GAP_S = 1 / 60  # deltas arrive apart: each one gets its own frame
+BATCH = 500  # turns mounted at once while filling the transcript
+CLOCK = datetime(2026, 1, 1, 12, 0, 0)
+
+
+async def run(ctx: Context) -> list[BenchResult]:
+    deltas = ctx.pick(60, 20)
+    sizes = QUICK_SIZES if ctx.quick else SIZES
+    settings = Settings()
+    settings.audio.enabled = False
+    app = VoiceApp(settings, connect=None, clock=lambda: CLOCK)
+    costs: dict[int, float] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        transcript = app.transcript
+        have = 0
+        for size in sizes:
+            await _fill(transcript, have, size)
+            have = size
+            await _settle(pilot)
+            costs[size] = await _delta_cost(pilot, size, deltas)
+    result = BenchResult("ui", "UI cost per transcript delta")
+    for size, cost in costs.items():
+        result.add(f"per delta, {size:,} turns", cost * 1000, "ms")
+    small, large = sizes[0], sizes[-1]
+    growth = costs[large] / costs[small] if costs[small] > 0 else float("nan")
+    result.add(
+        f"growth {small:,} -> {large:,} turns",
+        growth,
+        "x",
+        Target("<=", 1.2),
+        note="per-delta cost ratio (flat within 20%)",
+        miss_note=(
+            "Each delta triggers a layout refresh in which Textual reflows the whole "
+            "transcript (the compositor re-adds every turn widget: profiled), so the cost "
+            "is linear in turns; virtualising finished turns (a Line API view drawing only "
+            "the visible lines, or unmounting turns far above the view) would flatten it."
+        ),
+    )
+    result.details.update({"deltas_per_size": deltas, "gap_s": GAP_S})
+    return [result]
+
+
+async def _fill(transcript: Transcript, have: int, size: int) -> None:
+    """Finished turns (the leaf widgets the transcript keeps for them), mounted in batches."""
+    views: list[UserTurn | AssistantTurn] = []
+    for n in range(have, size):
+        if n % 2 == 0:
+            user = UserTurn(f"item_user_{n}", CLOCK, True)
+            user.set_final(f"Question number {n}: what is the weather like today?")
+            views.append(user)
+        else:
+            text = f"Answer number {n}: it is **sunny**, with a light breeze from the west."
+            views.append(AssistantTurn(f"item_assistant_{n}", CLOCK, True, text))
+        if len(views) == BATCH or n == size - 1:
+            await transcript.mount_all(views)
+            views = []
+
+
+async def _settle(pilot: Pilot[int]) -> None:
+    # Not pilot.pause(): it messages every widget on screen, a cost of the harness that
+    # grows with the transcript.
+    await asyncio.sleep(0.1)
+    await pilot.app.workers.wait_for_complete()
+    await asyncio.sleep(0.1)
+
+
+async def _delta_cost(pilot: Pilot[int], size: int, deltas: int) -> float:
+    app = pilot.app
+    item = f"item_live_{size}"
+    app.post_message(EngineEvent(AssistantTurnStarted(item, f"resp_{size}", None)))
+    for _ in range(5):  # warm up: the stream and its first paragraph exist
+        app.post_message(EngineEvent(AssistantDelta(item, "warming up ")))
+        await asyncio.sleep(GAP_S)
+    await _settle(pilot)
+
+    idle = time.thread_time()
+    for _ in range(deltas):
+        await asyncio.sleep(GAP_S)
+    await _settle(pilot)
+    idle = time.thread_time() - idle
+
+    busy = time.thread_time()
+    for k in range(deltas):
+        app.post_message(EngineEvent(AssistantDelta(item, f"word{k} ")))
+        await asyncio.sleep(GAP_S)
+    await _settle(pilot)
+    busy = time.thread_time() - busy
+    return max(busy - idle, 0.0) / deltas

@@ -1,0 +1,198 @@
+"""Lightweight timestamps in the hot paths, attached from the outside.
+
+The benchmarks must not measure their own overhead, so each hook only appends a
+`time.perf_counter()` stamp (and a few ints) to a list; everything else is worked out
+after the run. The hooks wrap, on the instance only:
+- the SDK connection's `send_raw` / `recv_bytes` (when a message leaves / arrives);
+- the engine's `send_audio` (the capture time the audio worker stamped on each block);
+- the audio player's `render` (what each output callback handed to the device, and
+  when its first sample reaches the DAC, from PortAudio's output timestamp).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+
+from voice_tui.core.engine import ConversationEngine
+from voice_tui.core.events import AppEvent, AudioChunk
+
+APPEND_PREFIX = '{"type":"input_audio_buffer.append"'
+BYTES_PER_S = 24_000 * 2  # the engine's audio: 24 kHz pcm16 mono
+_HEAD = 120  # server events name their type near the start: look no further
+
+
+@dataclass(slots=True)
+class WireTap:
+    """Stamps on the SDK connection: appends written, server events received."""
+
+    appends_sent: list[float] = field(default_factory=list)
+    mic_to_wire_s: list[float] = field(default_factory=list)  # from the block's newest sample
+    mic_oldest_to_wire_s: list[float] = field(default_factory=list)  # from its oldest sample
+    speech_started_at: list[float] = field(default_factory=list)
+    speech_stopped_at: list[float] = field(default_factory=list)
+    server_processing_ms: list[float] = field(default_factory=list)
+    last_recv: float = 0.0
+    unmatched_appends: int = 0
+    _captured: deque[tuple[float, float]] = field(default_factory=deque)  # (newest, span)
+
+    def attach_backend(self, backend: Any) -> None:
+        """Every connection the backend opens from now on is tapped."""
+        connect: Callable[[], Awaitable[AsyncRealtimeConnection]] = backend.connect
+
+        async def tapped_connect() -> AsyncRealtimeConnection:
+            conn = await connect()
+            self.attach_connection(conn)
+            return conn
+
+        backend.connect = tapped_connect
+
+    def attach_connection(self, conn: AsyncRealtimeConnection) -> None:
+        send_raw = conn.send_raw
+        recv_bytes = conn.recv_bytes
+
+        async def tapped_send(data: bytes | str) -> None:
+            await send_raw(data)
+            if isinstance(data, str) and data.startswith(APPEND_PREFIX):
+                now = time.perf_counter()
+                self.appends_sent.append(now)
+                if self._captured:
+                    newest, span = self._captured.popleft()
+                    self.mic_to_wire_s.append(now - newest)
+                    self.mic_oldest_to_wire_s.append(now - newest + span)
+                else:
+                    self.unmatched_appends += 1
+
+        async def tapped_recv() -> bytes:
+            data = await recv_bytes()
+            now = self.last_recv = time.perf_counter()
+            head = data[:_HEAD]
+            if b'"input_audio_buffer.speech_started"' in head:
+                self.speech_started_at.append(now)
+            elif b'"input_audio_buffer.speech_stopped"' in head:
+                self.speech_stopped_at.append(now)
+            elif b'"response.done"' in head:
+                self._server_time(data)
+            return data
+
+        conn.send_raw = tapped_send  # type: ignore[method-assign]
+        conn.recv_bytes = tapped_recv  # type: ignore[method-assign]
+
+    def attach_engine(self, engine: ConversationEngine) -> None:
+        """Remember each block's capture time, in the order the engine queues it."""
+        send_audio = engine.send_audio
+
+        def tapped_send_audio(pcm: bytes, captured_at: float | None = None) -> bool:
+            sent = send_audio(pcm, captured_at)
+            # Queued, not yet written (the link's sender task runs later on this loop).
+            if sent and captured_at is not None:
+                self._captured.append((captured_at, len(pcm) / BYTES_PER_S))
+            return sent
+
+        engine.send_audio = tapped_send_audio  # type: ignore[method-assign]
+
+    def _server_time(self, data: bytes) -> None:
+        try:
+            metadata = json.loads(data)["response"].get("metadata") or {}
+            self.server_processing_ms.append(float(metadata["server_processing_ms"]))
+        except (ValueError, KeyError, TypeError):
+            return
+
+
+@dataclass(slots=True)
+class Block:
+    """One output callback: its first timeline index, when that sample reaches the DAC,
+    when the callback ran, and where audible audio ended after it."""
+
+    start: int
+    frames: int
+    dac_time: float
+    now: float
+    audible_until: int
+
+
+@dataclass(slots=True)
+class ChunkSeen:
+    item_id: str
+    offset: int  # 24 kHz samples of the item before this chunk
+    received_at: float  # when recv_bytes returned the delta
+
+
+class PlaybackTap:
+    """Stamps on the audio player: every output block, every assistant chunk."""
+
+    def __init__(self, player: Any, wire: WireTap) -> None:
+        self.player = player
+        self.rate: int = player.rate
+        self.blocks: list[Block] = []
+        self.chunks: list[ChunkSeen] = []
+        self._item_samples: dict[str, int] = {}
+        self._wire = wire
+        render = player.render
+        blocks = self.blocks
+
+        def tapped_render(out: Any, dac_time: float, now: float) -> None:
+            render(out, dac_time, now)
+            start = player._clock[0]
+            blocks.append(Block(start, len(out), dac_time, now, player._audible_until))
+
+        player.render = tapped_render
+
+    def on_event(self, event: AppEvent) -> None:
+        """Engine subscriber: runs during the dispatch of the delta that made the chunk."""
+        if isinstance(event, AudioChunk):
+            offset = self._item_samples.get(event.item_id, 0)
+            self._item_samples[event.item_id] = offset + len(event.pcm) // 2
+            self.chunks.append(ChunkSeen(event.item_id, offset, self._wire.last_recv))
+
+    # -- after the run ----------------------------------------------------------------
+    def dac_time_of(self, index: int) -> float | None:
+        """When timeline sample `index` reached (or reaches) the DAC."""
+        for block in reversed(self.blocks):
+            if block.start <= index < block.start + block.frames:
+                return block.dac_time + (index - block.start) / self.rate
+            if block.start + block.frames <= index:
+                return None
+        return None
+
+    def handed_time_of(self, index: int) -> float | None:
+        """When the callback that handed sample `index` to the device ran."""
+        for block in reversed(self.blocks):
+            if block.start <= index < block.start + block.frames:
+                return block.now
+            if block.start + block.frames <= index:
+                return None
+        return None
+
+    def gaps(self) -> tuple[int, float]:
+        """Silences inside answers: (count, total ms). An item's samples go out in runs
+        on the device timeline; two runs of one item mean the device played silence in
+        between (a real underrun, whatever the player's own counter says)."""
+        count = 0
+        silent = 0
+        for item_id in dict.fromkeys(c.item_id for c in self.chunks):
+            item = self.player._items.get(item_id)
+            runs = item.runs if item is not None else []
+            for (start, length), (next_start, _) in itertools.pairwise(runs):
+                count += 1
+                silent += next_start - (start + length)
+        return count, silent * 1000 / self.rate
+
+    def timeline_index(self, item_id: str, offset_24k: int) -> int | None:
+        """Where sample `offset_24k` of the item went on the device timeline."""
+        item = self.player._items.get(item_id)
+        if item is None:
+            return None
+        offset = offset_24k * self.rate // 24_000
+        for start, count in item.runs:
+            if offset < count:
+                return int(start + offset)
+            offset -= count
+        return None
