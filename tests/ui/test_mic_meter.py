@@ -69,3 +69,19 @@ async def test_levels_posted_from_another_thread_reach_the_meter() -> None:
         await pilot.pause()
         await pilot.pause()
         assert meter.level_dbfs == -60.0 + 99 * 0.5  # the newest reading wins
+
+
+async def test_events_and_levels_still_render_while_a_menu_is_open() -> None:
+    from tests.ui.conftest import feed
+    from voice_tui.core import events as ev
+    from voice_tui.ui.screens.personas import PersonaScreen
+
+    app = detached_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        assert isinstance(app.screen, PersonaScreen)
+        app.post_mic_level(-10.0, -3.0, False)
+        await feed(pilot, [ev.UserTextSent("u1", "typed while the menu is open")])
+        assert isinstance(app.screen, PersonaScreen)  # still open, nothing crashed
+        assert app.transcript.turn("u1") is not None
+        assert app.screen_stack[0].query_one(MicMeter).level_dbfs == -10.0

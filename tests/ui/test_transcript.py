@@ -6,8 +6,19 @@ from rich.text import Text
 from textual.widgets import Markdown
 
 from tests.ui.conftest import SIZE, detached_app, feed
+from tests.ui.support import until
 from voice_tui.core import events as ev
-from voice_tui.ui.widgets.transcript import AssistantTurn, LiveAssistantTurn, NoteLine, UserTurn
+from voice_tui.ui.widgets.transcript import (
+    AssistantTurn,
+    LiveAssistantTurn,
+    NoteLine,
+    Transcript,
+    UserTurn,
+)
+
+
+def at_bottom(transcript: Transcript) -> bool:
+    return transcript.max_scroll_y > 0 and transcript.scroll_y == transcript.max_scroll_y
 
 
 def body_text(view: object) -> Text:
@@ -175,7 +186,7 @@ async def test_tool_calls_inline_in_brief() -> None:
 
 async def test_thousands_of_deltas_arrive_complete_and_in_order() -> None:
     app = detached_app()
-    turns, deltas_per_turn = 150, 25
+    turns, deltas_per_turn = 120, 25
     events: list[ev.AppEvent] = []
     expected: list[tuple[str, str]] = []
     for t in range(turns):
@@ -208,7 +219,7 @@ async def test_thousands_of_deltas_arrive_complete_and_in_order() -> None:
         await live.close_stream()
         assert live.query_one(Markdown).source == "".join(words)
         # The pane follows the bottom while the user has not scrolled up.
-        assert app.transcript.scroll_y == app.transcript.max_scroll_y
+        await until(pilot, lambda: at_bottom(app.transcript), "following the bottom")
 
 
 async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
@@ -226,7 +237,7 @@ async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
         transcript = app.transcript
         await feed(pilot, [e for n in range(20) for e in exchange(n)])
         assert transcript.max_scroll_y > 0
-        assert transcript.scroll_y == transcript.max_scroll_y
+        await until(pilot, lambda: at_bottom(transcript), "following the bottom")
         transcript.focus()
         await pilot.press("pageup", "pageup")  # the user reads back
         await pilot.pause()
@@ -236,4 +247,4 @@ async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
         assert transcript.scroll_y == reading_at  # not yanked to the bottom
         await pilot.press("end")  # back at the bottom: follow again
         await feed(pilot, exchange(21))
-        assert transcript.scroll_y == transcript.max_scroll_y
+        await until(pilot, lambda: at_bottom(transcript), "following again")

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from voice_tui.config.schema import Settings
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
     from voice_tui.config.loader import LoadedSettings
 
 log = logging.getLogger(__name__)
+
+W = TypeVar("W", bound=Widget)
 
 Connect = Callable[["VoiceApp"], Awaitable[Runtime]]
 ListDevices = Callable[[], tuple[list[DeviceChoice], list[DeviceChoice]]]
@@ -134,13 +137,21 @@ class VoiceApp(App[int]):
         yield StatusBar(id="status")
         yield Footer(compact=True)
 
+    def _main(self, widget_type: type[W], selector: str | None = None) -> W:
+        """A widget of the main screen, whichever screen is on top (a menu may be open
+        while events keep arriving)."""
+        main = self.screen_stack[0] if self.screen_stack else self.screen
+        if selector is not None:
+            return main.query_one(selector, widget_type)
+        return main.query_one(widget_type)
+
     @property
     def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
+        return self._main(Transcript)
 
     @property
     def status_bar(self) -> StatusBar:
-        return self.query_one(StatusBar)
+        return self._main(StatusBar)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(APP_VARIABLES)
@@ -208,7 +219,7 @@ class VoiceApp(App[int]):
         self.runtime = runtime
         self._unsubscribe = runtime.engine.subscribe(self._forward_engine_event)
         self.status_bar.change(backend=runtime.backend.name, model=runtime.backend.model)
-        meter = self.query_one(MicMeter)
+        meter = self._main(MicMeter)
         if runtime.audio is None:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
@@ -216,7 +227,7 @@ class VoiceApp(App[int]):
                 Text(f"🔇 Text mode: {problem}\nType your messages below; replies are shown here."),
                 "notice",
             )
-            self.query_one("#message", Input).focus()
+            self._main(Input, "#message").focus()
         else:
             runtime.audio.set_ptt(self.turn_mode is TurnMode.PUSH_TO_TALK)
         try:
@@ -260,6 +271,8 @@ class VoiceApp(App[int]):
 
     # -- rendering engine events -------------------------------------------------------
     async def on_engine_event(self, message: EngineEvent) -> None:
+        if not self._main_screen_alive():
+            return  # closing: the widgets are gone
         event = message.event
         await self.transcript.handle(event)
         bar = self.status_bar
@@ -270,7 +283,7 @@ class VoiceApp(App[int]):
             case ConnectionChanged(state=state, detail=detail, attempt=attempt):
                 self.connection = state
                 bar.change(connection=state)
-                light = self.query_one(StatusLight)
+                light = self._main(StatusLight)
                 light.detail = f"attempt {attempt}" if attempt else ""
                 if state is ConnectionState.CONNECTED:
                     self.error_active = False
@@ -296,9 +309,9 @@ class VoiceApp(App[int]):
             case LatencyMeasured(seconds=seconds):
                 bar.change(latency_s=seconds)
             case ToolCallStarted():
-                await self.query_one(ToolLog).started(event)
+                await self._main(ToolLog).started(event)
             case ToolCallFinished():
-                await self.query_one(ToolLog).finished(event)
+                await self._main(ToolLog).finished(event)
             case ErrorRaised(message=text, fatal=fatal):
                 self.error_active = True
                 self.notify(
@@ -324,12 +337,17 @@ class VoiceApp(App[int]):
         await self.on_engine_event(EngineEvent(ErrorRaised(message=text, fatal=fatal, source="ui")))
 
     def _refresh_light(self) -> None:
-        self.query_one(StatusLight).state = light_for(
+        self._main(StatusLight).state = light_for(
             self.connection, self.phase, muted=self.muted, error=self.error_active
         )
 
+    def _main_screen_alive(self) -> bool:
+        return bool(self.screen_stack) and bool(self.screen_stack[0].query(MicMeter))
+
     def on_mic_level_changed(self, message: MicLevelChanged) -> None:
-        self.query_one(MicMeter).show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
+        if not self._main_screen_alive():
+            return
+        self._main(MicMeter).show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
 
     async def on_audio_problem(self, message: AudioProblem) -> None:
         if message.problem:
@@ -408,7 +426,7 @@ class VoiceApp(App[int]):
             return
         self.muted = not self.muted
         audio.set_muted(self.muted)
-        self.query_one(MicMeter).muted = self.muted
+        self._main(MicMeter).muted = self.muted
         self._refresh_light()
 
     async def action_interrupt(self) -> None:
@@ -417,7 +435,7 @@ class VoiceApp(App[int]):
             await engine.interrupt()
 
     def action_type_message(self) -> None:
-        self.query_one("#message", Input).focus()
+        self._main(Input, "#message").focus()
 
     @on(Input.Submitted, "#message")
     async def _send_typed(self, event: Input.Submitted) -> None:
