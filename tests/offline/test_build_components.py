@@ -46,6 +46,15 @@ def test_a_chat_url_without_a_model_falls_back_with_a_note() -> None:
     assert any("local.chat_model" in note for note in components.notes)
 
 
+def test_a_chat_url_without_a_scheme_falls_back_with_a_note() -> None:
+    settings = Settings.model_validate(
+        {"local": {"chat_url": "localhost:11434/v1", "chat_model": "llama3"}}
+    )
+    components = build_components(settings)
+    assert isinstance(components.responder, BuiltinResponder)
+    assert any("must start with http://" in note for note in components.notes)
+
+
 def test_a_missing_recogniser_degrades_to_typed_input(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # as if the wheel were absent
     components = build_components(None)

@@ -42,6 +42,12 @@ def _responder(settings: Settings | None, notes: list[str]) -> Responder:
     local = settings.local if settings is not None else None
     if local is None or not local.chat_url:
         return BuiltinResponder()
+    if not local.chat_url.startswith(("http://", "https://")):
+        notes.append(
+            "local.chat_url must start with http:// or https:// "
+            "(e.g. http://127.0.0.1:11434/v1); using the built-in responder."
+        )
+        return BuiltinResponder()
     if not local.chat_model:
         notes.append(
             "local.chat_url is set but local.chat_model is not; using the built-in responder."

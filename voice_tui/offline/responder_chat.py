@@ -93,7 +93,7 @@ def _short(error: Exception) -> str:
     if isinstance(error, openai.APITimeoutError):
         return "The local model did not answer in time."
     if isinstance(error, openai.APIConnectionError):
-        return "The local model's endpoint could not be reached."
+        return "The local model's endpoint (local.chat_url) could not be reached."
     if isinstance(error, openai.AuthenticationError):
         return "The local model's endpoint refused the API key (local.chat_api_key)."
     if isinstance(error, openai.NotFoundError):
