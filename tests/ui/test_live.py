@@ -229,3 +229,17 @@ async def test_mute_and_devices_explain_text_mode(server: LocalServer, tmp_path:
         assert "No microphone in text mode." in shown
         assert any("no devices" in n.lower() or "audio" in n.lower() for n in shown[-1:])
         assert not app.muted
+
+
+async def test_a_message_that_cannot_be_sent_stays_in_the_input(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await server.close()  # the server goes away
+        await until(pilot, lambda: app.connection is not ConnectionState.CONNECTED, "lost")
+        await type_message(pilot, "are you [still] there")
+        await until(pilot, lambda: any("not sent" in n for n in notifications(app)), "error")
+        assert app.query_one("#message", Input).value == "are you [still] there"
+        assert not [t for t in app.transcript.turns() if isinstance(t, UserTurn)]

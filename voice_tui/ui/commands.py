@@ -6,6 +6,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
 if TYPE_CHECKING:
     from voice_tui.ui.app import VoiceApp
@@ -24,7 +25,10 @@ class PersonaCommands(Provider):
     async def discover(self) -> Hits:
         app: VoiceApp = self.app  # type: ignore[assignment]
         for title, name, help_text in self._entries():
-            yield DiscoveryHit(title, partial(app.choose_persona, name), help=help_text)
+            # Content, not a str: a persona's name is never parsed as markup.
+            yield DiscoveryHit(
+                Content(title), partial(app.choose_persona, name), text=title, help=help_text
+            )
 
     async def search(self, query: str) -> Hits:
         app: VoiceApp = self.app  # type: ignore[assignment]
