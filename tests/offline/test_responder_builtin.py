@@ -73,7 +73,7 @@ async def test_a_time_question_is_answered_through_the_real_time_tool(
         tools=tools,
     )
     assert calls_of(answer) == []
-    assert text_of(answer) == "It's 3:42 PM on Saturday, November 21."
+    assert text_of(answer) == "It's 3:42 PM on Saturday, November 21st."
 
 
 async def test_a_plain_clock_in_the_output_is_spoken_too(

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from voice_tui.config.schema import VOICES
-from voice_tui.offline.tts import VOICE_MAP, EspeakSynthesizer, words_per_minute
+from voice_tui.offline.tts import VOICE_MAP, EspeakSynthesizer, speakable, words_per_minute
 
 from .audio_checks import duration_s, median_pitch_hz, rms_dbfs, spectral_centroid_hz
 
@@ -101,3 +101,23 @@ def test_concurrent_use_is_serialised(synth: EspeakSynthesizer) -> None:
     for voice, pcm in results.items():
         assert len(pcm) == pytest.approx(expected[voice], rel=0.01)
     assert median_pitch_hz(results["shimmer"]) > median_pitch_hz(results["echo"]) * 1.5
+
+
+@pytest.mark.parametrize(
+    ("written", "read_aloud"),
+    [
+        ("It's 8:01 AM on Saturday.", "It's 8 oh 1 AM on Saturday."),
+        ("It's 12:30 PM.", "It's 12 30 PM."),
+        ("It's 8:00 am.", "It's 8 am."),
+        ("Come at 9:00 or 17:00.", "Come at 9 o'clock or 17 hundred."),
+        ("The score was 3:2, not 25:99.", "The score was 3:2, not 25:99."),
+    ],
+)
+def test_clock_times_are_read_as_words(written: str, read_aloud: str) -> None:
+    assert speakable(written) == read_aloud
+
+
+def test_clock_times_are_spoken_not_spelled(synth: EspeakSynthesizer) -> None:
+    # "8:00" spelled out ("eight zero zero") is longer than "8 o'clock" spoken.
+    spoken = duration_s(speak(synth, "Come at 8:00."))
+    assert spoken == pytest.approx(duration_s(speak(synth, "Come at 8 o'clock.")), rel=0.05)

@@ -84,6 +84,11 @@ def _find_datetime(value: Any) -> datetime | None:
     return None
 
 
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
 def speak_time(output: str) -> str | None:
     """A sentence that speaks the time in a get_current_time output, or None."""
     try:
@@ -95,7 +100,7 @@ def speak_time(output: str) -> str | None:
     when = _find_datetime(decoded)
     if when is not None:
         clock = when.strftime("%I:%M %p").lstrip("0")
-        return f"It's {clock} on {when.strftime('%A, %B')} {when.day}."
+        return f"It's {clock} on {when.strftime('%A, %B')} {_ordinal(when.day)}."
     match = _CLOCK.search(output)
     if match:
         return f"It's {match.group(1)}:{match.group(2)}."

@@ -72,6 +72,26 @@ def espeak_voice(voice: str) -> tuple[str, int]:
     return _FALLBACK_VOICE
 
 
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)(\s*[AP]\.?M\.?\b)?", re.IGNORECASE)
+
+
+def _say_clock(match: re.Match[str]) -> str:
+    hour, minute, half = match.group(1), match.group(2), match.group(3) or ""
+    if minute == "00":
+        if half:
+            return f"{hour}{half}"
+        return f"{hour} o'clock" if int(hour) <= 12 else f"{hour} hundred"
+    if minute.startswith("0"):
+        return f"{hour} oh {minute[1]}{half}"
+    return f"{hour} {minute}{half}"
+
+
+def speakable(text: str) -> str:
+    """Text as it should be read aloud: espeak reads "8:01" as "eight zero one", so
+    clock times become words ("8 oh 1", "8 o'clock"). The transcript keeps the digits."""
+    return _CLOCK.sub(_say_clock, text)
+
+
 def words_per_minute(speed: float) -> int:
     """The Realtime `speed` (1.0 = normal) as espeak-ng words per minute."""
     return max(_MIN_WPM, min(_MAX_WPM, round(_DEFAULT_WPM * speed)))
@@ -204,7 +224,7 @@ class EspeakSynthesizer:
                 espeak.lib.espeak_SetParameter(_ESPEAK_PITCH, pitch, 0)
                 espeak.on_samples = on_samples
                 try:
-                    data = text.encode("utf-8") + b"\0"
+                    data = speakable(text).encode("utf-8") + b"\0"
                     err = espeak.lib.espeak_Synth(
                         data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
                     )
