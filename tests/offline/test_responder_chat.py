@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from voice_tui.offline.responder_chat import ChatCompletionsResponder
+from voice_tui.offline.responder_chat import ChatCompletionsResponder, ThinkingFilter
 from voice_tui.server.components import (
     ChatMessage,
     FunctionCallPiece,
@@ -185,3 +185,24 @@ async def test_an_endpoint_that_is_down_is_reported() -> None:
         await collect(responder, request())
     assert "could not be reached" in str(caught.value)
     assert KEY not in str(caught.value)
+
+
+async def test_reasoning_in_think_tags_is_not_spoken(endpoint: ChatEndpoint) -> None:
+    endpoint.text("<thi", "nk>The user greets me. I should", " greet back.</th", "ink>\n\n", "Hi!")
+    pieces = await collect(responder_for(endpoint), request())
+    assert "".join(p.text for p in pieces if isinstance(p, TextPiece)) == "Hi!"
+
+
+@pytest.mark.parametrize(
+    ("chunks", "spoken"),
+    [
+        (["Hello <b>there</b>"], "Hello <b>there</b>"),  # other tags are text
+        (["a < b", " and c"], "a < b and c"),
+        (["<think>", "never closed"], ""),
+        (["Sure.", " <think>aside</think> Done."], "Sure.  Done."),
+        (["Price <", "5"], "Price <5"),
+    ],
+)
+def test_thinking_filter(chunks: list[str], spoken: str) -> None:
+    thoughts = ThinkingFilter()
+    assert "".join(thoughts.feed(c) for c in chunks) + thoughts.flush() == spoken

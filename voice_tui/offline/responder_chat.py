@@ -88,6 +88,58 @@ class _PendingCall:
     arguments: list[str] = field(default_factory=list)
 
 
+class ThinkingFilter:
+    """Drops <think>...</think> from streamed text: reasoning models served locally
+    (Qwen3, DeepSeek-R1 on llama.cpp or older Ollama) put their reasoning in the
+    content, and a voice assistant must not read it aloud. Tags may be split across
+    chunks, so a possible start of a tag is held back until the next chunk decides."""
+
+    OPEN = "<think>"
+    CLOSE = "</think>"
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._inside = False
+        self._started = False  # leading whitespace (left after a thought) is dropped
+
+    def feed(self, text: str) -> str:
+        self._pending += text
+        spoken: list[str] = []
+        while True:
+            tag = self.CLOSE if self._inside else self.OPEN
+            at = self._pending.find(tag)
+            if at < 0:
+                keep = _partial_tag(self._pending, tag)
+                if not self._inside:
+                    spoken.append(self._pending[: len(self._pending) - keep])
+                self._pending = self._pending[len(self._pending) - keep :]
+                break
+            if not self._inside:
+                spoken.append(self._pending[:at])
+            self._pending = self._pending[at + len(tag) :]
+            self._inside = not self._inside
+        return self._start("".join(spoken))
+
+    def flush(self) -> str:
+        """The end of the stream: whatever was held back (an unfinished thought: nothing)."""
+        rest, self._pending = ("" if self._inside else self._pending), ""
+        return self._start(rest)
+
+    def _start(self, text: str) -> str:
+        if not self._started:
+            text = text.lstrip()
+            self._started = bool(text)
+        return text
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """How many characters at the end of `text` could begin `tag`."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
 def _short(error: Exception) -> str:
     """A short human sentence; never the request (it may carry a key)."""
     if isinstance(error, openai.APITimeoutError):
@@ -124,6 +176,7 @@ class ChatCompletionsResponder:
     async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
         tools = chat_tools(request.tools)
         calls: dict[int, _PendingCall] = {}
+        thoughts = ThinkingFilter()
         try:
             stream = await self._client.chat.completions.create(
                 model=self.model,
@@ -138,8 +191,9 @@ class ChatCompletionsResponder:
                 async for chunk in stream:
                     for choice in chunk.choices:
                         delta = choice.delta
-                        if delta.content:
-                            yield TextPiece(delta.content)
+                        spoken = thoughts.feed(delta.content or "")
+                        if spoken:
+                            yield TextPiece(spoken)
                         for tc in delta.tool_calls or ():
                             pending = calls.setdefault(tc.index, _PendingCall())
                             if tc.id:
@@ -151,6 +205,9 @@ class ChatCompletionsResponder:
                                     pending.arguments.append(tc.function.arguments)
         except (openai.OpenAIError, httpx.HTTPError, ValueError) as e:
             raise ResponderError(_short(e)) from e
+        rest = thoughts.flush()
+        if rest:
+            yield TextPiece(rest)
         for index in sorted(calls):
             pending = calls[index]
             if not pending.name:
