@@ -130,8 +130,17 @@ class ScriptedResponder:
     requests: list[ResponderRequest] = field(default_factory=list)
     # When set, each sentence of a "long" reply waits for a permit (to test cancel).
     gate: Permits | None = None
+    aborted: int = 0  # long replies closed before their end
+    streams: list[AsyncIterator[ResponderPiece]] = field(default_factory=list)
 
-    async def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
+    def respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
+        # Kept referenced (like a stream held by an HTTP client), so only an explicit
+        # aclose(), not garbage collection, ends one early.
+        stream = self._respond(request)
+        self.streams.append(stream)
+        return stream
+
+    async def _respond(self, request: ResponderRequest) -> AsyncIterator[ResponderPiece]:
         self.requests.append(request)
         last = request.history[-1] if request.history else None
         if last is not None and last.role == "tool":
@@ -146,10 +155,14 @@ class ScriptedResponder:
             yield FunctionCallPiece("get_current_time", '{"timezone": "UTC"}', "call_time_1")
             return
         if "long" in said:
-            for n in range(1, 9):
-                if self.gate is not None:
-                    await self.gate.acquire()
-                yield TextPiece(f"This is sentence number {n} of a long answer. ")
+            try:
+                for n in range(1, 9):
+                    if self.gate is not None:
+                        await self.gate.acquire()
+                    yield TextPiece(f"This is sentence number {n} of a long answer. ")
+            except GeneratorExit:
+                self.aborted += 1
+                raise
             return
         yield TextPiece(f"You said: {said}. ")
         yield TextPiece("That is all.")

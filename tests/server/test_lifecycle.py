@@ -456,3 +456,18 @@ async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas() -> None:
     assert sizes[0] == 480  # the first audio is not held back
     # later deltas carry at least 100 ms, but for the tail of each of the two sentences
     assert sum(size < 4800 for size in sizes[1:]) <= 2
+
+
+async def test_cancel_closes_the_responder_stream(connect: Any, server: LocalServer) -> None:
+    synthesizer = server.components.synthesizer
+    responder = server.components.responder
+    assert isinstance(synthesizer, ToneSynthesizer) and isinstance(responder, ScriptedResponder)
+    synthesizer.chunk_permits = threading.Semaphore(0)
+    client: Client = await connect()
+    await say(client, "something long")
+    await client.send({"type": "response.create"})
+    await client.until("response.output_audio.delta")  # mid-sentence, the reply suspended
+    await client.send({"type": "response.cancel"})
+    await client.until("response.done")
+    assert responder.aborted == 1  # closed before response.done, not when collected
+    synthesizer.chunk_permits.release()

@@ -117,25 +117,25 @@ class ResponseRun:
                 ),
                 metadata=dict(self.plan.metadata),
             )
+            pieces = self.components.responder.respond(request)
             try:
-                async for piece in self.components.responder.respond(request):
+                async for piece in pieces:
                     if isinstance(piece, TextPiece):
                         await self._add_text(piece.text)
                     elif isinstance(piece, FunctionCallPiece):
                         await self._function_call(piece)
                     if self._over_budget():
-                        status, details = (
-                            "incomplete",
-                            {
-                                "type": "incomplete",
-                                "reason": "max_output_tokens",
-                            },
-                        )
+                        status = "incomplete"
+                        details = {"type": "incomplete", "reason": "max_output_tokens"}
                         break
             except ResponderError as exc:
                 so_far = self._pending or self._said()
                 separator = " " if so_far and not so_far[-1].isspace() else ""
                 await self._add_text(f"{separator}I could not reach the chat model: {exc}")
+            finally:  # stop the responder now (e.g. its HTTP stream), not when collected
+                aclose = getattr(pieces, "aclose", None)
+                if aclose is not None:
+                    await aclose()
             await self._close_message("completed" if status == "completed" else "incomplete")
         except asyncio.CancelledError:
             status = "cancelled"
