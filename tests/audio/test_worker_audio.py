@@ -63,12 +63,13 @@ def capture_speech(
 def test_speech_into_the_microphone_arrives_intact(
     virtual_audio: VirtualAudio, start_worker: StartWorker, speech: Path, device_rate: int | None
 ) -> None:
-    worker, got = start_worker(input_rate=device_rate)
+    # Fidelity, not latency, is under test: larger buffers ride out a busy CI machine.
+    worker, got = start_worker(input_rate=device_rate, settings=AudioSettings(latency="high"))
     assert worker.status.input_rate == (device_rate or RATE)
     received = capture_speech(virtual_audio, worker, got, speech)
     source = read_wav(speech)
     correlation, _ = align(source, received)
-    assert correlation > 0.9
+    assert correlation > 0.9, worker.stats
     assert all(len(pcm) % 2 == 0 for pcm, _ in got.mic)
     stamps = [t for _, t in got.mic]
     assert stamps == sorted(stamps)  # capture times move forward
@@ -84,7 +85,7 @@ def test_assistant_audio_comes_out_of_the_speaker_intact(
     tmp_path: Path,
     device_rate: int | None,
 ) -> None:
-    worker, got = start_worker(output_rate=device_rate)
+    worker, got = start_worker(output_rate=device_rate, settings=AudioSettings(latency="high"))
     assert worker.status.output_rate == (device_rate or RATE)
     source = read_wav(speech)
     with record_speaker(virtual_audio, tmp_path / "out.raw") as path:
@@ -92,7 +93,7 @@ def test_assistant_audio_comes_out_of_the_speaker_intact(
         wait_until(lambda: got.finished == ["item_1"], what="playback to finish")
     recorded = read_raw(path)
     correlation, _ = align(source, recorded)
-    assert correlation > 0.9
+    assert correlation > 0.9, worker.stats
     assert worker.heard("item_1") == pytest.approx(len(source) * 1000 / RATE, abs=2)
     assert not worker.is_playing()
     assert worker.stats.underruns == 0
