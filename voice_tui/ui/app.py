@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -46,9 +44,11 @@ from voice_tui.core.events import (
     TurnMode,
 )
 from voice_tui.ui import keys
-from voice_tui.ui.commands import PersonaCommands
+from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
+from voice_tui.ui.export import transcript_markdown, write_atomically
 from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
-from voice_tui.ui.ports import Runtime
+from voice_tui.ui.ports import EngineCommands, Runtime
+from voice_tui.ui.saver import ChoiceSaver
 from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
 from voice_tui.ui.screens.personas import PersonaScreen
@@ -69,7 +69,6 @@ W = TypeVar("W", bound=Widget)
 Connect = Callable[["VoiceApp"], Awaitable[Runtime]]
 ListDevices = Callable[[], tuple[list[DeviceChoice], list[DeviceChoice]]]
 
-TURN_MODE_CYCLE = (TurnMode.PUSH_TO_TALK, TurnMode.SERVER_VAD, TurnMode.SEMANTIC_VAD)
 FALLBACK_THEME = "textual-dark"
 
 
@@ -95,7 +94,6 @@ class VoiceApp(App[int]):
         super().__init__()
         self.settings = settings
         self._connect = connect
-        self._config_path = config_path
         self._clock = clock
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else [BUILTIN_THEME_DIR]
         self._list_devices = list_devices
@@ -104,9 +102,7 @@ class VoiceApp(App[int]):
         self.runtime: Runtime | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._theme_names: list[str] = []
-        self._pending_saves: dict[str, Any] = {}
-        self._pending_lock = threading.Lock()
-        self._save_lock = threading.Lock()
+        self._saver = ChoiceSaver(config_path) if config_path is not None else None
         self._choices_live = False  # set once start-up choices (theme, keymap) are applied
         # What the lights are computed from.
         self.connection = ConnectionState.CONNECTING
@@ -367,7 +363,7 @@ class VoiceApp(App[int]):
         # The app's keys belong to the main screen; modal dialogs have their own.
         return not (action in _APP_ACTIONS and len(self.screen_stack) > 1)
 
-    def _engine(self) -> Any:
+    def _engine(self) -> EngineCommands | None:
         """The engine, or None after telling the user why there is none."""
         if self.runtime is None:
             self.notify("Not connected yet.", severity="warning")
@@ -564,32 +560,25 @@ class VoiceApp(App[int]):
         if engine is None:
             return
         from voice_tui.config.paths import data_dir
-        from voice_tui.journal.history import export_markdown
-        from voice_tui.journal.journal import SessionRecord
 
         when = self._clock()
         folder = self._transcripts_dir or data_dir() / "transcripts"
-        path = folder / f"voice-tui-{when:%Y%m%d-%H%M%S}.md"
-        turns = list(engine.conversation)
         info = self.status_bar.info
-        record = SessionRecord(
-            session_id=self._session_id or "unsaved",
-            path=path,
-            started_at=turns[0].started_at if turns else when.timestamp(),
+        text = transcript_markdown(
+            list(engine.conversation),
+            engine.totals,
+            session_id=self._session_id,
             backend=info.backend,
             model=info.model,
             persona=self.persona,
-            turns=turns,
-            ended_at=when.timestamp(),
-            totals=engine.totals,
+            when=when,
         )
-        self._write_transcript(path, export_markdown(record))
+        self._write_transcript(folder / f"voice-tui-{when:%Y%m%d-%H%M%S}.md", text)
 
     @work(thread=True, group="files", exit_on_error=False)
     def _write_transcript(self, path: Path, text: str) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            write_atomically(path, text)
         except OSError as exc:
             self.call_from_thread(
                 self.notify, f"Transcript not saved: {exc}", severity="error", markup=False
@@ -621,52 +610,24 @@ class VoiceApp(App[int]):
     # -- saving choices -----------------------------------------------------------------
     def save_choice(self, changes: dict[str, Any]) -> None:
         """Remember a UI choice in the user config, off the event loop."""
-        if self._config_path is None:
+        if self._saver is None:
             return
-        with self._pending_lock:
-            self._pending_saves.update(changes)
+        self._saver.add(changes)
         self._save_pending()
 
     @work(thread=True, group="save-settings", exit_on_error=False)
     def _save_pending(self) -> None:
-        from voice_tui.config.writer import save_settings
+        assert self._saver is not None
+        try:
+            self._saver.write_pending()
+        except Exception as exc:  # ConfigError or OSError: say so, keep running
+            self.call_from_thread(
+                self.notify, f"Settings not saved: {exc}", severity="error", markup=False
+            )
 
-        with self._save_lock:  # one writer at a time; the newest values win
-            with self._pending_lock:
-                changes, self._pending_saves = self._pending_saves, {}
-            if not changes or self._config_path is None:
-                return
-            try:
-                save_settings(self._config_path, changes)
-            except Exception as exc:
-                self.call_from_thread(
-                    self.notify, f"Settings not saved: {exc}", severity="error", markup=False
-                )
-
-    # -- command palette ------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Talk (push-to-talk)", "Start or end your turn", self.action_push_to_talk
-        )
-        for mode in TURN_MODE_CYCLE:
-            yield SystemCommand(
-                f"Turn mode: {TURN_MODE_LABELS[mode]}",
-                "How your turn ends, applied live",
-                partial(self.set_turn_mode, mode),
-            )
-        yield SystemCommand("Mute microphone", "Toggle the microphone", self.action_toggle_mute)
-        yield SystemCommand("Interrupt", "Stop the assistant", self.action_interrupt)
-        yield SystemCommand("Type a message", "Focus the input line", self.action_type_message)
-        yield SystemCommand("Personas…", "Choose a persona", self.action_personas)
-        yield SystemCommand("Devices…", "Choose microphone and speaker", self.action_devices)
-        yield SystemCommand("Next theme", "Switch the colour theme", self.action_cycle_theme)
-        yield SystemCommand(
-            "Save transcript", "Write the conversation as Markdown", self.action_save_transcript
-        )
-        yield SystemCommand(
-            "New session", "Reconnect, keeping the conversation", self.action_new_session
-        )
+        yield from app_commands(self)
 
 
 _APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}

@@ -1,0 +1,52 @@
+"""The "save transcript" key: the conversation as Markdown, in the journal's format."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from voice_tui.core.conversation import Turn
+from voice_tui.core.usage import UsageTotals
+
+
+def transcript_markdown(
+    turns: list[Turn],
+    totals: UsageTotals,
+    *,
+    session_id: str,
+    backend: str,
+    model: str,
+    persona: str,
+    when: datetime,
+) -> str:
+    """The same Markdown as `voice-tui history` exports, for the live conversation."""
+    from voice_tui.journal.history import export_markdown
+    from voice_tui.journal.journal import SessionRecord
+
+    record = SessionRecord(
+        session_id=session_id or "unsaved",
+        path=Path(),
+        started_at=turns[0].started_at if turns else when.timestamp(),
+        backend=backend,
+        model=model,
+        persona=persona,
+        turns=turns,
+        ended_at=when.timestamp(),
+        totals=totals,
+    )
+    return export_markdown(record)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write all or nothing: a temp file in the same folder, then `os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
