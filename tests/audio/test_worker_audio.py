@@ -204,3 +204,17 @@ def test_a_microphone_that_cannot_open_leaves_the_speaker_working(
         assert align(tone(0.5).astype(np.float64), read_raw(path))[0] > 0.9
     finally:
         worker.close()
+
+
+def test_reopen_switches_devices_without_a_restart(
+    virtual_audio: VirtualAudio, start_worker: StartWorker, speech: Path
+) -> None:
+    worker, got = start_worker()
+    status = worker.reopen(input_device="pulse", output_device="pulse")
+    assert (status.input_device, status.output_device, status.problem) == ("pulse", "pulse", None)
+    assert got.statuses[-1] == status
+    received = capture_speech(virtual_audio, worker, got, speech)
+    assert align(read_wav(speech), received)[0] > 0.9
+    worker.close()
+    assert worker.reopen(input_device="default") == status  # closed: nothing reopens
+    assert not worker.is_playing()

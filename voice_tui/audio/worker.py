@@ -129,6 +129,8 @@ class AudioWorker:
         """Close and reopen the streams (new devices, or the same ones come back),
         re-listing devices so a restarted audio server is seen. Blocks until done (up
         to a few seconds): call it off the event loop, e.g. with asyncio.to_thread."""
+        if self._stop.is_set():  # closed for good
+            return self._status
         if not isinstance(input_device, _Keep):
             self._input_wanted = input_device
         if not isinstance(output_device, _Keep):
