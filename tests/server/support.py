@@ -63,8 +63,15 @@ class ToneSynthesizer:
         self.spoken: list[str] = []
         self.chunk_permits: threading.Semaphore | None = None
         self.aborted = 0
+        self.streams: list[Iterator[bytes]] = []
 
     def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
+        # Kept referenced, so only an explicit close(), not garbage collection, stops one.
+        stream = self._synthesize(text, speed)
+        self.streams.append(stream)
+        return stream
+
+    def _synthesize(self, text: str, speed: float) -> Iterator[bytes]:
         self.spoken.append(text)
         samples = int(len(text) * MS_PER_CHAR * SAMPLE_RATE / 1000 / speed)
         t = np.arange(samples) / SAMPLE_RATE
