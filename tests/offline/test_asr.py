@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from voice_tui.offline.asr import MODEL_RATE, PARTIAL_EVERY_SAMPLES, PocketsphinxRecognizer
@@ -51,6 +52,16 @@ def test_what_time_is_it_is_transcribed_with_its_key_words(
     assert partials and len(set(partials)) == len(partials)
     audio_samples_16k = len(spoken(synth, "What time is it?")) // 2 * MODEL_RATE // SAMPLE_RATE
     assert len(partials) <= audio_samples_16k // PARTIAL_EVERY_SAMPLES + 1
+
+
+def test_a_quiet_room_does_not_stop_recognition(
+    recognizer: PocketsphinxRecognizer, synth: EspeakSynthesizer
+) -> None:
+    # A microphone's hiss at ~35 dB below the speech (a quiet room), silences included.
+    speech = np.frombuffer(spoken(synth, "What time is it?"), np.int16).astype(np.float64)
+    hiss = np.random.default_rng(7).normal(0, 100, speech.size)
+    noisy = np.clip(speech + hiss, -32768, 32767).astype(np.int16).tobytes()
+    assert "time" in words(transcribe(recognizer, noisy)[1])
 
 
 def test_word_error_rate_on_the_phrase_set_is_sane(
