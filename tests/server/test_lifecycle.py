@@ -14,6 +14,7 @@ from voice_tui.server.app import LocalServer, start_server
 from .support import (
     MS_PER_CHAR,
     Client,
+    FixedRecognizer,
     ScriptedResponder,
     ToneSynthesizer,
     hold_replies,
@@ -471,3 +472,36 @@ async def test_cancel_closes_the_responder_stream(connect: Any, server: LocalSer
     await client.until("response.done")
     assert responder.aborted == 1  # closed before response.done, not when collected
     synthesizer.chunk_permits.release()
+
+
+class CrashingRecognizer(FixedRecognizer):
+    def start(self, language: str | None = None, prompt: str | None = None) -> Any:
+        raise RuntimeError("the acoustic model is missing")
+
+
+async def test_a_failing_recogniser_reports_failed_and_the_turn_goes_on() -> None:
+    components = replace(make_components(), recognizer=CrashingRecognizer())
+    server = await start_server(components=components)
+    try:
+        from openai import AsyncOpenAI
+
+        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+        async with sdk.realtime.connect(model="gpt-realtime") as conn:
+            client = Client(conn)
+            await client.until("session.created")
+            await client.send(
+                {
+                    "type": "session.update",
+                    "session": {
+                        "type": "realtime",
+                        "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                    },
+                }
+            )
+            await stream_audio(client, silence(300) + voiced(600) + silence(700))
+            failed = await client.until("conversation.item.input_audio_transcription.failed")
+            assert "acoustic model is missing" in failed["error"]["message"]
+            done = (await client.until("response.done"))["response"]
+            assert done["status"] == "completed"
+    finally:
+        await server.close()
