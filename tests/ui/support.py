@@ -36,6 +36,8 @@ from voice_tui.ui.launch import runtime_connector
 API_KEY = "sk-uitest-0123456789abcdef"
 MODEL = "gpt-realtime"
 PIRATE_INSTRUCTIONS = "Talk like a pirate."
+HEARD_TONE_HZ = 440.0
+HEARD_PHRASE = "hello from the microphone"
 # Long enough (about five seconds of tone) to be talked over.
 STORY_OPENING = (
     "Once upon a time there was a voice that lived in a terminal, and every morning it "
@@ -54,6 +56,32 @@ class ToneSynthesizer:
         step = SAMPLE_RATE * 2 * 40 // 1000
         for i in range(0, len(pcm), step):
             yield pcm[i : i + step]
+
+
+class _ToneStream:
+    def __init__(self) -> None:
+        self._pcm = bytearray()
+
+    def feed(self, pcm: bytes) -> str | None:
+        self._pcm += pcm
+        return None
+
+    def finish(self) -> str:
+        samples = np.frombuffer(bytes(self._pcm), dtype="<i2").astype(np.float64)
+        if samples.size < SAMPLE_RATE // 10 or np.abs(samples).max() < 1000:
+            return ""
+        spectrum = np.abs(np.fft.rfft(samples))
+        peak = np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE)[int(spectrum.argmax())]
+        return HEARD_PHRASE if abs(peak - HEARD_TONE_HZ) < 30 else ""
+
+
+class ToneRecognizer:
+    """Really listens: a transcript only comes out when the tone arrived intact."""
+
+    name = "ui-test-tones"
+
+    def start(self, language: str | None = None, prompt: str | None = None) -> _ToneStream:
+        return _ToneStream()
 
 
 class KeywordResponder:
@@ -86,7 +114,9 @@ class KeywordResponder:
 
 
 def components(responder: KeywordResponder) -> Components:
-    return Components(recognizer=None, synthesizer=ToneSynthesizer(), responder=responder)
+    return Components(
+        recognizer=ToneRecognizer(), synthesizer=ToneSynthesizer(), responder=responder
+    )
 
 
 def live_loaded(server: LocalServer, tmp_path: Path, **session: object) -> LoadedSettings:

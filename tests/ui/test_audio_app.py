@@ -14,14 +14,21 @@ import pytest
 
 from tests.conftest import VirtualAudio
 from tests.ui.conftest import SIZE
-from tests.ui.support import STORY_OPENING, live_app, live_loaded, only_session, until
-from tests.ui.test_live import connected, notifications
+from tests.ui.support import (
+    HEARD_PHRASE,
+    STORY_OPENING,
+    live_app,
+    live_loaded,
+    only_session,
+    until,
+)
+from tests.ui.test_live import assistant_texts, connected, notifications
 from voice_tui.server.app import LocalServer
 from voice_tui.ui.launch import list_device_choices
 from voice_tui.ui.screens.devices import DeviceScreen
 from voice_tui.ui.widgets.mic_meter import MicMeter
 from voice_tui.ui.widgets.status_light import LightState, StatusLight
-from voice_tui.ui.widgets.transcript import AssistantTurn
+from voice_tui.ui.widgets.transcript import AssistantTurn, UserTurn
 
 pytestmark = pytest.mark.audio
 
@@ -109,3 +116,35 @@ async def test_interrupt_key_cuts_the_spoken_answer_at_what_was_heard(
         assert "⏹ interrupted" in story.title().plain
         truncated = [i for i in only_session(server).conversation.items if i.truncated]
         assert len(truncated) == 1  # the server was told what was heard
+
+
+async def test_push_to_talk_with_the_real_microphone(
+    virtual_audio: VirtualAudio, server: LocalServer, tmp_path: Path
+) -> None:
+    loaded = live_loaded(server, tmp_path, turn_detection="push_to_talk")
+    loaded.settings.audio.enabled = True
+    app = live_app(loaded, tmp_path)
+    tone = write_tone(tmp_path / "tone.wav", seconds=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        light = app.query_one(StatusLight)
+        await pilot.press("space")
+        await until(pilot, lambda: light.state is LightState.USER_SPEAKING, "talking")
+        virtual_audio.run("paplay", "--device=mic", str(tone))  # returns once played
+        await pilot.press("space")
+        await until(
+            pilot,
+            lambda: any(
+                isinstance(t, UserTurn) and t.text == HEARD_PHRASE for t in app.transcript.turns()
+            ),
+            "the spoken turn transcribed",
+        )
+        await until(pilot, lambda: f"You said: {HEARD_PHRASE}." in assistant_texts(app), "reply")
+        turns = app.transcript.turns()
+        assert [t.role for t in turns[:2]] == ["user", "assistant"]
+        audio_items = [
+            i
+            for i in only_session(server).conversation.items
+            if i.role == "user" and any(p.get("type") == "input_audio" for p in i.content)
+        ]
+        assert len(audio_items) == 1  # one committed push-to-talk turn
