@@ -12,7 +12,7 @@ import pytest
 from voice_tui.config.schema import Settings
 from voice_tui.core.tools import build_registry
 from voice_tui.core.tools.registry import ToolContext, ToolRegistry
-from voice_tui.offline.responder_builtin import HELP_TEXT, SHORT_HELP, BuiltinResponder
+from voice_tui.offline.responder_builtin import SHORT_HELP, BuiltinResponder, help_text
 from voice_tui.server.components import (
     ChatMessage,
     FunctionCallPiece,
@@ -157,7 +157,7 @@ async def test_greets_first_from_the_persona_instructions(
 ) -> None:
     text = text_of(await reply(tools=tools))
     assert text.startswith("Hello, I am Mia, the host of The Wild Brunch.")
-    assert HELP_TEXT in text
+    assert "I can only tell the time and end the conversation." in text
     # The instructions are only used for the greeting, never echoed otherwise.
     hello = text_of(await reply(ChatMessage("user", "hello"), tools=tools))
     assert hello.startswith("Hello!") and "warm and brief" not in hello
@@ -173,3 +173,11 @@ async def test_time_in_other_sentences_is_not_a_time_question(
     for asked in ("what's the date", "which day is it", "tell me the time please"):
         [call] = calls_of(await reply(ChatMessage("user", asked), tools=tools))
         assert call.name == "get_current_time"
+
+
+async def test_the_help_names_only_what_this_session_offers(
+    tools: tuple[dict[str, Any], ...],
+) -> None:
+    without_tools = text_of(await reply(ChatMessage("user", "hi"), tools=()))
+    assert "so I can't answer." in without_tools and "tell the time" not in without_tools
+    assert "I can only end the conversation." in help_text({"end_conversation": {}})

@@ -39,13 +39,22 @@ _GOODBYE = re.compile(
 _GREETING = re.compile(r"^\W*(hello|hi|hey|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 
-HELP_TEXT: Final = (
-    "I'm the built-in offline responder, not a language model, so I can only tell "
-    "the time and end the conversation. For real answers, set chat_url and chat_model "
-    "in the [local] section of the config to a local model such as Ollama, or set "
-    "OPENAI_API_KEY to use the cloud."
+CONNECT_HINT: Final = (
+    "For real answers, set chat_url and chat_model in the [local] section of the config "
+    "to a local model such as Ollama, or set OPENAI_API_KEY to use the cloud."
 )
 SHORT_HELP: Final = "Connect a model in the config for real answers."
+
+
+def help_text(tools: dict[str, dict[str, Any]]) -> str:
+    """Who is answering, what it can do in this session (its tools), how to get more."""
+    abilities = [
+        ability
+        for name, ability in ((TIME_TOOL, "tell the time"), (END_TOOL, "end the conversation"))
+        if name in tools
+    ]
+    can = f"so I can only {' and '.join(abilities)}" if abilities else "so I can't answer"
+    return f"I'm the built-in offline responder, not a language model, {can}. {CONNECT_HINT}"
 
 
 def _new_call_id() -> str:
@@ -146,7 +155,8 @@ class BuiltinResponder:
         tools = _offered(request.tools)
         conversation = [m for m in history if m.role != "system"]
         if not conversation:
-            return [TextPiece(_greeting(request.instructions)), TextPiece(" " + HELP_TEXT)]
+            greeting = _greeting(request.instructions)
+            return [TextPiece(greeting), TextPiece(" " + help_text(tools))]
         last = conversation[-1]
         if last.role == "tool":
             return self._after_tool(history, last)
@@ -173,8 +183,8 @@ class BuiltinResponder:
                     return [FunctionCallPiece(END_TOOL, arguments, _new_call_id())]
             return [TextPiece("Goodbye!")]
         opening = "Hello!" if _GREETING.search(heard) else f'I heard: "{heard}".'
-        help_text = SHORT_HELP if _has_said(history, HELP_TEXT) else HELP_TEXT
-        return [TextPiece(opening), TextPiece(" " + help_text)]
+        hint = SHORT_HELP if _has_said(history, CONNECT_HINT) else help_text(tools)
+        return [TextPiece(opening), TextPiece(" " + hint)]
 
     def _after_tool(
         self, history: tuple[ChatMessage, ...], result: ChatMessage
