@@ -23,6 +23,7 @@ from tests.ui.support import (
 )
 from tests.ui.test_live import assistant_texts, connected, notes, notifications, type_message
 from voice_tui.config.loader import LoadedSettings
+from voice_tui.config.schema import Settings
 from voice_tui.core.events import TurnMode
 from voice_tui.journal.redact import Redactor
 from voice_tui.logsetup import setup_logging
@@ -172,3 +173,25 @@ async def test_logged_warnings_become_notifications(server: LocalServer, tmp_pat
             assert API_KEY not in shown  # redacted before it reaches the screen
     finally:
         setup.close()
+
+
+async def test_unusable_backend_settings_are_reported_and_the_app_stays_up(
+    tmp_path: Path,
+) -> None:
+    from tests.ui.support import live_app
+
+    loaded = LoadedSettings(
+        Settings.model_validate({"backend": {"kind": "openai"}, "audio": {"enabled": False}}),
+        tmp_path / "config.toml",
+        exists=False,
+    )
+    app = live_app(loaded, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        light = app.query_one(StatusLight)
+        await until(pilot, lambda: light.state is LightState.ERROR, "error light")
+        [error] = [n for n in app._notifications if n.severity == "error"]
+        assert "Could not start" in error.message and "OPENAI_API_KEY" in error.message
+        assert any("Could not start" in n for n in notes(app))
+        assert app.status_bar.info.connection.value == "failed"
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "quit")

@@ -85,3 +85,24 @@ async def test_theme_key_switches_live() -> None:
         assert app.theme == "light"
         await pilot.press("t")
         assert app.theme == "dark"
+
+
+async def test_user_themes_next_to_the_config_file_are_loaded(tmp_path: Path) -> None:
+    from tests.ui.conftest import fixed_clock, quiet_settings
+    from voice_tui.ui.app import VoiceApp
+
+    config = tmp_path / "config.toml"
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "solar.toml").write_text(
+        'name = "solar"\nprimary = "#b58900"\ndark = false\n', encoding="utf-8"
+    )
+    settings = quiet_settings(theme="solar")
+    app = VoiceApp(settings, connect=None, config_path=config, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "solar"
+        seen = []
+        for _ in range(3):
+            await pilot.press("t")
+            seen.append(app.theme)
+        assert seen == ["dark", "light", "solar"]  # the user's theme is in the cycle

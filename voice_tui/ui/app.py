@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -95,7 +95,12 @@ class VoiceApp(App[int]):
         self.settings = settings
         self._connect = connect
         self._clock = clock
-        self._theme_dirs = list(theme_dirs) if theme_dirs is not None else [BUILTIN_THEME_DIR]
+        if theme_dirs is None:
+            # The shipped themes, then the user's own next to their config file.
+            theme_dirs = [BUILTIN_THEME_DIR]
+            if config_path is not None:
+                theme_dirs.append(config_path.parent / "themes")
+        self._theme_dirs = list(theme_dirs)
         self._list_devices = list_devices
         self._transcripts_dir = transcripts_dir
         self._startup_notices = list(startup_notices)
@@ -210,6 +215,8 @@ class VoiceApp(App[int]):
         try:
             runtime = await self._connect(self)
         except Exception as exc:  # shown to the user; the app stays usable to quit
+            self.connection = ConnectionState.FAILED
+            self.status_bar.change(connection=self.connection)
             await self._show_error(f"Could not start: {exc}", fatal=True)
             return
         self.runtime = runtime
@@ -448,7 +455,7 @@ class VoiceApp(App[int]):
             return  # the text stays in the input, nothing is lost
         event.input.clear()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         # Esc leaves the input line so the single-key bindings work again.
         if event.key == "escape" and isinstance(self.focused, Input):
             self.set_focus(None)
