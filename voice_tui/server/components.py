@@ -57,7 +57,7 @@ class ChatMessage:
 class ResponderRequest:
     instructions: str
     history: tuple[ChatMessage, ...]
-    tools: tuple[dict[str, Any], ...]  # Realtime tool definitions (type/name/description/parameters)
+    tools: tuple[dict[str, Any], ...]  # Realtime tool definitions (type, name, parameters...)
     max_output_tokens: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
