@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Iterator
 
@@ -92,6 +93,20 @@ def test_two_utterances_at_once_do_not_mix(
     heard_a, heard_b = words(first.finish()), words(second.finish())
     assert "weather" in heard_a and "volume" not in heard_a
     assert "volume" in heard_b and "weather" not in heard_b
+
+
+def test_decoders_are_reused_even_after_an_abandoned_utterance(
+    synth: EspeakSynthesizer,
+) -> None:
+    recognizer = PocketsphinxRecognizer()
+    pcm = spoken(synth, "Tell me a joke.")
+    transcribe(recognizer, pcm)
+    dropped = recognizer.start()
+    dropped.feed(pcm[: len(pcm) // 2])
+    del dropped  # the server cleared the buffer mid-utterance
+    gc.collect()
+    assert "joke" in words(transcribe(recognizer, pcm)[1])
+    assert recognizer.decoders_loaded == 1
 
 
 def test_torn_samples_are_tolerated_and_finish_is_final(

@@ -18,6 +18,7 @@ only for the first utterance.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Final
 
 import numpy as np
@@ -43,6 +44,7 @@ class _DecoderPool:
         self._options = options
         self._free: list[Any] = []
         self._lock = threading.Lock()
+        self.created = 0
 
     def take(self) -> Any:
         with self._lock:
@@ -54,11 +56,22 @@ class _DecoderPool:
         with self._lock:
             self._free.append(decoder)
 
+    def give_back_unfinished(self, decoder: Any) -> None:
+        """A stream was dropped mid-utterance (buffer cleared, session closed)."""
+        try:
+            decoder.end_utt()
+        except Exception:  # a decoder in an unknown state is not reused
+            return
+        self.give_back(decoder)
+
     def create(self) -> Any:
         try:
             from pocketsphinx import Decoder
 
-            return Decoder(samprate=MODEL_RATE, **self._options)
+            decoder = Decoder(samprate=MODEL_RATE, **self._options)
+            with self._lock:
+                self.created += 1
+            return decoder
         except (ImportError, OSError, RuntimeError, ValueError) as e:
             raise RecognizerUnavailable(f"pocketsphinx could not load its model: {e}") from e
 
@@ -87,6 +100,8 @@ class PocketsphinxStream:
         self._pool = pool
         self._channel = channel
         self._decoder: Any = pool.take()
+        # Dropped without finish(): the decoder still goes back to the pool.
+        self._release = weakref.finalize(self, pool.give_back_unfinished, self._decoder)
         adapted = channel.get()
         self._decoder.set_cmn(adapted or channel.initial)
         # Kept only when the final pass must re-decode the whole utterance.
@@ -131,6 +146,7 @@ class PocketsphinxStream:
             self._final = final
         finally:
             self._audio = None
+            self._release.detach()
             self._pool.give_back(self._decoder)
         return self._final
 
@@ -161,6 +177,11 @@ class PocketsphinxRecognizer:
         first = self._pool.create()
         self._channel = _ChannelMean(str(first.get_cmn()))
         self._pool.give_back(first)
+
+    @property
+    def decoders_loaded(self) -> int:
+        """How many decoders were loaded: one per utterance running at the same time."""
+        return self._pool.created
 
     def start(self, language: str | None = None, prompt: str | None = None) -> PocketsphinxStream:
         # `language` and `prompt` cannot steer this model; the wheel only has en-US.
