@@ -109,6 +109,13 @@ def test_decoders_are_reused_even_after_an_abandoned_utterance(
     assert recognizer.decoders_loaded == 1
 
 
+def test_only_english_is_accepted(recognizer: PocketsphinxRecognizer) -> None:
+    assert recognizer.start("en").finish() == ""
+    assert recognizer.start("en-GB").finish() == ""
+    with pytest.raises(ValueError, match=r"only understands English, not 'fr'"):
+        recognizer.start("fr")
+
+
 def test_torn_samples_are_tolerated_and_finish_is_final(
     recognizer: PocketsphinxRecognizer, synth: EspeakSynthesizer
 ) -> None:

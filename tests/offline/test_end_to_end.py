@@ -22,6 +22,7 @@ from voice_tui.core.events import (
     ErrorRaised,
     ToolCallFinished,
     TurnCompleted,
+    UserTranscriptFailed,
     UserTranscriptFinal,
 )
 from voice_tui.core.tools import build_registry
@@ -82,6 +83,38 @@ async def test_spoken_time_question_is_answered_with_the_time_spoken(tmp_path: P
         ms_per_char = duration_s(spoken) * 1000 / len(answer.turn.text)
         assert 40 <= ms_per_char <= 120
         assert not [e for e in events.all if isinstance(e, ErrorRaised)]
+    finally:
+        await engine.close()
+        await backend.aclose()
+
+
+async def test_a_language_the_recogniser_lacks_is_reported_not_guessed(tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {
+            "backend": {"kind": "local"},
+            "session": {"silence_duration_ms": 500, "transcription_language": "fr"},
+            "tools": {"data_dir": str(tmp_path / "tools")},
+        }
+    )
+    backend = LocalBackend(settings)
+    engine = ConversationEngine(settings, backend, build_registry(settings), None)
+    events = Events()
+    engine.subscribe(events)
+    try:
+        await engine.start()
+        speech = b"".join(EspeakSynthesizer().synthesize("Quelle heure est-il ?", "en", 1.0))
+        audio = silence(400) + speech + silence(1200)
+        step = SAMPLE_RATE * 2 * 20 // 1000
+        for start in range(0, len(audio), step):
+            engine.send_audio(audio[start : start + step])
+            await asyncio.sleep(0)
+        failed = await events.wait_for(UserTranscriptFailed)
+        assert "only understands English" in failed.message
+        assert "session.transcription_language" in failed.message
+        answer = await events.wait_for(
+            TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT and bool(e.turn.text)
+        )
+        assert "didn't catch that" in answer.turn.text
     finally:
         await engine.close()
         await backend.aclose()

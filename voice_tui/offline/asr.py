@@ -184,5 +184,11 @@ class PocketsphinxRecognizer:
         return self._pool.created
 
     def start(self, language: str | None = None, prompt: str | None = None) -> PocketsphinxStream:
-        # `language` and `prompt` cannot steer this model; the wheel only has en-US.
+        # The wheel only has an en-US model: other languages would come out as English
+        # nonsense, so say so instead. `prompt` cannot steer this model.
+        if language and not language.casefold().startswith("en"):
+            raise ValueError(
+                f"the offline recogniser only understands English, not {language!r} "
+                "(session.transcription_language)"
+            )
         return PocketsphinxStream(self._pool, self._channel)
