@@ -156,10 +156,10 @@ def live_loaded(server: LocalServer, tmp_path: Path, **session: object) -> Loade
     return load_settings(path, env={})
 
 
-def live_app(loaded: LoadedSettings, tmp_path: Path) -> VoiceApp:
+def live_app(loaded: LoadedSettings, tmp_path: Path, *, resume: bool = False) -> VoiceApp:
     return VoiceApp(
         loaded.settings,
-        connect=runtime_connector(loaded, argparse.Namespace(record=None, resume=False)),
+        connect=runtime_connector(loaded, argparse.Namespace(record=None, resume=resume)),
         config_path=loaded.path,
         clock=fixed_clock,
         transcripts_dir=tmp_path / "transcripts",

@@ -243,3 +243,35 @@ async def test_a_message_that_cannot_be_sent_stays_in_the_input(
         await until(pilot, lambda: any("not sent" in n for n in notifications(app)), "error")
         assert app.query_one("#message", Input).value == "are you [still] there"
         assert not [t for t in app.transcript.turns() if isinstance(t, UserTurn)]
+
+
+async def test_resume_shows_the_earlier_conversation_first(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    loaded = live_loaded(server, tmp_path)
+    first = live_app(loaded, tmp_path)
+    async with first.run_test(size=SIZE) as pilot:
+        await connected(pilot, first)
+        await type_message(pilot, "what time is it")
+        await until(
+            pilot, lambda: any(t.startswith("The tool says") for t in assistant_texts(first)), "1"
+        )
+        await pilot.press("escape", "q")
+        await until(pilot, lambda: not first.is_running, "quit")
+
+    again = live_app(loaded, tmp_path, resume=True)
+    async with again.run_test(size=SIZE) as pilot:
+        await connected(pilot, again)
+        turns = again.transcript.turns()
+        assert [t.role for t in turns] == ["user", "assistant"]
+        assert isinstance(turns[0], UserTurn) and turns[0].text == "what time is it"
+        assert any("get_current_time({}) ✓" in n for n in notes(again))
+        assert any("Resumed: 2 earlier turns" in n for n in notes(again))
+        await type_message(pilot, "hello")
+        await until(pilot, lambda: "You said: hello." in assistant_texts(again), "new answer")
+        assert [t.role for t in again.transcript.turns()] == [
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+        ]

@@ -222,6 +222,8 @@ class VoiceApp(App[int]):
         self.runtime = runtime
         self._unsubscribe = runtime.engine.subscribe(self._forward_engine_event)
         self.status_bar.change(backend=runtime.backend.name, model=runtime.backend.model)
+        if runtime.engine.conversation:  # --resume: show what was said before
+            await self.transcript.show_history(list(runtime.engine.conversation))
         meter = self._main(MicMeter)
         if runtime.audio is None:
             meter.available = False

@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.events import (
     AppEvent,
     AssistantDelta,
@@ -327,6 +328,37 @@ class Transcript(VerticalScroll):
                 await self.add_note(Text(f"ℹ {message}"), "notice")
             case _:
                 pass
+
+    async def show_history(self, turns: list[Turn]) -> None:
+        """Earlier turns (a resumed conversation), as finished turns, in one mount."""
+        views: list[Widget] = []
+        shown = 0
+        for turn in turns:
+            started = datetime.fromtimestamp(turn.started_at) if turn.started_at else self._clock()
+            view: TurnView
+            if turn.role is Role.USER:
+                user = UserTurn(turn.item_id, started, self._show_time)
+                user.final, user.text = True, turn.text
+                if turn.typed:
+                    user.marks.append("⌨ typed")
+                view = user
+            else:
+                assistant = AssistantTurn(turn.item_id, started, self._show_time, turn.text)
+                if turn.interrupted:
+                    unheard = turn.text.removeprefix(turn.heard_text)
+                    assistant.set_interrupted(turn.heard_text, unheard.strip())
+                view = assistant
+            # A turn that only called tools has no words: its calls stand for it.
+            if turn.text or turn.interrupted or turn.role is Role.USER:
+                self._turns[turn.item_id] = view
+                views.append(view)
+                shown += 1
+            for call in turn.tool_calls:
+                outcome = "✓" if call.ok else f"✗ {call.error or 'failed'}"
+                text = f"⚙ {call.name}({_brief_arguments(call.arguments)}) {outcome}"
+                views.append(NoteLine(Text(text), classes="tool"))
+        views.append(NoteLine(Text(f"↺ Resumed: {shown} earlier turns"), classes="notice"))
+        await self.mount_all(views)
 
     async def add_note(self, text: Text, kind: str) -> NoteLine:
         note = NoteLine(text, classes=kind)
