@@ -179,5 +179,5 @@ async def test_the_help_names_only_what_this_session_offers(
     tools: tuple[dict[str, Any], ...],
 ) -> None:
     without_tools = text_of(await reply(ChatMessage("user", "hi"), tools=()))
-    assert "so I can't answer." in without_tools and "tell the time" not in without_tools
+    assert "so I can't answer questions." in without_tools and "tell the time" not in without_tools
     assert "I can only end the conversation." in help_text({"end_conversation": {}})

@@ -53,7 +53,7 @@ def help_text(tools: dict[str, dict[str, Any]]) -> str:
         for name, ability in ((TIME_TOOL, "tell the time"), (END_TOOL, "end the conversation"))
         if name in tools
     ]
-    can = f"so I can only {' and '.join(abilities)}" if abilities else "so I can't answer"
+    can = f"so I can only {' and '.join(abilities)}" if abilities else "so I can't answer questions"
     return f"I'm the built-in offline responder, not a language model, {can}. {CONNECT_HINT}"
 
 
