@@ -55,6 +55,8 @@ async def test_typed_message_reaches_the_session_and_the_answer_is_shown(
     async with app.run_test(size=SIZE) as pilot:
         await connected(pilot, app)
         assert "Text mode" in "".join(notes(app))  # audio is off: say so, and how to type
+        light = app.query_one(StatusLight)
+        await until(pilot, lambda: light.state is LightState.IDLE, "idle, not 'listening'")
         await type_message(pilot, "hello [there]")
         await until(pilot, lambda: "You said: hello [there]." in assistant_texts(app), "answer")
         assert user_texts(only_session(server)) == ["hello [there]"]

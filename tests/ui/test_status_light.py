@@ -44,6 +44,12 @@ def test_light_priority(
     assert light_for(connection, phase, muted=muted, error=error) is expected
 
 
+def test_text_mode_is_not_listening() -> None:
+    assert light_for(OK, Phase.LISTENING, muted=False, error=False, mic=False) is LightState.IDLE
+    thinking = light_for(OK, Phase.THINKING, muted=False, error=False, mic=False)
+    assert thinking is LightState.THINKING
+
+
 @pytest.mark.parametrize("theme", ["dark", "light"])
 async def test_each_state_has_its_own_colour_in_both_themes(theme: str) -> None:
     app = detached_app()

@@ -342,8 +342,9 @@ class VoiceApp(App[int]):
         await self.on_engine_event(EngineEvent(ErrorRaised(message=text, fatal=fatal, source="ui")))
 
     def _refresh_light(self) -> None:
+        mic = self.runtime is None or self.runtime.audio is not None
         self._main(StatusLight).state = light_for(
-            self.connection, self.phase, muted=self.muted, error=self.error_active
+            self.connection, self.phase, muted=self.muted, error=self.error_active, mic=mic
         )
 
     def _main_screen_alive(self) -> bool:

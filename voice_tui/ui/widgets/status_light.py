@@ -52,8 +52,11 @@ _PHASE_LIGHT = {
 _MIC_PHASES = {Phase.IDLE, Phase.LISTENING, Phase.USER_SPEAKING}
 
 
-def light_for(connection: ConnectionState, phase: Phase, *, muted: bool, error: bool) -> LightState:
-    """The one light to show: connection trouble, then an error, then mute, then phase."""
+def light_for(
+    connection: ConnectionState, phase: Phase, *, muted: bool, error: bool, mic: bool = True
+) -> LightState:
+    """The one light to show: connection trouble, then an error, then mute, then phase.
+    Without a microphone (text mode) nothing is listened to: idle instead."""
     if connection is ConnectionState.CONNECTING:
         return LightState.CONNECTING
     if connection is ConnectionState.RECONNECTING:
@@ -66,6 +69,8 @@ def light_for(connection: ConnectionState, phase: Phase, *, muted: bool, error: 
         return LightState.ERROR
     if muted and phase in _MIC_PHASES:
         return LightState.MUTED
+    if not mic and phase is Phase.LISTENING:
+        return LightState.IDLE
     return _PHASE_LIGHT[phase]
 
 
