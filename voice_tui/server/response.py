@@ -131,7 +131,7 @@ class ResponseRun:
             except ResponderError as exc:
                 so_far = self._pending or self._said()
                 separator = " " if so_far and not so_far[-1].isspace() else ""
-                await self._add_text(f"{separator}I could not reach the chat model: {exc}")
+                await self._add_text(f"{separator}The chat model failed: {exc}")
             finally:  # stop the responder now (e.g. its HTTP stream), not when collected
                 aclose = getattr(pieces, "aclose", None)
                 if aclose is not None:
