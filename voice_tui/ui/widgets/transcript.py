@@ -2,8 +2,10 @@
 
 Each turn is its own widget in a `layout: stream` scroll container, so a new word
 only touches its own turn; assistant words stream into a Markdown widget through
-`MarkdownStream` (fragments merge when they come faster than they can render). The
-pane is anchored: it follows the bottom until the user scrolls up.
+`MarkdownStream` (fragments merge when they come faster than they can render). When a
+turn ends it is swapped for a single leaf widget: layout cost then grows with the
+number of turns, not with the number of Markdown blocks, and thousands of turns stay
+smooth. The pane is anchored: it follows the bottom until the user scrolls up.
 
 Transcript text is never parsed as Rich/Textual markup: it goes into `Text` objects
 (or, for the assistant, into Markdown, which is what the model writes).
