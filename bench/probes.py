@@ -171,19 +171,20 @@ class PlaybackTap:
                 return None
         return None
 
-    def gaps(self) -> tuple[int, float]:
-        """Silences inside answers: (count, total ms). An item's samples go out in runs
-        on the device timeline; two runs of one item mean the device played silence in
-        between (a real underrun, whatever the player's own counter says)."""
-        count = 0
-        silent = 0
+    def gaps(self) -> list[tuple[float, float]]:
+        """Silences inside answers, as (ms into the answer, ms of silence). An item's
+        samples go out in runs on the device timeline; two runs of one item mean the
+        device played silence in between (heard, whatever the player's counter says)."""
+        found: list[tuple[float, float]] = []
         for item_id in dict.fromkeys(c.item_id for c in self.chunks):
             item = self.player._items.get(item_id)
             runs = item.runs if item is not None else []
+            played = 0
             for (start, length), (next_start, _) in itertools.pairwise(runs):
-                count += 1
-                silent += next_start - (start + length)
-        return count, silent * 1000 / self.rate
+                played += length
+                silence = next_start - (start + length)
+                found.append((played * 1000 / self.rate, silence * 1000 / self.rate))
+        return found
 
     def timeline_index(self, item_id: str, offset_24k: int) -> int | None:
         """Where sample `offset_24k` of the item went on the device timeline."""

@@ -81,6 +81,7 @@ def test_list_names_every_benchmark(tmp_path: Path) -> None:
         "wire_to_speaker",
         "barge_in",
         "end_to_end",
+        "echo",
         "cpu",
         "ui",
         "memory",

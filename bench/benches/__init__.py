@@ -21,6 +21,7 @@ BENCHES: tuple[BenchInfo, ...] = (
     BenchInfo("wire_to_speaker", "bench.benches.latency", "Wire to speaker", True, 180),
     BenchInfo("barge_in", "bench.benches.barge_in", "Barge-in to silence", True, 240),
     BenchInfo("end_to_end", "bench.benches.end_to_end", "End to end (virtual devices)", True, 240),
+    BenchInfo("echo", "bench.benches.echo", "Open speakers: echo cancellation", True, 420),
     BenchInfo("cpu", "bench.benches.cpu", "CPU share of one core", True, 240),
     BenchInfo("ui", "bench.benches.ui", "UI cost per transcript delta", False, 300),
     BenchInfo("memory", "bench.benches.memory", "Memory over a simulated hour", False, 300),

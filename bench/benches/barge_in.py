@@ -83,9 +83,8 @@ async def run(ctx: Context) -> list[BenchResult]:
         Target("<=", block_ms),
         note=f"target: one block ({block_ms} ms)",
         miss_note=(
-            "What the device already holds plays out first: see 'device buffer' in "
-            "wire_to_speaker (~40 ms at PulseAudio's latency='low' plus a block); "
-            "voice-tui's part is 'to fade handed to device'."
+            "What the device already holds plays out first (its buffer, ~60 ms here: "
+            "see 'device buffer' in wire_to_speaker); voice-tui's part is the next row."
         ),
     )
     result.add_distribution(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bench.context import Context
 from bench.probes import PlaybackTap, WireTap
-from bench.report import BenchResult, Target
+from bench.report import BenchResult, Target, percentile
 from bench.world import Events, bench_settings, poll, runtime, server_process
 from voice_tui.core.events import ResponseFinished
 
@@ -55,7 +55,14 @@ async def run(ctx: Context) -> list[BenchResult]:
     if "mic_to_wire" in ctx.names:
         results.append(_mic_to_wire(wire, block_ms))
     if "wire_to_speaker" in ctx.names:
-        results.append(_wire_to_speaker(playback, stats.underruns, stats.device_output_underflows))
+        results.append(
+            _wire_to_speaker(
+                playback,
+                stats.underruns,
+                stats.device_output_underflows,
+                loaded.settings.audio.jitter_ms,
+            )
+        )
         results[-1].details.update(
             {"answers": answers, "answer_s": answer_s, "output_latency_s": latency}
         )
@@ -82,7 +89,9 @@ def _mic_to_wire(wire: WireTap, block_ms: int) -> BenchResult:
     return result
 
 
-def _wire_to_speaker(tap: PlaybackTap, underruns: int, device_underflows: int) -> BenchResult:
+def _wire_to_speaker(
+    tap: PlaybackTap, underruns: int, device_underflows: int, jitter_ms: int
+) -> BenchResult:
     result = BenchResult("wire_to_speaker", "Wire to speaker")
     first: list[float] = []
     steady: list[float] = []
@@ -100,23 +109,33 @@ def _wire_to_speaker(tap: PlaybackTap, underruns: int, device_underflows: int) -
         inside.append((handed - chunk.received_at) * 1000)
         device.append((dac - handed) * 1000)
     why = (
-        "Most of it is the device's own buffer (see 'device buffer'): PulseAudio grants "
-        "~40 ms at latency='low' plus a block; the rest is the jitter buffer "
-        "(audio.jitter_ms) and waiting for the next callback."
+        f"The device's own buffer is {percentile(device, 50):.0f} ms of it (PortAudio's "
+        f"output latency on PulseAudio at latency='low' plus a block), voice-tui's part "
+        f"{percentile(inside, 50):.0f} ms (jitter buffer, the rest of a delta ahead, the "
+        "wait for the next callback): the target needs a device path under ~40 ms."
     )
     result.add_distribution("first chunk", first, "ms", Target("<=", 60), miss_note=why)
     result.add_distribution("steady", steady, "ms", Target("<=", 60), miss_note=why)
     result.add_distribution("inside voice-tui", inside, "ms", note="receipt to handed to device")
     result.add_distribution("device buffer", device, "ms", note="handed to device to DAC")
-    gaps, silent_ms = tap.gaps()
+    gaps = tap.gaps()
+    where = sorted({round(at) for at, _ in gaps})
     result.add(
         "underruns (gaps heard)",
-        gaps,
+        len(gaps),
         "",
         Target("==", 0),
-        note=f"silences inside answers on the device timeline ({silent_ms:.0f} ms in all)",
-        miss_note="The stream ran dry: a chunk came later than the jitter buffer covers.",
+        note=f"silences inside answers on the device timeline, "
+        f"{sum(ms for _, ms in gaps):.0f} ms in all, at {where[:8]} ms into the answer",
+        miss_note=(
+            "The stream ran dry: a delta came later than the jitter buffer "
+            f"(audio.jitter_ms, {jitter_ms} ms) covers. With the local server, the first "
+            "delta leaves at once and the next ones are merged to >= 100 ms, so the second "
+            "comes a whole delta later: a jitter buffer that starts after one short delta "
+            "cannot bridge that."
+        ),
     )
+    result.details["gaps_ms"] = [[round(at, 1), round(ms, 1)] for at, ms in gaps]
     result.add(
         "player underrun counter",
         underruns,
