@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from voice_tui.backends.base import Backend, BackendError
@@ -87,6 +88,7 @@ Listener = Callable[[AppEvent], None]
 CONFIGURE_TIMEOUT_S = 20.0
 MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
+TRANSCRIPT_WAIT_S = 5.0  # after an answer, how long its question's transcript may lag
 SPEAK_REMINDER = "Answer by speaking, out loud, as in the rest of this conversation."
 
 
@@ -615,6 +617,7 @@ class ConversationEngine:
         if self.playback.is_playing() or self._active is not None:
             await self.interrupt()
         item_id = "item_vt" + uuid.uuid4().hex[:20]
+        self._book.release_user_turns()  # the user moved on: no transcript holds them
         self._send_tracked(
             "conversation.item.create", lambda eid: p.user_text_item(item_id, text, eid)
         )
@@ -790,8 +793,8 @@ class ConversationEngine:
                 log.info("response.create refused while a response was active; queued")
                 self._response_queued = True
                 return
-        if kind == "response.cancel":  # the response had just finished: nothing to stop
-            log.info("response.cancel refused: %s", message)
+        if kind in ("response.cancel", "conversation.item.delete"):  # already gone
+            log.info("%s refused: %s", kind, message)
             return
         if kind == "conversation.item.truncate":
             message = f"The server refused to cut the interrupted answer: {message}"
@@ -893,9 +896,20 @@ class ConversationEngine:
             return  # a late duplicate
         self._active = resp
         self._response_requested = False
+        self._retire_stale(resp)
         self._emit(ResponseStarted(response_id))
         if self.phase is not Phase.USER_SPEAKING:
             self._set_phase(Phase.THINKING)
+
+    def _retire_stale(self, current: _Response) -> None:
+        """One response at a time: another one never created or never finished (a
+        lost or out-of-order event) is over, and its turn must not hold the others."""
+        for resp in list(self._responses.values()):
+            if resp is current or resp.done or resp is self._active:
+                continue
+            resp.done = True
+            if resp.turn is not None and resp.tools_running == 0:
+                self._book.finish(resp.turn)
 
     def _response_turn(self, resp: _Response, item_id: str) -> Turn:
         if resp.turn is None:
@@ -998,6 +1012,9 @@ class ConversationEngine:
             resp.turn = None
         if not resp.done:
             self._send_tracked("response.cancel", lambda eid: p.simple("response.cancel", eid))
+        # Out of the server's conversation too, or the model would read its own reply.
+        for item_id in [i for i, r in self._item_response.items() if r is resp]:
+            self._send_tracked("conversation.item.delete", partial(p.item_delete, item_id))
         self._ask_to_speak = True
         self._response_queued = True
         log.info("reply in text after a restore: cancelled, asking again for speech")
@@ -1030,14 +1047,15 @@ class ConversationEngine:
         resp.done = True
         if self._active is resp:
             self._active = None
+        self._retire_stale(resp)
         status = p.str_field(data, "status", "completed")
         details = p.obj(data, "status_details")
         error = p.obj(details, "error")
         detail = p.str_field(details, "reason") or p.str_field(error, "message")
-        usage_data = data.get("usage")
+        usage_data = p.usage(data)
         usage = (
             TurnUsage.from_response_usage(usage_data, self.prices)
-            if isinstance(usage_data, dict)
+            if usage_data is not None
             else None
         )
         if usage is not None:
@@ -1049,6 +1067,8 @@ class ConversationEngine:
             if resp.tools_running == 0:
                 self._book.finish(resp.turn)
         self._emit(ResponseFinished(resp.response_id, status, usage, self.totals, detail))
+        if self._book.waiting:
+            self._spawn(self._release_transcripts_after(TRANSCRIPT_WAIT_S))
         if status == "failed":
             self._response_failed(error)
         elif status == "completed":
@@ -1084,6 +1104,11 @@ class ConversationEngine:
             self._spawn(self._ask_again_after(wait))
             return
         self._emit(ErrorRaised(f"The model could not answer: {message}", code=code))
+
+    async def _release_transcripts_after(self, delay: float) -> None:
+        """A transcript that never comes must not hold the turns after it forever."""
+        await asyncio.sleep(delay)
+        self._book.release_user_turns()
 
     async def _ask_again_after(self, delay: float) -> None:
         await asyncio.sleep(delay)

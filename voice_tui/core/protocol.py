@@ -167,6 +167,10 @@ def function_output_item(call_id: str, output: str, event_id: str) -> str:
     )
 
 
+def item_delete(item_id: str, event_id: str) -> str:
+    return dumps({"type": "conversation.item.delete", "event_id": event_id, "item_id": item_id})
+
+
 def truncate(item_id: str, content_index: int, audio_end_ms: int, event_id: str) -> str:
     return dumps(
         {
@@ -202,6 +206,31 @@ def int_field(event: dict[str, Any], key: str, default: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
     return int(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _counts(details: Any) -> dict[str, Any]:
+    if not isinstance(details, dict):
+        return {}
+    out: dict[str, Any] = {k: v for k, v in details.items() if _is_count(v)}
+    cached = details.get("cached_tokens_details")
+    if isinstance(cached, dict):
+        out["cached_tokens_details"] = {k: v for k, v in cached.items() if _is_count(v)}
+    return out
+
+
+def usage(response: dict[str, Any]) -> dict[str, Any] | None:
+    """`response.usage` keeping only the token counts that are counts."""
+    raw = response.get("usage")
+    if not isinstance(raw, dict):
+        return None
+    return {
+        "input_token_details": _counts(raw.get("input_token_details")),
+        "output_token_details": _counts(raw.get("output_token_details")),
+    }
 
 
 def rate_limits(event: dict[str, Any]) -> tuple[RateLimit, ...]:

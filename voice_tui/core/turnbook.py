@@ -22,6 +22,11 @@ class TurnBook:
         self._unannounced: deque[Turn] = deque()
         self._finished: set[int] = set()
 
+    @property
+    def waiting(self) -> bool:
+        """Some finished turns wait behind an earlier unfinished one."""
+        return bool(self._unannounced) and bool(self._finished)
+
     def add(self, turn: Turn) -> None:
         self.turns.append(turn)
         self.by_item[turn.item_id] = turn
