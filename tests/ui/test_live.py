@@ -277,3 +277,20 @@ async def test_resume_shows_the_earlier_conversation_first(
             "user",
             "assistant",
         ]
+
+
+async def test_the_input_line_says_when_letters_are_commands(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        line = app.query_one("#message", Input)
+        await pilot.press("escape")  # keys are commands now: the line must not look ready
+        assert not line.has_focus
+        assert line.placeholder == "Press ⏎ to type a message"
+        await pilot.press("enter", "m")  # focused: "m" is a letter, not the mute key
+        assert line.has_focus
+        assert line.placeholder.startswith("Type a message")
+        assert line.value == "m"
+        assert not app.muted

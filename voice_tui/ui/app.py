@@ -53,6 +53,7 @@ from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
 from voice_tui.ui.screens.personas import PersonaScreen
 from voice_tui.ui.themes import APP_VARIABLES, BUILTIN_THEME_DIR, load_themes
+from voice_tui.ui.widgets.message_input import MessageInput
 from voice_tui.ui.widgets.mic_meter import MicMeter
 from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
 from voice_tui.ui.widgets.status_light import StatusLight, light_for
@@ -126,10 +127,7 @@ class VoiceApp(App[int]):
                 yield Transcript(
                     clock=self._clock, show_time=self.settings.ui.show_timestamps, id="transcript"
                 )
-                yield Input(
-                    placeholder="Type a message, Enter to send (Esc: back to keys)",
-                    id="message",
-                )
+                yield MessageInput(key_display=self._type_key_display(), id="message")
             with Vertical(id="side"):
                 yield StatusLight(id="light")
                 yield MicMeter(id="meter")
@@ -199,6 +197,11 @@ class VoiceApp(App[int]):
                 markup=False,
             )
             self.theme = fallback
+
+    def _type_key_display(self) -> str:
+        """How the key that focuses the input line is written (it may be remapped)."""
+        key = self.settings.ui.keys.get("type_message", "enter").split(",")[0].strip()
+        return self.get_key_display(Binding(key, "type_message"))
 
     def _apply_keymap(self) -> None:
         try:

@@ -7,6 +7,7 @@ meter, see `APP_VARIABLES`). A broken file is reported and skipped, never fatal.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,18 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 # The repository's themes/ folder (a source checkout or an editable install).
-BUILTIN_THEME_DIR = Path(__file__).resolve().parents[2] / "themes"
+
+
+def _builtin_theme_dir() -> Path:
+    """`themes/` beside the package in a checkout (or editable install); in a wheel
+    install, where pyproject's data-files put it: `<prefix>/share/voice-tui/themes`."""
+    checkout = Path(__file__).resolve().parents[2] / "themes"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "voice-tui" / "themes"
+
+
+BUILTIN_THEME_DIR = _builtin_theme_dir()
 
 COLOUR_SLOTS = (
     "primary",
