@@ -39,7 +39,8 @@ MAX_COLLECTED = 200
 # go through it), and the websocket library itself.
 DEBUG_LOGGERS = ("voice_tui", "openai", "websockets")
 
-WarningListener = Callable[[str], None]
+# Told the level name ("WARNING", "ERROR"...) and the redacted message.
+WarningListener = Callable[[str, str], None]
 
 
 class CollectingHandler(logging.Handler):
@@ -59,7 +60,7 @@ class CollectingHandler(logging.Handler):
             self.messages.append(text)
             listener = self.listener
             if listener is not None:
-                listener(text)
+                listener(record.levelname, text)
         except Exception:
             self.handleError(record)
 

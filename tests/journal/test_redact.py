@@ -145,8 +145,8 @@ def test_without_log_file_nothing_reaches_the_terminal(
     logging.basicConfig(force=True)
     setup = setup_logging(None, Redactor([KEY]))
     restore_logging.append(setup)
-    heard: list[str] = []
-    setup.set_warning_listener(heard.append)
+    heard: list[tuple[str, str]] = []
+    setup.set_warning_listener(lambda level, text: heard.append((level, text)))
     logging.getLogger("openai").debug("debug with %s", KEY)
     logging.getLogger("voice_tui.audio").warning("device %s vanished", "USB mic")
     logging.getLogger("voice_tui.backends").error("bad key %s", KEY)
@@ -155,7 +155,8 @@ def test_without_log_file_nothing_reaches_the_terminal(
     assert setup.warnings[:2] == ["device USB mic vanished", f"bad key {mask(KEY)}"]
     assert KEY not in "".join(setup.warnings)
     assert any("deprecated thing" in w for w in setup.warnings)
-    assert heard == setup.warnings
+    assert [text for _, text in heard] == setup.warnings
+    assert [level for level, _ in heard][:2] == ["WARNING", "ERROR"]
 
 
 def test_crash_output_is_redacted(

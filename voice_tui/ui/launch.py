@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO, cast
 
 from voice_tui.ui.screens.devices import DeviceChoice
 
@@ -67,6 +67,9 @@ def build_app(
     loaded: LoadedSettings, args: argparse.Namespace, logging_setup: LoggingSetup
 ) -> VoiceApp:
     """The app as `voice-tui` runs it; warnings logged anywhere become notifications."""
+    from rich.console import Console
+
+    from voice_tui.logsetup import RedactingStream
     from voice_tui.ui.app import VoiceApp
     from voice_tui.ui.messages import LogRecordPosted
 
@@ -78,10 +81,14 @@ def build_app(
         startup_notices=list(loaded.notices),
     )
 
-    def show_warning(text: str) -> None:  # any thread: post_message is thread-safe
-        app.post_message(LogRecordPosted("WARNING", text))
+    def show_warning(level: str, text: str) -> None:  # any thread: post_message is safe
+        app.post_message(LogRecordPosted(level, text))
 
     logging_setup.set_warning_listener(show_warning)
+    # Textual's crash report prints local variables: a key held in one must not reach
+    # the terminal.
+    stream = cast("TextIO", RedactingStream(sys.stderr, logging_setup.redactor))
+    app.error_console = Console(file=stream, markup=False, highlight=False)
     return app
 
 
