@@ -278,7 +278,12 @@ async def _run(
     from voice_tui.runtime import build_runtime
 
     try:
-        rt = await build_runtime(loaded, audio=False, record_dir=getattr(args, "record", None))
+        rt = await build_runtime(
+            loaded,
+            audio=False,
+            record_dir=getattr(args, "record", None),
+            voice=getattr(args, "voice", None),
+        )
     except BackendError as exc:
         print(f"voice-tui: {exc.message}", file=err)
         return EXIT_FAILURE

@@ -4,7 +4,8 @@
 the engine first, then `await rt.engine.start()`, so no event is missed. The audio
 worker's callbacks come from its thread; the ones that reach the engine are hopped onto
 the loop with `call_soon_threadsafe` (the engine is not thread-safe and never blocks
-the audio thread).
+the audio thread). The worker stays alive even when no device opened (text mode), so
+`rt.reopen_audio()` can bring a returning device back without a restart.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from voice_tui.backends import Backend, select_backend
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.core.conversation import Turn
 from voice_tui.core.engine import ConversationEngine
+from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.core.tools import build_registry
 from voice_tui.journal.history import last_session
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, new_session_id
@@ -43,6 +45,20 @@ class Runtime:
     recorder: Recorder | None = None
     notices: list[str] = field(default_factory=list)
     _closed: bool = False
+
+    @property
+    def text_mode(self) -> bool:
+        """Neither microphone nor speaker is open (or audio is off): a typed conversation."""
+        return self.audio is None or self.audio.status.text_mode
+
+    async def reopen_audio(self) -> AudioStatus | None:
+        """Reopen the devices (e.g. the audio server came back); None without a worker.
+        The status says whether the conversation has sound again or stays typed."""
+        if self.audio is None:
+            return None
+        status = await asyncio.to_thread(self.audio.reopen)
+        self.audio_problem = status.problem
+        return status
 
     async def aclose(self) -> None:
         """Stop everything, in order: conversation, devices, files, backend."""
@@ -67,9 +83,14 @@ async def build_runtime(
     on_audio_status: StatusCallback | None = None,
     record_dir: Path | None = None,
     resume: bool = False,
+    voice: str | None = None,
+    policy: ReconnectPolicy | None = None,
 ) -> Runtime:
     """Wire the parts. Raises BackendError when the backend's settings are unusable
-    (missing key, no endpoint); audio and journal problems never raise."""
+    (missing key, no endpoint); audio and journal problems never raise.
+
+    `voice` is an explicit voice choice (`--voice`): it beats the persona's voice.
+    `policy` tunes reconnects and session renewal (default: ReconnectPolicy())."""
     settings = loaded.settings
     backend = select_backend(settings)
     notices = list(loaded.notices)
@@ -84,7 +105,14 @@ async def build_runtime(
         else:
             history, resumed_from = record.turns, record.session_id
 
-    engine = ConversationEngine(settings, backend, build_registry(settings), history=history)
+    engine = ConversationEngine(
+        settings,
+        backend,
+        build_registry(settings),
+        history=history,
+        policy=policy,
+        voice_override=voice,
+    )
     loop = asyncio.get_running_loop()
 
     journal: Journal | None = None
@@ -109,10 +137,13 @@ async def build_runtime(
     if audio and settings.audio.enabled:
         rec = recorder
 
-        def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
-            loop.call_soon_threadsafe(engine.send_audio, pcm, captured_at)
-            if rec is not None:
+        def send_mic(pcm: bytes, captured_at: float) -> None:  # loop thread
+            # Recorded only when sent: push-to-talk drops audio while not talking.
+            if engine.send_audio(pcm, captured_at) and rec is not None:
                 rec.add_user(pcm)
+
+        def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
+            loop.call_soon_threadsafe(send_mic, pcm, captured_at)
 
         def on_finished(item_id: str) -> None:  # worker thread
             loop.call_soon_threadsafe(engine.playback_finished, item_id)
@@ -127,11 +158,9 @@ async def build_runtime(
         status = await asyncio.to_thread(worker.start)  # opening devices may block
         problem = status.problem
         notices.extend(status.notices)
-        if status.text_mode:  # neither microphone nor speaker: typed conversation
-            await asyncio.to_thread(worker.close)
-            worker = None
-        else:
-            engine.playback = worker
+        # Even with neither microphone nor speaker (a typed conversation) the worker
+        # stays: a device that comes back is reopened without a restart.
+        engine.playback = worker
     # The caller shows loaded.notices itself; the engine announces the rest on start.
     engine.notices.extend(n for n in notices if n not in loaded.notices)
     return Runtime(engine, backend, worker, problem, journal, recorder, notices)

@@ -82,3 +82,28 @@ async def test_end_conversation_ends_after_the_goodbye_is_played(
     assert "ended the conversation" in ended.reason
     assert await engine.wait_ended() == ended.reason
     assert [c.name for t in engine.conversation for c in t.tool_calls] == ["end_conversation"]
+
+
+async def test_each_response_s_usage_lands_on_its_own_turn(make_engine: EngineFactory) -> None:
+    engine, rec = await make_engine()
+    await engine.send_text("what time is it")
+    await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT and bool(e.turn.text))
+    call_done, answer_done = rec.of(ResponseFinished)
+    call_turn, answer_turn = [t for t in engine.conversation if t.role is Role.ASSISTANT]
+    assert call_turn.tool_calls and not answer_turn.tool_calls
+    assert call_turn.usage == call_done.usage and call_turn.usage is not None
+    assert answer_turn.usage == answer_done.usage and answer_turn.usage is not None
+    assert call_turn.usage != answer_turn.usage
+    assert all(t.finished_at >= t.started_at > 0 for t in engine.conversation)
+
+
+async def test_closing_mid_answer_still_stamps_the_turn(make_engine: EngineFactory) -> None:
+    from voice_tui.core.events import AssistantDelta
+
+    engine, rec = await make_engine()
+    await engine.send_text("what time is it")
+    await rec.wait_for(AssistantDelta)  # the spoken answer has begun
+    await engine.close()
+    turns = [e.turn for e in rec.of(TurnCompleted)]
+    assert [id(t) for t in turns] == [id(t) for t in engine.conversation]
+    assert all(t.finished_at > 0 for t in turns)

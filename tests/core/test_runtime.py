@@ -127,3 +127,66 @@ async def test_audio_worker_plays_the_answer_and_reports_back(
         assert rt.audio.heard(rt.engine.conversation[-1].item_id) > 0
     finally:
         await rt.aclose()
+
+
+@pytest.mark.audio
+async def test_push_to_talk_records_only_what_was_sent(
+    virtual_audio: object, settings: Settings, server: LocalServer, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from voice_tui.core.events import UserTurnStarted
+
+    levels = asyncio.Queue[None]()
+    loop = asyncio.get_running_loop()
+    loaded = _loaded(settings, tmp_path, session__turn_detection="push_to_talk")
+    rt = await build_runtime(
+        loaded,
+        audio=True,
+        record_dir=tmp_path / "rec",
+        on_level=lambda _: loop.call_soon_threadsafe(levels.put_nowait, None),
+    )
+    try:
+        assert rt.audio is not None and not rt.text_mode, rt.audio_problem
+        rec = Recorder()
+        rt.engine.subscribe(rec)
+        await rt.engine.start()
+        (session,) = server.sessions
+        for _ in range(15):  # the microphone runs, but nobody holds the talk key
+            await levels.get()
+        await rt.engine.start_talking()
+        for _ in range(15):
+            await levels.get()
+        await rt.engine.stop_talking()
+        committed = await rec.wait_for(UserTurnStarted)
+        for _ in range(15):  # not talking again: nothing more is sent or recorded
+            await levels.get()
+    finally:
+        await rt.aclose()
+    item = next(i for i in session.conversation.items if i.id == committed.item_id)
+    sent_frames = len(item.audio[0]) // 2
+    assert rt.recorder is not None
+    with wave.open(str(rt.recorder.user_path)) as wav:
+        assert sent_frames > 2400  # > 100 ms was said
+        assert wav.getnframes() == sent_frames
+
+
+async def test_an_explicit_voice_beats_the_personas(
+    settings: Settings, server: LocalServer, tmp_path: Path
+) -> None:
+    from voice_tui.core.events import SessionReady
+
+    loaded = _loaded(settings, tmp_path, session__persona="Pirate")  # the persona says "ash"
+    rt = await build_runtime(loaded, audio=False, voice="verse")
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    try:
+        await rt.engine.start()
+        assert rec.of(SessionReady)[0].voice == "verse"
+        (session,) = server.sessions
+        assert session.config.audio.output.voice == "verse"
+        applied = await rt.engine.set_persona("Tester")  # a persona switch keeps it too
+        assert not applied.voice_pending
+        assert session.config.audio.output.voice == "verse"
+    finally:
+        await rt.aclose()

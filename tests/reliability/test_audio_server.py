@@ -1,0 +1,131 @@
+"""The audio server goes away and comes back mid-session (a dedicated PulseAudio from
+scripts/virtual-audio.sh): the app notices, the conversation goes on in text, and the
+devices are reopened without a restart, also when none was there at startup."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audio.virtual import VIRTUAL_AUDIO
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class RuntimeProbe:
+    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("runtime_probe.py")), str(data_dir)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.lines.put(json.loads(line))
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def next(self, kind: str, timeout: float = 30) -> dict[str, Any]:
+        while True:
+            try:
+                message = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"the probe said no {kind!r}") from None
+            if message["kind"] == kind:
+                return message
+
+    def say(self, text: str) -> dict[str, Any]:
+        self.send(f"say {text}")
+        return self.next("answer")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.send("quit")
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def own_audio_server(tmp_path: Path) -> Iterator[Any]:
+    env = {**os.environ, "VIRTUAL_AUDIO_DIR": str(tmp_path / "va")}  # not the shared one
+
+    def server(command: str) -> dict[str, str]:
+        out = subprocess.run(
+            [str(VIRTUAL_AUDIO), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in out.splitlines()
+            if line.startswith("export ")
+        )
+
+    try:
+        yield server
+    finally:
+        server("stop")
+
+
+@pytest.mark.audio
+@pytest.mark.skipif(shutil.which("pulseaudio") is None, reason="needs pulseaudio installed")
+def test_audio_server_killed_and_restarted_mid_session(
+    own_audio_server: Any, tmp_path: Path
+) -> None:
+    va = tmp_path / "va"
+    pulse = {"PULSE_SERVER": f"unix:{va}/native", "PULSE_COOKIE": str(va / "cookie")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    env.update(pulse, PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'tests'}")
+    probe = RuntimeProbe(env, tmp_path)  # no audio server yet: it starts typed
+    try:
+        ready = probe.next("ready")
+        assert ready["text_mode"] and ready["problem"]
+        assert probe.say("hello there")["text"] == "You said: hello there."
+
+        own_audio_server("start")  # the device comes back: reopened without a restart
+        probe.send("reopen")
+        reopened = probe.next("reopened")
+        assert reopened["problem"] is None and not reopened["text_mode"]
+        spoken = probe.say("can you hear me")
+        assert spoken["text"] == "You said: can you hear me." and spoken["heard_ms"] > 0
+
+        own_audio_server("stop")  # killed mid-session: noticed...
+        lost = probe.next("status")
+        assert lost["problem"] and "stopped working" in lost["problem"]
+        typed = probe.say("still there")  # ...and the conversation goes on in text
+        assert typed["text"] == "You said: still there." and typed["text_mode"]
+
+        own_audio_server("start")
+        probe.send("reopen")
+        assert probe.next("reopened")["problem"] is None
+        again = probe.say("hello again")
+        assert again["text"] == "You said: hello again." and again["heard_ms"] > 0
+    finally:
+        probe.stop()
