@@ -140,11 +140,15 @@ async def test_push_to_talk_records_only_what_was_sent(
     levels = asyncio.Queue[None]()
     loop = asyncio.get_running_loop()
     loaded = _loaded(settings, tmp_path, session__turn_detection="push_to_talk")
+
+    def on_level(_: object) -> None:  # worker thread
+        loop.call_soon_threadsafe(levels.put_nowait, None)
+
     rt = await build_runtime(
         loaded,
         audio=True,
         record_dir=tmp_path / "rec",
-        on_level=lambda _: loop.call_soon_threadsafe(levels.put_nowait, None),
+        on_level=on_level,
     )
     try:
         assert rt.audio is not None and not rt.text_mode, rt.audio_problem
