@@ -135,7 +135,8 @@ def test_a_bad_flag_value_is_blamed_on_the_flag(env: dict[str, str]) -> None:
     assert result.returncode == 2
     assert result.stderr == (
         "voice-tui: command line (session.persona): session.persona is 'Nobody', "
-        "but the personas are: Assistant\n"
+        "but the personas are: Assistant, Grumpy Professor, The Wild Brunch, "
+        "Pirate Weather, Quote Caller\n"
     )
 
 

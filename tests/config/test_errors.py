@@ -113,7 +113,8 @@ def test_missing_persona_instructions_point_at_the_persona(write_config: WriteCo
 def test_unknown_persona_in_session_points_at_the_key(write_config: WriteConfig) -> None:
     path = write_config('[ui]\ntheme = "dark"\n[session]\npersona = "Nobody"\n')
     assert str(load_error(path)) == (
-        f"{path}:4:1: session.persona is 'Nobody', but the personas are: Assistant"
+        f"{path}:4:1: session.persona is 'Nobody', but the personas are: Assistant, "
+        "Grumpy Professor, The Wild Brunch, Pirate Weather, Quote Caller"
     )
 
 
@@ -176,7 +177,8 @@ def test_bad_flag_names_the_flag_not_the_file(write_config: WriteConfig) -> None
     error = load_error(path, overrides={"session.persona": "Nobody"})
     assert str(error) == (
         "command line (session.persona): session.persona is 'Nobody', "
-        "but the personas are: Assistant"
+        "but the personas are: Assistant, Grumpy Professor, The Wild Brunch, "
+        "Pirate Weather, Quote Caller"
     )
     assert error.line is None
 

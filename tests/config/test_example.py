@@ -67,6 +67,7 @@ def test_the_example_shows_the_defaults() -> None:
     assert example.tools == defaults.tools
     assert example.pricing == defaults.pricing
     assert example.personas[0] == DEFAULT_PERSONA
+    assert example.personas == defaults.personas  # a first run offers the seed personas
 
 
 def test_every_schema_key_is_in_the_example() -> None:

@@ -161,6 +161,12 @@ DEFAULT_PERSONA = Persona(
 )
 
 
+def _builtin_personas() -> list[Persona]:
+    from voice_tui.config.personas import BUILTIN_PERSONAS  # it builds on this module
+
+    return [p.model_copy(deep=True) for p in BUILTIN_PERSONAS]
+
+
 class Settings(_Section):
     backend: BackendSettings = Field(default_factory=BackendSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
@@ -172,7 +178,7 @@ class Settings(_Section):
     journal: JournalSettings = Field(default_factory=JournalSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     pricing: dict[str, ModelPrices] = Field(default_factory=_default_prices)
-    personas: list[Persona] = Field(default_factory=lambda: [DEFAULT_PERSONA])
+    personas: list[Persona] = Field(default_factory=lambda: _builtin_personas())
 
     @field_validator("personas")
     @classmethod
