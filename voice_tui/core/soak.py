@@ -15,6 +15,7 @@ import math
 import os
 import threading
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ class SoakReport:
     rss_after_cycles_mb: float
     engine_entries_after_turns: int  # the engine's per-response bookkeeping, all maps
     engine_entries_max: int  # the most seen at any turn boundary
+    heap_growth_kb: float  # Python allocations still alive after the cycles (tracemalloc)
 
     @property
     def rss_growth_mb(self) -> float:
@@ -181,9 +183,14 @@ async def run_soak(turns: int = 200, cycles: int = 100, data_dir: Path | None = 
             threads_before, tasks_before = _settle()
             entries, most, rss_before = await one_engine(turns, warm_up=min(10, turns))
             rss_after_conversation = rss_mb()
+            _settle()
+            tracemalloc.start()
+            heap_before = tracemalloc.get_traced_memory()[0]
             for _ in range(cycles):
                 await one_engine(1)
             threads_after, tasks_after = _settle()
+            heap_growth = tracemalloc.get_traced_memory()[0] - heap_before
+            tracemalloc.stop()
             rss_after_cycles = rss_mb()
         finally:
             await server.close()
@@ -200,4 +207,5 @@ async def run_soak(turns: int = 200, cycles: int = 100, data_dir: Path | None = 
         rss_after_cycles_mb=round(rss_after_cycles, 2),
         engine_entries_after_turns=entries,
         engine_entries_max=most,
+        heap_growth_kb=round(heap_growth / 1024, 1),
     )
