@@ -26,7 +26,7 @@ HEARD_BEFORE_MS = 800  # let the answer play this long before talking over it
 
 
 async def run(ctx: Context) -> list[BenchResult]:
-    trials = ctx.pick(10, 3)
+    trials = ctx.pick(10, 2)
     speech = _speech(ctx.work_dir / "stop.wav")
     to_silence: list[float] = []
     handed: list[float] = []

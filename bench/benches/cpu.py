@@ -33,7 +33,7 @@ SETTLE_S = 1.0
 
 
 async def run(ctx: Context) -> list[BenchResult]:
-    window = ctx.pick_s(10.0, 3.0)
+    window = ctx.pick_s(10.0, 2.0)
     answer_s = window + SETTLE_S + 4
     result = BenchResult("cpu", "CPU share of one core")
     shares: dict[tuple[str, str], float] = {}

@@ -81,7 +81,7 @@ async def run(ctx: Context) -> list[BenchResult]:
     )
     result.details["transcripts"] = [{"said": s, "heard": h} for s, h in pairs]
 
-    questions = TURN_QUESTIONS[: ctx.pick(len(TURN_QUESTIONS), 2)]
+    questions = TURN_QUESTIONS[: ctx.pick(len(TURN_QUESTIONS), 1)]
     replies, server_ms, silence_ms, unanswered = await _turns(synth, questions)
     result.add_distribution(
         "end of speech to first audio",
