@@ -34,6 +34,8 @@ from voice_tui.core.events import (
     ErrorRaised,
     Phase,
     PhaseChanged,
+    ResponseFinished,
+    ResponseStarted,
     SpeechStarted,
 )
 from voice_tui.core.tools import build_registry
@@ -44,12 +46,10 @@ from voice_tui.server.components import Components, ResponderPiece, ResponderReq
 from .virtual import REPO, VIRTUAL_AUDIO, VirtualAudio
 
 API_KEY = "sk-local-echo-test"
-STORY = (
+STORY = (  # about 12 s of espeak-ng speech
     "Once upon a time, in a small village by the sea, there lived an old fisherman "
-    "who told stories to anyone who would listen. Every morning he walked down to the "
-    "harbour, and every evening he came back with a basket of fish and a new tale about "
-    "the strange creatures of the deep, the storms he had outlived, and the lighthouse "
-    "keeper who sang to the whales."
+    "who told stories to anyone who would listen. Every evening he came back with a "
+    "basket of fish and a new tale about the strange creatures of the deep."
 )
 WAIT_S = 40.0  # a guard against hangs, not a timing assertion
 HEARD_WITHIN_S = 2.0  # after the user's speech has been played: a barge-in or a miss
@@ -160,6 +160,17 @@ class EchoSession:
             and not self.worker.is_playing()
         )
 
+    def _quiet(self) -> bool:
+        """Every response done and nothing playing: ready for the next request. (After
+        `interrupt()` the engine may stay in ASSISTANT_SPEAKING: the phase is no guide.)"""
+        started = len(self.since(0, ResponseStarted))
+        finished = len(self.since(0, ResponseFinished))
+        return (
+            started == finished
+            and self.engine.phase is not Phase.USER_SPEAKING
+            and not self.worker.is_playing()
+        )
+
     async def answer(self, stop_at_first_speech: bool = False) -> AnswerResult:
         """Ask for a story and let it play out with nobody speaking."""
         await self.until(lambda: self.engine.phase is Phase.LISTENING, "listening")
@@ -187,7 +198,7 @@ class EchoSession:
     async def barge_in(self, speech: Path, after_ms: int = 1500) -> BargeInResult:
         """Ask for a story, speak `speech` into the mic `after_ms` into it, and see
         whether server VAD heard the user over the echo."""
-        await self.until(lambda: self.engine.phase is Phase.LISTENING, "listening")
+        await self.until(self._quiet, "the conversation to be quiet")
         mark = len(self.events)
         await self.engine.send_text("Tell me a long story.")
         item_id = await self._answer_starts(mark)
@@ -209,8 +220,7 @@ class EchoSession:
             await self.until(lambda: self.engine.phase is not Phase.USER_SPEAKING, "user turn")
             await self.until(lambda: self._new_answer(spoken, item_id), "the next answer")
             await self.engine.interrupt()
-        await self.until(lambda: not self.worker.is_playing(), "playback to stop")
-        await self.until(lambda: self.engine.phase is Phase.LISTENING, "listening")
+        await self.until(self._quiet, "the conversation to be quiet")
         return BargeInResult(heard, delay)
 
 

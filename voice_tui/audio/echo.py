@@ -94,7 +94,7 @@ class EchoCanceller:
         self,
         tap: PlaybackTap,
         *,
-        lead_ms: int = 10,
+        lead_ms: int = 20,
         noise_suppression: bool = False,
         guard: GuardSettings | None = None,
         monitor: EchoMonitor | None = None,

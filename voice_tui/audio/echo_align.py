@@ -6,19 +6,23 @@ Both stamps already include the streams' reported latencies, so a mic sample cap
 at time t pairs with the far-end sample that reached the DAC at t (its echo arrives a
 little later: the acoustic path, which the adaptive filter finds itself).
 
-The stamps jitter by a few milliseconds (callback scheduling), so each stream's clock
-is smoothed, and the far-end cursor advances by exactly the mic block's length: the
-canceller sees one continuous far-end stream with a constant delay. The cursor only
-jumps when it has drifted `resync_ms` away from where the clocks say it should be
-(a reopened device, dropped mic audio, clock drift between two sound cards). The far
-end is handed over `lead_ms` early so stamp errors never make the echo come before its
-reference (a filter cannot cancel what it has not seen yet).
+The stamps come late by up to tens of milliseconds (callback scheduling, the GIL), so
+each stream's clock keeps the earliest estimate of a recent window (`StreamClock`), and
+the far-end cursor advances by exactly the mic block's length: the canceller sees one
+continuous far-end stream with a constant delay (every jump makes it re-converge). The
+far end is handed over `lead_ms` ahead of the mic (as far as the speaker's buffer
+allows) so stamp errors never make the echo come before its reference: a filter
+cannot cancel what it has not seen yet. The cursor only jumps
+on a real discontinuity (a reopened device, dropped mic audio, long clock drift
+between two sound cards).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections import deque
 
 import numpy as np
 
@@ -26,53 +30,65 @@ from voice_tui.audio.devices import TARGET_RATE
 from voice_tui.audio.resample import StreamResampler
 from voice_tui.audio.ring import SampleRing, Samples
 
+log = logging.getLogger(__name__)
+
 HISTORY_S = 2.0  # far end kept: more than input + output latency ever add up to
-CLOCK_SMOOTHING = 0.05  # weight of each new stamp in a stream's clock estimate
-CLOCK_JUMP_S = 0.05  # a stamp this far off is a new timeline (reopen, lost audio)
+CUT_MARGIN = TARGET_RATE // 100  # 10 ms
+CLOCK_WINDOW = 100  # stamps (about 2 s of blocks) the earliest is taken from
 
 
 class StreamClock:
-    """Maps a stream's sample count to perf_counter time: time of sample 0, smoothed
-    over the jittery per-block stamps."""
+    """Maps a stream's sample count to perf_counter time: the time of sample 0.
 
-    def __init__(self, rate: int) -> None:
+    A block's stamp is PortAudio's device time mapped onto perf_counter by reading
+    perf_counter when the Python callback runs, and that can only be late (the callback
+    waited for the GIL or the scheduler), never early. So the earliest origin seen over
+    the last `window` blocks is the truth: late stamps are ignored, and a real change
+    (lost audio, a restarted stream) is taken once it has lasted the whole window.
+    """
+
+    def __init__(self, rate: int, window: int = CLOCK_WINDOW) -> None:
         self.rate = rate
         self.count = 0  # samples seen so far
-        self.origin: float | None = None  # perf_counter time of sample 0
+        self._seen: deque[float] = deque(maxlen=window)
 
-    def advance(self, n: int, end_time: float) -> bool:
-        """Count `n` more samples, the last of which ends at `end_time`; True when
-        the timeline jumped (the first stamp, or one far off the estimate)."""
+    @property
+    def origin(self) -> float | None:
+        """perf_counter time of sample 0 (None before the first stamp)."""
+        return min(self._seen) if self._seen else None
+
+    def advance(self, n: int, end_time: float) -> None:
+        """Count `n` more samples, the last of which ends at `end_time`."""
         self.count += n
-        if not math.isfinite(end_time):
-            return self.origin is None
-        origin = end_time - self.count / self.rate
-        if self.origin is None or abs(origin - self.origin) > CLOCK_JUMP_S:
-            self.origin = origin
-            return True
-        self.origin += CLOCK_SMOOTHING * (origin - self.origin)
-        return False
+        if math.isfinite(end_time):
+            self._seen.append(end_time - self.count / self.rate)
 
     def time_of(self, index: int) -> float:
-        assert self.origin is not None
-        return self.origin + index / self.rate
+        origin = self.origin
+        assert origin is not None
+        return origin + index / self.rate
 
 
 class FarEndAligner:
     """Pulls the playback reference and hands out far-end blocks aligned with mic blocks
     (24 kHz, like the mic after resampling). Used from the audio worker thread only."""
 
-    def __init__(self, lead_ms: int = 10, resync_ms: int = 20) -> None:
+    def __init__(self, lead_ms: int = 20, jump_ms: int = 150) -> None:
         self.lead = TARGET_RATE * lead_ms // 1000
-        self.resync = TARGET_RATE * resync_ms // 1000
         self.lead_ms = lead_ms
+        # Stamps can be off by tens of ms, and every realignment makes the canceller
+        # re-converge: only a real discontinuity (lost audio, a stream that restarted)
+        # moves the cursor; smaller drifts are the canceller's to follow.
+        self._jump = TARGET_RATE * jump_ms // 1000
         self._history: Samples = np.zeros(int(TARGET_RATE * HISTORY_S), dtype=np.int16)
         self._ring: SampleRing | None = None
         self._resampler: StreamResampler | None = None
         self._far = StreamClock(TARGET_RATE)
+        self._far_in = 0.0
         self._mic = StreamClock(TARGET_RATE)
         self._cursor: int | None = None  # far-end index of the next sample to hand out
         self.resyncs = 0  # cursor jumps after the first alignment
+        self.lead_cuts = 0  # times the lead was shortened to what had been played
         self.missing = 0  # far-end samples asked for but not (or no longer) available
 
     @property
@@ -88,6 +104,7 @@ class FarEndAligner:
             self._resampler = None if ring is None else StreamResampler(ring.rate, TARGET_RATE)
             self._history[:] = 0
             self._far = StreamClock(TARGET_RATE)
+            self._far_in = 0.0  # far-end samples given to the resampler, at 24 kHz
             self._cursor = None
         if ring is None or self._resampler is None:
             return renewed
@@ -96,10 +113,15 @@ class FarEndAligner:
             return renewed
         samples = self._resampler.process(got.samples)
         if got.dropped:  # we fell behind the ring: those samples are a gap in time
-            self._append(np.zeros(got.dropped * TARGET_RATE // ring.rate, dtype=np.int16))
+            gap = np.zeros(got.dropped * TARGET_RATE // ring.rate, dtype=np.int16)
+            self._append(gap)
+            self._far_in += len(gap)
         self._append(samples)
-        if self._far.advance(0, got.end_time) and self._cursor is not None:
-            self._cursor = None  # the far timeline jumped: realign
+        # The resampler holds back a few samples: the newest one it handed out was
+        # played that much before the stamp.
+        self._far_in += len(got.samples) * TARGET_RATE / ring.rate
+        held_back = self._far_in - self._far.count
+        self._far.advance(0, got.end_time - held_back / TARGET_RATE)
         return renewed
 
     def _append(self, samples: Samples) -> None:
@@ -124,12 +146,24 @@ class FarEndAligner:
         if self._far.origin is None:
             return out
         first_mic = self._mic.time_of(self._mic.count - n)
-        target = round((first_mic - self._far.time_of(0)) * TARGET_RATE) - self.lead
+        # The far end `lead` ahead of the mic: what was played a little *after* the
+        # mic's moment reaches the canceller with it, as far as it has been written.
+        aligned = round((first_mic - self._far.time_of(0)) * TARGET_RATE)
+        target = min(aligned + self.lead, self._far.count - n)
         if self._cursor is None:
             self._cursor = target
-        elif abs(self._cursor - target) > self.resync:
+        elif abs(self._cursor - target) > self._jump:
+            log.info(
+                "echo reference realigned by %+.1f ms", (target - self._cursor) / TARGET_RATE * 1000
+            )
             self._cursor = target
             self.resyncs += 1
+        if self._cursor + n > self._far.count:
+            # The speaker has not played that far yet: the lead is more than its buffer
+            # gives. Take less lead from now on (rather than a hole in the reference),
+            # with room for the speaker's blocks (and the resampler's bursts) to jitter.
+            self._cursor = self._far.count - n - CUT_MARGIN
+            self.lead_cuts += 1
         start, self._cursor = self._cursor, self._cursor + n
         oldest = self._far.count - len(self._history)
         lo, hi = max(start, oldest, 0), min(start + n, self._far.count)

@@ -1,0 +1,392 @@
+"""Echo handling with synthetic signals: far-end alignment by timestamps, the
+residual-echo guard's decisions, AEC3 on a simulated echo, the half-duplex gate, and
+the mode switch. No devices: the playback reference is a real SampleRing written as
+the output callback writes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from voice_tui.audio.echo import (
+    EchoCanceller,
+    HalfDuplexGate,
+    make_mic_processor,
+    suggested_noise_reduction,
+)
+from voice_tui.audio.echo_align import CLOCK_WINDOW, FarEndAligner
+from voice_tui.audio.echo_guard import FRAME, GuardSettings, ResidualEchoGuard
+from voice_tui.audio.echo_metrics import EchoRecording, erle_db
+from voice_tui.audio.ring import SampleRing, Samples
+from voice_tui.config.schema import AudioSettings, Settings
+
+from .signals import read_wav, speech_wav
+
+RATE = 24_000
+BLOCK = 480  # 20 ms
+
+
+def noise(n: int, level: float, seed: int = 0) -> Samples:
+    return (np.random.default_rng(seed).standard_normal(n) * level).astype(np.int16)
+
+
+def counting(n: int) -> Samples:
+    """Far-end samples that say which sample they are (mod 2^15)."""
+    return (np.arange(n) % 32768).astype(np.int16)
+
+
+@dataclass
+class Tap:
+    """The audio worker's side of the seam: its playback reference ring."""
+
+    playback_reference: SampleRing | None
+
+
+class Timeline:
+    """A speaker and a mic on one clock: far sample i reaches the DAC at
+    FAR_T0 + i/rate, mic sample c is captured at MIC_T0 + c/RATE."""
+
+    FAR_T0 = 100.0
+    MIC_T0 = 100.2  # the mic runs 200 ms after the speaker started
+
+    def __init__(
+        self, far: Samples, far_rate: int = RATE, jitter_s: float = 0.0, ahead_s: float = 0.03
+    ) -> None:
+        self.far = far
+        self.ahead_s = ahead_s
+        self.far_rate = far_rate
+        self.ring = SampleRing(far_rate * 2, far_rate)
+        self.written = 0
+        self.mic_count = 0
+        self.rng = np.random.default_rng(7)
+        self.jitter_s = jitter_s
+
+    def jitter(self) -> float:
+        """Stamps come late (the callback waited), never early."""
+        return float(self.rng.uniform(0, self.jitter_s)) if self.rng.uniform() < 0.5 else 0.0
+
+    def play(self, until_s: float) -> None:
+        """Write the far end up to DAC time `until_s` (blocks as a callback would)."""
+        block = self.far_rate // 50
+        while self.FAR_T0 + (self.written + block) / self.far_rate <= until_s:
+            chunk = self.far[self.written : self.written + block]
+            self.written += block
+            self.ring.write(chunk, self.FAR_T0 + self.written / self.far_rate + self.jitter())
+
+    def mic_block(self, n: int = BLOCK) -> float:
+        """Advance the mic by n samples; the block's end time (jittered)."""
+        self.mic_count += n
+        end = self.MIC_T0 + self.mic_count / RATE
+        self.play(end + self.ahead_s)  # the speaker runs ahead by the streams' latencies
+        return end + self.jitter()
+
+    def far_index(self, mic_count: int) -> int:
+        """The far sample at the DAC when mic sample `mic_count` was captured."""
+        return round((self.MIC_T0 + mic_count / RATE - self.FAR_T0) * RATE)
+
+
+# -- alignment ----------------------------------------------------------------------
+
+
+def test_far_end_is_what_the_speaker_played_when_the_mic_captured() -> None:
+    line = Timeline(counting(RATE * 3))
+    aligner = FarEndAligner(lead_ms=10)
+    for _ in range(20):
+        start = line.mic_count
+        end = line.mic_block()
+        aligner.pull(line.ring)
+        far = aligner.take(BLOCK, end)
+        first = line.far_index(start) + aligner.lead
+        assert far.tolist() == counting(RATE * 3)[first : first + BLOCK].tolist()
+    assert aligner.resyncs == 0
+    assert aligner.missing == 0
+
+
+def test_late_stamps_give_one_continuous_far_stream_close_to_the_truth() -> None:
+    line = Timeline(counting(RATE * 3), jitter_s=0.030)
+    aligner = FarEndAligner(lead_ms=10)
+    previous_last: int | None = None
+    errors = []
+    for _ in range(100):
+        start = line.mic_count
+        end = line.mic_block()
+        aligner.pull(line.ring)
+        far = aligner.take(BLOCK, end).astype(np.int64)
+        assert np.all(np.diff(far) % 32768 == 1), "the far end must be continuous within a block"
+        if previous_last is not None:
+            assert (far[0] - previous_last) % 32768 == 1, "and from block to block"
+        previous_last = int(far[-1])
+        error = int(far[0]) - (line.far_index(start) + aligner.lead)
+        errors.append((error + 16384) % 32768 - 16384)  # the counting wraps at 2^15
+    assert aligner.resyncs == 0
+    assert max(abs(e) for e in errors[10:]) <= RATE // 1000  # within 1 ms once settled
+
+
+def test_the_lead_never_reaches_past_what_the_speaker_has_played() -> None:
+    line = Timeline(counting(RATE * 3), ahead_s=0.005)
+    aligner = FarEndAligner(lead_ms=20)
+    previous_last: int | None = None
+    for _ in range(50):
+        end = line.mic_block()
+        aligner.pull(line.ring)
+        far = aligner.take(BLOCK, end).astype(np.int64)
+        if previous_last is not None:
+            assert (far[0] - previous_last) % 32768 == 1
+        previous_last = int(far[-1])
+    assert aligner.missing == 0
+
+
+def test_lost_mic_audio_realigns_once_the_clock_window_has_seen_it() -> None:
+    line = Timeline(counting(RATE * 8))
+    aligner = FarEndAligner(lead_ms=10)
+    for _ in range(10):
+        end = line.mic_block()
+        aligner.pull(line.ring)
+        aligner.take(BLOCK, end)
+    line.mic_count += RATE // 5  # 200 ms of mic audio lost
+    for _ in range(CLOCK_WINDOW + 2):
+        start = line.mic_count
+        end = line.mic_block()
+        aligner.pull(line.ring)
+        far = aligner.take(BLOCK, end)
+    first = line.far_index(start) + aligner.lead
+    assert far.tolist() == counting(RATE * 8)[first : first + BLOCK].tolist()
+    assert aligner.resyncs == 1
+
+
+def test_a_48k_speaker_is_resampled_and_aligned() -> None:
+    far48 = noise(48_000 * 3, 6000)
+    line = Timeline(far48, far_rate=48_000)
+    aligner = FarEndAligner(lead_ms=10)
+    got = []
+    starts = []
+    for _ in range(80):
+        starts.append(line.mic_count)
+        end = line.mic_block()
+        aligner.pull(line.ring)
+        got.append(aligner.take(BLOCK, end))
+    out = np.concatenate(got[30:]).astype(np.float64)  # once settled
+    truth = np.asarray(soxr.resample(far48.astype(np.float64), 48_000, RATE))
+    aligned = line.far_index(starts[30])  # the far sample at the mic's moment
+    lags = range(-RATE // 10, RATE // 10)
+    scores = [float(np.dot(out, truth[aligned + lag : aligned + lag + len(out)])) for lag in lags]
+    best = list(lags)[int(np.argmax(scores))]
+    segment = truth[aligned + best : aligned + best + len(out)]
+    assert np.corrcoef(out, segment)[0, 1] > 0.95  # one continuous, resampled stream
+    # Close to the mic's moment: the resampler hands out its samples in bursts and this
+    # speaker runs only 30 ms ahead, so the lead is cut to what it has played.
+    assert -RATE // 100 <= best <= RATE // 50
+    assert aligner.missing == 0
+
+
+def test_a_new_reference_starts_over_and_none_gives_silence() -> None:
+    line = Timeline(noise(RATE * 3, 6000))
+    aligner = FarEndAligner()
+    end = line.mic_block()
+    assert aligner.pull(line.ring)
+    assert aligner.take(BLOCK, end).any()
+    assert not aligner.pull(line.ring)
+    assert aligner.pull(None)
+    assert not aligner.take(BLOCK, line.mic_block()).any()
+
+
+# -- the residual-echo guard ---------------------------------------------------------
+
+
+def frames_of(x: Samples) -> list[Samples]:
+    return [x[i : i + FRAME] for i in range(0, len(x), FRAME)]
+
+
+def run_guard(
+    guard: ResidualEchoGuard, far: Samples, mic: Samples, out: Samples
+) -> tuple[Samples, list[bool]]:
+    """Feed 10 ms frames; the gated output and whether each frame passed."""
+    sent, passed = [], []
+    for i in range(0, len(far), FRAME):
+        sent.append(guard.process(far[i : i + FRAME], mic[i : i + FRAME], out[i : i + FRAME]))
+        passed.append(not guard.suppressing)
+        assert (
+            passed[-1] == np.array_equal(sent[-1], out[i : i + FRAME])
+            or not out[i : i + FRAME].any()
+        )
+    return np.concatenate(sent), passed
+
+
+def speechlike(seconds: float, level: float, seed: int) -> Samples:
+    """Noise in syllables: 150 ms on, 100 ms off."""
+    x = noise(int(RATE * seconds), level, seed)
+    t = np.arange(len(x)) / RATE
+    return (x * ((t % 0.25) < 0.15)).astype(np.int16)
+
+
+def test_echo_alone_never_passes_and_the_residual_return_is_learned() -> None:
+    far = speechlike(4.0, 6000, 1)
+    echo = np.roll(far, 960) // 4  # -12 dB, 40 ms late
+    residual = np.roll(far, 960) // 100  # what a canceller leaves: -40 dB
+    guard = ResidualEchoGuard()
+    gated, passed = run_guard(guard, far, echo, residual.astype(np.int16))
+    assert not gated[FRAME:].any()
+    assert not any(passed[1:])  # the first frame: the far end not yet playing
+    assert guard.passed_while_active == 0
+    assert guard.residual_db < -30  # learned from 0 dB towards the -40 dB it saw
+    assert guard.erle_db is not None and 25 < guard.erle_db < 35  # mic -12, out -40
+
+
+def test_near_end_speech_over_the_echo_passes_within_a_few_frames() -> None:
+    far = speechlike(4.0, 6000, 1)
+    echo = np.roll(far, 960) // 4
+    residual = (np.roll(far, 960) // 100).astype(np.int16)
+    near = np.zeros_like(far)
+    onset = 3 * RATE
+    near[onset:] = noise(len(far) - onset, 2000, 9)  # the user, -10 dB under the far end
+    guard = ResidualEchoGuard()
+    _, passed = run_guard(guard, far, echo + near, residual + near)
+    first = passed.index(True)
+    assert not any(passed[: onset // FRAME])
+    assert onset // FRAME < first <= onset // FRAME + 3  # two voiced frames open the gate
+    assert all(passed[first:])
+
+
+def test_a_residual_burst_while_the_mic_is_only_echo_stays_silent() -> None:
+    far = speechlike(4.0, 6000, 1)
+    echo = (np.roll(far, 960) // 4).astype(np.int16)
+    out = (np.roll(far, 960) // 100).astype(np.int16)
+    burst = slice(3 * RATE, 3 * RATE + RATE // 4)
+    out[burst] = echo[burst] // 2  # the canceller lost track: residual 26 dB too loud
+    guard = ResidualEchoGuard()
+    _, passed = run_guard(guard, far, echo, out)
+    assert not any(passed[1:])
+    assert guard.vetoed_frames > 0  # loud enough to pass on energy: the mic told
+
+    # The same output while someone talks over the echo (the mic is no longer a copy
+    # of the far end): it passes.
+    near = np.zeros_like(far)
+    near[burst] = noise(RATE // 4, 3000, 8)
+    guard = ResidualEchoGuard()
+    _, passed = run_guard(guard, far, echo + near, out)
+    assert any(passed[burst.start // FRAME : burst.stop // FRAME])
+
+
+def test_hangover_keeps_the_gate_open_after_speech() -> None:
+    settings = GuardSettings(hangover_ms=200)
+    far = speechlike(3.0, 6000, 1)
+    near = np.zeros_like(far)
+    near[2 * RATE : 2 * RATE + RATE // 5] = noise(RATE // 5, 3000, 4)  # 200 ms of speech
+    guard = ResidualEchoGuard(settings)
+    residual = (np.roll(far, 960) // 100).astype(np.int16)
+    _, passed = run_guard(guard, far, residual + near, residual + near)
+    end = (2 * RATE + RATE // 5) // FRAME
+    assert all(passed[end : end + 19])
+    assert not any(passed[end + 21 : end + 40])
+
+
+def test_warm_up_is_stricter_right_after_playback_starts() -> None:
+    settings = GuardSettings(warmup_ms=300, warmup_extra_db=10.0, margin_db=10.0)
+    quiet = np.zeros(RATE, dtype=np.int16)
+    far = np.concatenate([quiet, noise(RATE, 6000, 2)])
+    residual = far // 100
+    # Near end 15 dB above the learned residual: between the margin and margin+warm-up.
+    near = np.concatenate([quiet, noise(RATE, 6000 / 100 * 5.6, 3)])
+    guard = ResidualEchoGuard(settings)
+    guard.residual_db = -40.0  # as learned on an earlier answer
+    _, passed = run_guard(guard, far, residual + near, (residual + near).astype(np.int16))
+    start = RATE // FRAME
+    assert not any(passed[start : start + 30])  # warm-up: 300 ms
+    assert any(passed[start + 30 : start + 40])
+
+
+def test_without_far_end_everything_passes_unchanged() -> None:
+    guard = ResidualEchoGuard()
+    mic = noise(RATE, 50, 5)
+    gated, passed = run_guard(guard, np.zeros_like(mic), mic, mic)
+    assert np.array_equal(gated, mic)
+    assert all(passed)
+    assert not guard.far_active and not guard.suppressing
+
+
+# -- the canceller, the gate, the modes -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Samples:
+    path: Path = tmp_path_factory.mktemp("echo") / "answer.wav"
+    text = "Once upon a time there lived an old fisherman who told stories to everyone."
+    return read_wav(speech_wav(path, text)).astype(np.int16)
+
+
+def simulate(processor: EchoCanceller | HalfDuplexGate, line: Timeline, mic: Samples) -> Samples:
+    """Run mic blocks through the processor as the worker does."""
+    sent = []
+    for i in range(0, len(mic) - BLOCK + 1, BLOCK):
+        end = line.mic_block()
+        sent.append(processor.process(mic[i : i + BLOCK], end))
+    return np.concatenate(sent)
+
+
+def echo_of(line: Timeline, n: int, delay_ms: int, gain: float) -> Samples:
+    """What the mic hears of the speaker: the far end at the mic's times, late and quieter."""
+    first = line.far_index(0) - RATE * delay_ms // 1000
+    idx = np.arange(first, first + n)
+    out = np.where(idx >= 0, line.far[np.clip(idx, 0, len(line.far) - 1)], 0)
+    return (out * gain).astype(np.int16)
+
+
+def test_aec_removes_a_simulated_echo_and_reports_its_state(speech: Samples) -> None:
+    far = np.concatenate([np.zeros(RATE // 2, np.int16), speech, speech])
+    line = Timeline(far)
+    mic = echo_of(line, len(far) - RATE, delay_ms=40, gain=0.25)
+    recording = EchoRecording()
+    aec = EchoCanceller(Tap(line.ring), monitor=recording)
+    sent = simulate(aec, line, mic)
+    m, _, cleaned, _ = recording.signals()
+    half = len(m) // 2  # after a first pass over the speech the filter has converged
+    erle = erle_db(m[half:], cleaned[half:])
+    print(f"AEC3 on a simulated -12 dB / 40 ms echo: ERLE {erle:.1f} dB, {aec.stats}")
+    assert erle >= 20
+    assert not sent[half:].any()  # the guard silences the residual
+    state = aec.state
+    assert state.mode == "aec" and state.has_reference
+    assert state.erle_db is not None and state.erle_db > 20
+    assert aec.stats.audio_s == pytest.approx(len(sent) / RATE)
+    assert 0 < aec.stats.cpu_share < 0.5
+
+
+def test_aec_without_a_speaker_passes_the_mic_through() -> None:
+    aec = EchoCanceller(Tap(None))
+    mic = noise(BLOCK, 3000)
+    assert np.array_equal(aec.process(mic, 1.0), mic)
+    assert not aec.state.has_reference
+
+
+def test_half_duplex_sends_silence_while_the_assistant_is_audible() -> None:
+    far = np.concatenate([noise(RATE, 6000, 1), np.zeros(RATE * 2, np.int16)])
+    line = Timeline(far)
+    mic = noise(RATE * 2, 3000, 2)  # the user talks all along
+    gate = HalfDuplexGate(Tap(line.ring), tail_ms=300)
+    sent = simulate(gate, line, mic)
+    playing_until = line.far_index(0)  # far sample at the first mic sample
+    assert playing_until < RATE
+    audible = RATE - playing_until  # mic samples during which the far end plays
+    assert not sent[: audible - BLOCK].any()
+    tail_end = audible + RATE * 300 // 1000 + RATE * 20 // 1000 + BLOCK
+    assert np.array_equal(sent[tail_end:], mic[tail_end : len(sent)])
+    assert gate.stats.suppressed_frames > 0
+
+
+def test_the_mode_picks_the_processor() -> None:
+    tap = Tap(None)
+    assert isinstance(make_mic_processor(AudioSettings(), tap), EchoCanceller)
+    assert isinstance(make_mic_processor(AudioSettings(echo="half-duplex"), tap), HalfDuplexGate)
+    assert make_mic_processor(AudioSettings(echo="off"), tap) is None
+
+
+def test_far_field_noise_reduction_is_suggested_with_aec_unless_chosen() -> None:
+    assert suggested_noise_reduction(Settings()) == "far_field"
+    chosen = Settings.model_validate({"session": {"noise_reduction": "near_field"}})
+    assert suggested_noise_reduction(chosen) == "near_field"
+    headphones = Settings.model_validate({"audio": {"echo": "off"}})
+    assert suggested_noise_reduction(headphones) == "near_field"
