@@ -5,8 +5,10 @@ event to an `AppEvent`, runs tools, truncates what the user did not hear on barg
 and keeps the conversation (a list of `Turn`) that outlives any one connection.
 
 Connections come and go (`Link`): a dropped, failed or silent connection is replaced
-with backoff (`reliability`), a session near the server's time limit is renewed at a
-turn boundary, and every new session gets the conversation replayed (`restore`).
+with backoff, a session near the server's time limit is renewed at a turn boundary,
+and every new session gets the conversation replayed (`recovery`, `restore`). Server
+events are mapped by `user_speech` and `responses`; the shared state is declared in
+`engine_base`. This module holds the lifecycle, the user's commands, tools, barge-in.
 
 Everything runs on one asyncio loop; nothing here blocks it.
 """
@@ -14,8 +16,6 @@ Everything runs on one asyncio loop; nothing here blocks it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -24,8 +24,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from voice_tui.backends.base import Backend, BackendError
@@ -33,102 +31,56 @@ from voice_tui.backends.errors import session_error
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core import protocol as p
 from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.engine_base import (
+    EngineError,
+    Listener,
+    OpenFailed,
+    ResponseState,
+    rest_phase,
+)
 from voice_tui.core.events import (
     AppEvent,
-    AssistantDelta,
-    AssistantFinal,
     AssistantInterrupted,
-    AssistantTurnStarted,
-    AudioChunk,
     ConnectionChanged,
     ConnectionState,
     ConversationEnded,
     ErrorRaised,
-    LatencyMeasured,
     Notice,
     PersonaApplied,
     Phase,
     PhaseChanged,
-    RateLimitsChanged,
-    ResponseFinished,
-    ResponseStarted,
     SessionReady,
-    SpeechStarted,
-    SpeechStopped,
     ToolCallFinished,
     ToolCallStarted,
     TurnCompleted,
     TurnMode,
     UserTextSent,
-    UserTranscriptDelta,
-    UserTranscriptFailed,
-    UserTranscriptFinal,
-    UserTurnStarted,
 )
 from voice_tui.core.link import Link
 from voice_tui.core.ports import HeardAudio, NullPlayback, PlaybackSink
+from voice_tui.core.recovery import RecoveryMixin
 from voice_tui.core.reliability import (
-    FailureKind,
     ReconnectPolicy,
-    backoff_delays,
-    failure_kind,
-    fatal_response_message,
-    retry_after_s,
 )
+from voice_tui.core.responses import ResponseMixin
 from voice_tui.core.restore import PendingCall, restore_items
 from voice_tui.core.tool_runner import run_tool_call
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.turnbook import TurnBook
-from voice_tui.core.usage import TurnUsage, UsageTotals
+from voice_tui.core.usage import UsageTotals
+from voice_tui.core.user_speech import UserSpeechMixin
 
 log = logging.getLogger(__name__)
-
-Listener = Callable[[AppEvent], None]
 
 CONFIGURE_TIMEOUT_S = 20.0
 MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
-TRANSCRIPT_WAIT_S = 5.0  # after an answer, how long its question's transcript may lag
 SPEAK_REMINDER = "Answer by speaking, out loud, as in the rest of this conversation."
 
-
-class EngineError(Exception):
-    """The engine could not start or continue; `message` says what to fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+__all__ = ["ConversationEngine", "EngineError", "Listener"]
 
 
-class _OpenFailed(Exception):
-    """A session could not be opened; `fatal` when retrying cannot help."""
-
-    def __init__(self, message: str, *, fatal: bool, setting: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.fatal = fatal
-        self.setting = setting
-
-
-@dataclass(slots=True)
-class _Response:
-    """One model response: its turn, its tool calls, whether the user cut it."""
-
-    response_id: str
-    turn: Turn | None = None
-    done: bool = False
-    cut: bool = False  # barge-in/interrupt: drop the rest of its audio
-    discarded: bool = False  # answered in text where speech was wanted: asked again
-    spoke: bool = False  # produced assistant words (text or transcript)
-    tools_running: int = 0
-    tool_calls: set[str] = field(default_factory=set)
-
-
-def _rest_phase(mode: TurnMode) -> Phase:
-    return Phase.IDLE if mode is TurnMode.PUSH_TO_TALK else Phase.LISTENING
-
-
-class ConversationEngine:
+class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
     def __init__(
         self,
         settings: Settings,
@@ -174,8 +126,8 @@ class ConversationEngine:
         self._pending_updates: deque[tuple[str, asyncio.Future[None]]] = deque()
         self._sent_kinds: dict[str, str] = {}  # client event_id -> what it was
 
-        self._responses: dict[str, _Response] = {}
-        self._active: _Response | None = None
+        self._responses: dict[str, ResponseState] = {}
+        self._active: ResponseState | None = None
         self._response_requested = False  # response.create sent, response.created not seen
         self._response_queued = False  # wanted once the active response is done
         self._followup_needed = False  # tool outputs sent, the model should answer them
@@ -187,7 +139,7 @@ class ConversationEngine:
 
         self._item_text: dict[str, str] = {}
         self._item_received_ms: dict[str, float] = {}
-        self._item_response: dict[str, _Response] = {}
+        self._item_response: dict[str, ResponseState] = {}
         self._last_audio_item: str | None = None
 
         self._session_voice: str | None = None
@@ -257,7 +209,7 @@ class ConversationEngine:
         self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
         try:
             await self._open_session()
-        except _OpenFailed as exc:
+        except OpenFailed as exc:
             self._fail(exc.message, source="connection", code=exc.setting)
             raise EngineError(exc.message) from exc
         self._watchdog = asyncio.create_task(self._watch(), name="engine-watchdog")
@@ -271,7 +223,7 @@ class ConversationEngine:
         self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
         try:
             await self._open_session()
-        except _OpenFailed as exc:
+        except OpenFailed as exc:
             if exc.fatal:
                 self._fail(exc.message, source="connection", code=exc.setting)
                 raise EngineError(exc.message) from exc
@@ -307,15 +259,15 @@ class ConversationEngine:
         self._end("closed")
 
     async def _open_session(self, *, quiet: bool = False) -> None:
-        """Connect, configure, replay the conversation; raises _OpenFailed."""
+        """Connect, configure, replay the conversation; raises OpenFailed."""
         try:
             conn = await self.backend.connect()
         except BackendError as exc:
-            raise _OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
+            raise OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
         if self._closing:
             with contextlib.suppress(Exception):
                 await conn.close()
-            raise _OpenFailed("the engine is closing", fatal=True)
+            raise OpenFailed("the engine is closing", fatal=True)
         link = Link(conn, self.dispatch, self._connection_lost)
         self._link = link
         self._configured = False
@@ -335,14 +287,14 @@ class ConversationEngine:
             await asyncio.wait_for(ack, CONFIGURE_TIMEOUT_S)
         except BackendError as exc:  # the server refused the configuration
             await self._close_connection()
-            raise _OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
+            raise OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
         except (EngineError, TimeoutError, ConnectionError) as exc:
             await self._close_connection()
             message = getattr(exc, "message", "") or (
                 f"The {self.backend.name} server did not confirm the session within "
                 f"{CONFIGURE_TIMEOUT_S:.0f} s."
             )
-            raise _OpenFailed(message, fatal=False) from exc
+            raise OpenFailed(message, fatal=False) from exc
         self._configured = True
         self._session_voice = voice
         self._audio_produced = False
@@ -362,7 +314,7 @@ class ConversationEngine:
             )
         )
         if self.phase not in (Phase.TOOL_RUNNING, Phase.ASSISTANT_SPEAKING):
-            self._set_phase(_rest_phase(self.turn_mode))
+            self._set_phase(rest_phase(self.turn_mode))
 
     async def _close_connection(self, *, flush: bool = True) -> None:
         link, self._link = self._link, None
@@ -384,165 +336,6 @@ class ConversationEngine:
             self._end_reason = reason
             self._ended.set()
             self._emit(ConversationEnded(reason))
-
-    # ------------------------------------------------------------ staying connected
-
-    def _connection_lost(self, link: Link, exc: Exception) -> None:
-        if self._closing or link is not self._link:
-            return
-        rcvd = getattr(exc, "rcvd", None)
-        code = getattr(rcvd, "code", None)
-        reason = getattr(rcvd, "reason", "") or ""
-        if code == 1001 and "duration" in reason:
-            message = "The session reached the server's maximum duration."
-        elif isinstance(exc, TimeoutError):
-            message = str(exc)
-        else:
-            detail = f" (code {code}{': ' + reason if reason else ''})" if code else ""
-            message = f"The connection to the {self.backend.name} server was lost{detail}."
-        configured = self._configured
-        self._link, self._configured = None, False
-        self._spawn(link.close(flush=False))
-        self._fail_pending_updates(EngineError(message))
-        if configured:  # else _open_session is waiting and reports it
-            self._begin_recovery(message)
-
-    def _begin_recovery(self, message: str) -> None:
-        if self._closing or self.ended or self._recovery is not None:
-            return
-        self._salvage_in_flight()
-        self._recovery = asyncio.create_task(self._reconnect(message), name="engine-reconnect")
-
-    def _salvage_in_flight(self) -> None:
-        """The connection went away mid-exchange: keep what the user got, and
-        remember to ask again for an answer that was cut off."""
-        active = self._active
-        wanted = active is not None or self._response_requested or self._response_queued
-        if active is not None and active.turn is not None and active.turn.text:
-            # Cut off mid-answer: keep what was heard (all that arrived, if nothing plays).
-            turn = active.turn
-            turn.interrupted, turn.heard_text = True, turn.text
-            heard = self.playback.interrupt()
-            if heard is not None and not heard.finished:
-                received = int(self._item_received_ms.get(heard.item_id, heard.received_ms))
-                turn.heard_text, _ = p.split_heard(
-                    self._item_text.get(heard.item_id, turn.text),
-                    min(heard.heard_ms, received),
-                    received,
-                )
-        if active is not None:
-            active.done = active.cut = True
-            if active.turn is not None and active.tools_running == 0:
-                self._book.finish(active.turn)
-        self._active = None
-        self._response_requested = False
-        self._response_queued = wanted
-        self._user_speaking = False
-        self._book.release_user_turns()  # their transcripts went with the old session
-
-    async def _reconnect(self, reason: str) -> None:
-        try:
-            self._emit(Notice(f"{reason} Reconnecting…"))
-            for attempt, delay in enumerate(backoff_delays(self.policy, self._rng), 1):
-                self._emit(
-                    ConnectionChanged(
-                        ConnectionState.RECONNECTING,
-                        f"{reason} Attempt {attempt} in {delay:.1f} s.",
-                        attempt=attempt,
-                    )
-                )
-                await asyncio.sleep(delay)
-                try:
-                    await self._open_session()
-                except _OpenFailed as exc:
-                    if exc.fatal:
-                        self._fail(exc.message, source="connection", code=exc.setting)
-                        return
-                    reason = exc.message
-                    continue
-                self.reconnects += 1
-                self._emit(Notice(self._restored_notice("Reconnected")))
-                self._recovery = None
-                self._resume_after_restore()
-                return
-            self._fail(
-                f"Gave up reconnecting after {self.policy.max_attempts} attempts: {reason}",
-                source="connection",
-            )
-        finally:
-            if self._recovery is asyncio.current_task():
-                self._recovery = None
-
-    async def _renew(self) -> None:
-        """Replace the session before the server's time limit, between turns."""
-        try:
-            await self._close_connection()
-            try:
-                await self._open_session(quiet=True)
-            except _OpenFailed as exc:
-                if exc.fatal:
-                    self._fail(exc.message, source="connection", code=exc.setting)
-                    return
-                self._recovery = None
-                self._begin_recovery(exc.message)
-                return
-            self.renewals += 1
-            self._emit(Notice(self._restored_notice("Renewed the session")))
-            self._resume_after_restore()
-        finally:
-            if self._recovery is asyncio.current_task():
-                self._recovery = None
-
-    def _restored_notice(self, what: str) -> str:
-        turns = sum(1 for t in self.conversation if t.spoken_text.strip() or t.tool_calls)
-        return f"{what}; the conversation so far ({turns} turns) was restored."
-
-    def _resume_after_restore(self) -> None:
-        if self._response_queued or self._followup_needed:
-            self._response_queued = self._followup_needed = False
-            self._request_response()
-            self._set_phase(Phase.THINKING)
-        elif any(r.tools_running for r in self._responses.values()):
-            self._set_phase(Phase.TOOL_RUNNING)
-
-    async def _watch(self) -> None:
-        """Notice a server that went silent, and renew sessions before their limit."""
-        interval = min(1.0, self.policy.silence_timeout_s / 4)
-        while not self._closing:
-            await asyncio.sleep(interval)
-            link = self._link
-            if link is None or self._recovery is not None:
-                continue
-            if self._expecting_server() and link.silent_s > self.policy.silence_timeout_s:
-                self._connection_lost(
-                    link,
-                    TimeoutError(
-                        f"The {self.backend.name} server sent nothing for "
-                        f"{self.policy.silence_timeout_s:g} s."
-                    ),
-                )
-            elif (
-                self.policy.renew_after_s is not None
-                and link.age_s >= self.policy.renew_after_s
-                and self._at_turn_boundary()
-            ):
-                self._recovery = asyncio.create_task(self._renew(), name="engine-renew")
-
-    def _expecting_server(self) -> bool:
-        return bool(
-            self._configured
-            and (self._active is not None or self._response_requested or self._pending_updates)
-        )
-
-    def _at_turn_boundary(self) -> bool:
-        return (
-            self._configured
-            and not self.busy
-            and not self._user_speaking
-            and not self._talking
-            and not self.playback.is_playing()
-            and self.phase in (Phase.IDLE, Phase.LISTENING)
-        )
 
     # ------------------------------------------------------------ sending
 
@@ -653,7 +446,7 @@ class ConversationEngine:
                 "input_audio_buffer.clear", lambda eid: p.simple("input_audio_buffer.clear", eid)
             )
             self._emit(Notice("Nothing was recorded: hold the talk key while you speak."))
-            self._set_phase(_rest_phase(self.turn_mode))
+            self._set_phase(rest_phase(self.turn_mode))
             return
         await self.commit_input()
 
@@ -698,7 +491,7 @@ class ConversationEngine:
         self.turn_mode = mode
         self._talking = False
         if self.phase in (Phase.IDLE, Phase.LISTENING, Phase.USER_SPEAKING):
-            self._set_phase(_rest_phase(mode))
+            self._set_phase(rest_phase(mode))
 
     async def set_persona(self, name: str) -> PersonaApplied:
         persona = self.settings.find_persona(name)
@@ -737,7 +530,7 @@ class ConversationEngine:
             and not self._response_requested
             and self.phase is Phase.ASSISTANT_SPEAKING
         ):
-            self._set_phase(_rest_phase(self.turn_mode))
+            self._set_phase(rest_phase(self.turn_mode))
 
     def _tool_definitions(self, persona: Persona) -> list[dict[str, Any]]:
         known = set(self.tools.names())
@@ -821,342 +614,6 @@ class ConversationEngine:
             if not future.done():
                 future.set_result(None)
 
-    # user speech
-
-    def _on_speech_started(self, event: dict[str, Any]) -> None:
-        self._user_speaking = True
-        self._emit(
-            SpeechStarted(p.str_field(event, "item_id"), p.int_field(event, "audio_start_ms"))
-        )
-        self._cut_playback()
-        self._set_phase(Phase.USER_SPEAKING)
-
-    def _on_speech_stopped(self, event: dict[str, Any]) -> None:
-        self._user_speaking = False
-        self._emit(SpeechStopped(p.str_field(event, "item_id"), p.int_field(event, "audio_end_ms")))
-        self._latency_t0 = time.perf_counter()
-        self._set_phase(Phase.THINKING)
-
-    def _on_committed(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        if not item_id or item_id in self._book.by_item:
-            return
-        self._book.release_user_turns()
-        turn = Turn(Role.USER, item_id, started_at=time.time())
-        self._book.add(turn)
-        self._emit(UserTurnStarted(item_id, p.opt_str(event, "previous_item_id")))
-        if not self.settings.session.transcription_model:
-            self._book.finish(turn)
-        if self.phase is Phase.USER_SPEAKING:
-            self._set_phase(Phase.THINKING)
-
-    def _user_turn(self, item_id: str) -> Turn:
-        turn = self._book.by_item.get(item_id)
-        if turn is None or turn.role is not Role.USER:  # never saw it committed
-            turn = Turn(Role.USER, item_id, started_at=time.time())
-            self._book.add(turn)
-        return turn
-
-    def _on_user_delta(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        delta = p.str_field(event, "delta")
-        turn = self._user_turn(item_id)
-        turn.text += delta
-        self._emit(UserTranscriptDelta(item_id, delta))
-
-    def _on_user_final(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        turn = self._user_turn(item_id)
-        turn.text = p.str_field(event, "transcript", turn.text).strip()
-        turn.finished_at = time.time()
-        self._emit(UserTranscriptFinal(item_id, turn.text))
-        self._book.finish(turn)
-
-    def _on_user_failed(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        message = p.str_field(p.obj(event, "error"), "message", "transcription failed")
-        turn = self._user_turn(item_id)
-        turn.finished_at = time.time()
-        self._emit(UserTranscriptFailed(item_id, message))
-        self._book.finish(turn)
-
-    # responses
-
-    def _response(self, response_id: str) -> _Response:
-        resp = self._responses.get(response_id)
-        if resp is None:  # out of order: an event before response.created
-            resp = _Response(response_id)
-            self._responses[response_id] = resp
-        return resp
-
-    def _on_response_created(self, event: dict[str, Any]) -> None:
-        response_id = p.str_field(p.obj(event, "response"), "id")
-        resp = self._response(response_id)
-        if resp.done:
-            return  # a late duplicate
-        self._active = resp
-        self._response_requested = False
-        self._retire_stale(resp)
-        self._emit(ResponseStarted(response_id))
-        if self.phase is not Phase.USER_SPEAKING:
-            self._set_phase(Phase.THINKING)
-
-    def _retire_stale(self, current: _Response) -> None:
-        """One response at a time: another one never created or never finished (a
-        lost or out-of-order event) is over, and its turn must not hold the others."""
-        for resp in list(self._responses.values()):
-            if resp is current or resp.done or resp is self._active:
-                continue
-            resp.done = True
-            if resp.turn is not None and resp.tools_running == 0:
-                self._book.finish(resp.turn)
-
-    def _response_turn(self, resp: _Response, item_id: str) -> Turn:
-        if resp.turn is None:
-            resp.turn = Turn(Role.ASSISTANT, item_id, started_at=time.time())
-            self._book.add(resp.turn)
-        self._book.by_item.setdefault(item_id, resp.turn)
-        self._item_response[item_id] = resp
-        return resp.turn
-
-    def _on_output_item_added(self, event: dict[str, Any]) -> None:
-        item = p.obj(event, "item")
-        item_id = p.str_field(item, "id")
-        resp = self._response(p.str_field(event, "response_id"))
-        if not item_id or resp.discarded:
-            return
-        if p.str_field(item, "type") == "message":
-            previous = self.conversation[-1].item_id if self.conversation else None
-            self._response_turn(resp, item_id)
-            self._emit(AssistantTurnStarted(item_id, resp.response_id, previous))
-        elif p.str_field(item, "type") == "function_call":
-            self._response_turn(resp, item_id)
-
-    def _on_output_item_done(self, event: dict[str, Any]) -> None:
-        item = p.obj(event, "item")
-        # Servers that skip function_call_arguments.done still get their call run.
-        if p.str_field(item, "type") == "function_call":
-            self._start_tool(
-                self._response(p.str_field(event, "response_id")),
-                p.str_field(item, "id"),
-                p.str_field(item, "call_id"),
-                p.str_field(item, "name"),
-                p.str_field(item, "arguments", "{}"),
-            )
-
-    def _first_output(self) -> None:
-        if self._latency_t0 is not None:
-            self._emit(LatencyMeasured(time.perf_counter() - self._latency_t0))
-            self._latency_t0 = None
-        if not self._user_speaking:
-            self._set_phase(Phase.ASSISTANT_SPEAKING)
-
-    def _on_audio_delta(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        resp = self._response(p.str_field(event, "response_id"))
-        if resp.cut or resp.discarded or resp.done:
-            return
-        try:
-            pcm = base64.b64decode(p.str_field(event, "delta"), validate=True)
-        except (binascii.Error, ValueError):
-            log.warning("skipping an audio delta that is not base64")
-            return
-        if not pcm or not item_id:
-            return
-        self._speak_guard = False  # it speaks
-        self._response_turn(resp, item_id)
-        self._audio_produced = True
-        self._last_audio_item = item_id
-        self._item_received_ms[item_id] = (
-            self._item_received_ms.get(item_id, 0.0) + len(pcm) / p.BYTES_PER_MS
-        )
-        if self._latency_t0 is not None or self.phase is not Phase.ASSISTANT_SPEAKING:
-            self._first_output()
-        chunk = AudioChunk(
-            item_id=item_id,
-            content_index=p.int_field(event, "content_index"),
-            response_id=resp.response_id,
-            pcm=pcm,
-            received_at=time.perf_counter(),
-        )
-        self.playback.play(chunk)
-        self._emit(chunk)
-
-    def _on_text_delta(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        delta = p.str_field(event, "delta")
-        resp = self._response(p.str_field(event, "response_id"))
-        if resp.discarded or not item_id:
-            return
-        text_only = event.get("type") == "response.output_text.delta"
-        if text_only and self._speak_guard:
-            self._ask_again_to_speak(resp)
-            return
-        turn = self._response_turn(resp, item_id)
-        resp.spoke = True
-        self._item_text[item_id] = self._item_text.get(item_id, "") + delta
-        turn.text += delta
-        if text_only and (
-            self._latency_t0 is not None or self.phase is not Phase.ASSISTANT_SPEAKING
-        ):
-            self._first_output()
-        self._emit(AssistantDelta(item_id, delta))
-
-    def _ask_again_to_speak(self, resp: _Response) -> None:
-        """After a restore the model answered in text where speech is wanted: drop
-        that reply and ask once more, insisting on audio."""
-        self._speak_guard = False
-        resp.discarded = resp.cut = True
-        if resp.turn is not None:
-            self._book.discard(resp.turn)
-            resp.turn = None
-        if not resp.done:
-            self._send_tracked("response.cancel", lambda eid: p.simple("response.cancel", eid))
-        # Out of the server's conversation too, or the model would read its own reply.
-        for item_id in [i for i, r in self._item_response.items() if r is resp]:
-            self._send_tracked("conversation.item.delete", partial(p.item_delete, item_id))
-        self._ask_to_speak = True
-        self._response_queued = True
-        log.info("reply in text after a restore: cancelled, asking again for speech")
-        if resp.done:
-            self._after_response()
-
-    def _on_text_done(self, event: dict[str, Any]) -> None:
-        item_id = p.str_field(event, "item_id")
-        resp = self._response(p.str_field(event, "response_id"))
-        if resp.discarded or not item_id:
-            return
-        turn = self._response_turn(resp, item_id)
-        key = (
-            "transcript" if event.get("type") == "response.output_audio_transcript.done" else "text"
-        )
-        final = p.str_field(event, key, self._item_text.get(item_id, ""))
-        if final:
-            resp.spoke = True
-            previous = self._item_text.get(item_id, "")
-            self._item_text[item_id] = final
-            if turn.text.endswith(previous):  # replace this item's part of the turn text
-                turn.text = turn.text[: len(turn.text) - len(previous)] + final
-        self._emit(AssistantFinal(item_id, final))
-
-    def _on_response_done(self, event: dict[str, Any]) -> None:
-        data = p.obj(event, "response")
-        resp = self._response(p.str_field(data, "id"))
-        if resp.done and resp is not self._active:
-            return  # already finished (e.g. salvaged when its connection dropped)
-        resp.done = True
-        if self._active is resp:
-            self._active = None
-        self._retire_stale(resp)
-        status = p.str_field(data, "status", "completed")
-        details = p.obj(data, "status_details")
-        error = p.obj(details, "error")
-        detail = p.str_field(details, "reason") or p.str_field(error, "message")
-        usage_data = p.usage(data)
-        usage = (
-            TurnUsage.from_response_usage(usage_data, self.prices)
-            if usage_data is not None
-            else None
-        )
-        if usage is not None:
-            self.totals = self.totals.add(usage)
-        if resp.turn is not None:
-            # The usage of this response belongs to this response's turn, and only it.
-            resp.turn.usage = usage
-            resp.turn.finished_at = time.time()
-            if resp.tools_running == 0:
-                self._book.finish(resp.turn)
-        self._emit(ResponseFinished(resp.response_id, status, usage, self.totals, detail))
-        if self._book.waiting:
-            self._spawn(self._release_transcripts_after(TRANSCRIPT_WAIT_S))
-        if status == "failed":
-            self._response_failed(error)
-        elif status == "completed":
-            self._rate_retries = 0
-        self._after_response()
-
-    def _response_failed(self, error: dict[str, Any]) -> None:
-        code = p.str_field(error, "code")
-        message = p.str_field(error, "message", "the response failed")
-        kind = failure_kind(code, p.str_field(error, "type"))
-        if kind is FailureKind.FATAL:
-            self._fail(
-                fatal_response_message(
-                    code, message, self.backend.name, self.backend.context.key_setting
-                ),
-                source="server",
-                code=code,
-            )
-            self._spawn(self._close_connection())
-            return
-        if kind is FailureKind.RATE_LIMITED and self._rate_retries < self.policy.rate_limit_retries:
-            self._rate_retries += 1
-            wait = retry_after_s(message) or self.policy.first_delay_s * 2**self._rate_retries
-            self._emit(
-                ErrorRaised(
-                    f"The {self.backend.name} server is rate limiting this conversation; "
-                    f"asking again in {wait:.1f} s.",
-                    code=code,
-                    source="server",
-                )
-            )
-            self._rate_wait = True  # busy until then: no renewal in between
-            self._spawn(self._ask_again_after(wait))
-            return
-        self._emit(ErrorRaised(f"The model could not answer: {message}", code=code))
-
-    async def _release_transcripts_after(self, delay: float) -> None:
-        """A transcript that never comes must not hold the turns after it forever."""
-        await asyncio.sleep(delay)
-        self._book.release_user_turns()
-
-    async def _ask_again_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        if self._rate_wait:
-            self._rate_wait = False
-            if self._configured:
-                self._request_response()
-                self._set_phase(Phase.THINKING)
-            else:
-                self._response_queued = True  # asked for after the restore
-
-    def _after_response(self) -> None:
-        """What comes next once no response is active."""
-        if self._active is not None or self._response_requested or not self._configured:
-            return
-        if any(r.tools_running for r in self._responses.values()):
-            self._set_phase(Phase.TOOL_RUNNING)
-            return
-        if self._followup_needed or self._response_queued:
-            self._followup_needed = False
-            self._response_queued = False
-            self._request_response()
-            self._set_phase(Phase.THINKING)
-            return
-        if self._end_after_goodbye:
-            self._end_after_goodbye = False
-            self._spawn(self._end_after_playback("the assistant ended the conversation"))
-            return
-        self._prune_responses()
-        if (
-            self.phase is Phase.TOOL_RUNNING
-            or self.phase is Phase.THINKING
-            or (self.phase is Phase.ASSISTANT_SPEAKING and not self.playback.is_playing())
-        ):
-            self._set_phase(_rest_phase(self.turn_mode))
-
-    def _prune_responses(self) -> None:
-        for rid in [rid for rid, r in self._responses.items() if r.done and not r.tools_running]:
-            del self._responses[rid]
-        if not self._responses:  # the per-item maps only matter for live responses
-            live = {self._last_audio_item} if self.playback.is_playing() else set()
-            for mapping in (self._item_text, self._item_received_ms, self._item_response):
-                for key in [k for k in mapping if k not in live]:
-                    del mapping[key]
-
-    def _on_rate_limits(self, event: dict[str, Any]) -> None:
-        self._emit(RateLimitsChanged(p.rate_limits(event)))
-
     # ------------------------------------------------------------ tools
 
     def _on_function_call(self, event: dict[str, Any]) -> None:
@@ -1169,7 +626,7 @@ class ConversationEngine:
         )
 
     def _start_tool(
-        self, resp: _Response, item_id: str, call_id: str, name: str, args: str
+        self, resp: ResponseState, item_id: str, call_id: str, name: str, args: str
     ) -> None:
         if not call_id or call_id in resp.tool_calls or resp.discarded:
             return
@@ -1181,7 +638,7 @@ class ConversationEngine:
         self._set_phase(Phase.TOOL_RUNNING)
         self._spawn(self._run_tool(resp, call_id, name, args))
 
-    async def _run_tool(self, resp: _Response, call_id: str, name: str, args: str) -> None:
+    async def _run_tool(self, resp: ResponseState, call_id: str, name: str, args: str) -> None:
         try:
             outcome = await run_tool_call(self.tools, self.settings.session, call_id, name, args)
         finally:
