@@ -104,6 +104,8 @@ class AnswerResult:
     speech_started: int  # server VAD "speech" while nobody spoke: self-interruptions
     interrupted: bool
     figures: EchoFigures | None  # over the answer's mic audio (None in mode "off")
+    heard_ms: int  # assistant speech that reached the speaker
+    first_speech_ms: float | None  # from the answer's first audio to the first speech_started
 
 
 @dataclass
@@ -184,10 +186,13 @@ class EchoSession:
             return self._listening_after(mark)
 
         await self.until(done, "the answer to end")
-        speech = len(self.since(mark, SpeechStarted))
+        speech = self.since(mark, SpeechStarted)
         interrupted = bool(self.since(mark, AssistantInterrupted))
         figures = self.recording.figures(start) if self.recording.samples > start else None
-        return AnswerResult(item_id, speech, interrupted, figures)
+        first_audio = self.since(mark, AudioChunk)[0][0]
+        first_speech = (speech[0][0] - first_audio) * 1000 if speech else None
+        heard = self.worker.heard(item_id)
+        return AnswerResult(item_id, len(speech), interrupted, figures, heard, first_speech)
 
     def _new_answer(self, mark: int, old_item: str) -> bool:
         return any(
@@ -275,3 +280,77 @@ async def open_echo_session(
         await engine.close()
         await backend.aclose()
         await server.close()
+
+
+@dataclass(frozen=True)
+class OpenSpeakerFigures:
+    """What the benchmark reports for one echo level (see `measure_open_speakers`)."""
+
+    mode: EchoMode
+    level_db: float
+    delay_ms: int
+    answers: int
+    assistant_speech_s: float  # heard from the speaker over all answers
+    self_interruptions: int  # speech_started while nobody spoke
+    canceller_erle_db: list[float]  # per answer (AEC3 alone)
+    sent_dbfs: list[float]  # per answer: the echo that reached the server
+    cpu_share: float  # CPU seconds of echo handling per second of audio
+    barge_ins: list[BargeInResult]
+    first_self_interruption_ms: float | None  # mode "off": how soon it cut itself off
+
+    @property
+    def self_interruptions_per_10_min(self) -> float:
+        return (
+            self.self_interruptions / self.assistant_speech_s * 600
+            if self.assistant_speech_s
+            else 0
+        )
+
+    @property
+    def barge_in_rate(self) -> float:
+        return (
+            sum(b.detected for b in self.barge_ins) / len(self.barge_ins) if self.barge_ins else 0
+        )
+
+
+async def measure_open_speakers(
+    audio: VirtualAudio,
+    data_dir: Path,
+    *,
+    mode: EchoMode = "aec",
+    level_db: float = -12,
+    delay_ms: int = 40,
+    answers: int = 3,
+    barge_in_speech: Path | None = None,
+    barge_ins: int = 0,
+) -> OpenSpeakerFigures:
+    """Open speakers at `level_db` / `delay_ms`: `answers` long answers nobody talks
+    over, then `barge_ins` answers the user talks over (`barge_in_speech`, a WAV).
+    In mode "off" an answer stops at its first self-interruption (they chain)."""
+    results: list[AnswerResult] = []
+    trials: list[BargeInResult] = []
+    with echo_loopback(audio, level_db, delay_ms):
+        async with open_echo_session(audio, data_dir, mode) as session:
+            for _ in range(answers):
+                results.append(await session.answer(stop_at_first_speech=mode == "off"))
+                if mode == "off":
+                    break
+            if barge_in_speech is not None:
+                for i in range(barge_ins):
+                    trials.append(await session.barge_in(barge_in_speech, 1200 + 400 * (i % 4)))
+            cpu = session.processor.stats.cpu_share if session.processor is not None else 0.0
+    figures = [r.figures for r in results if r.figures is not None]
+    firsts = [r.first_speech_ms for r in results if r.first_speech_ms is not None]
+    return OpenSpeakerFigures(
+        mode,
+        level_db,
+        delay_ms,
+        len(results),
+        sum(r.heard_ms for r in results) / 1000,
+        sum(r.speech_started for r in results),
+        [f.canceller_erle_db for f in figures],
+        [f.sent_dbfs for f in figures],
+        cpu,
+        trials,
+        min(firsts) if firsts else None,
+    )
