@@ -6,8 +6,11 @@ project's own local server, so every backend shares this one client code path.
 
 from __future__ import annotations
 
+from typing import cast
+
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
 from voice_tui.backends.base import BackendError, ErrorContext, mask_key
 from voice_tui.backends.errors import connect_error
@@ -29,7 +32,10 @@ class OpenAIBackend:
         api_key: str | None = None,
         url_setting: str = "openai.base_url",
         notice: str | None = None,
+        keepalive: tuple[float, float] | None = None,
     ) -> None:
+        """`keepalive` (ping interval, ping timeout) in seconds: how soon a dead network
+        is noticed; None keeps the websockets defaults (20 s, 20 s, close timeout 10 s)."""
         o = settings.openai
         self.name = name
         self.model = settings.backend.model
@@ -62,6 +68,16 @@ class OpenAIBackend:
         self._organization = o.organization
         self._project = o.project
         self._client: AsyncOpenAI | None = None
+        self._ws_options = cast(
+            WebSocketConnectionOptions,
+            {}
+            if keepalive is None
+            else {  # (a dead peer never answers the close either: do not wait long for it)
+                "ping_interval": keepalive[0],
+                "ping_timeout": keepalive[1],
+                "close_timeout": keepalive[1],
+            },
+        )
 
     def _make_client(self) -> AsyncOpenAI:
         if self._client is None:
@@ -77,7 +93,9 @@ class OpenAIBackend:
     async def connect(self) -> AsyncRealtimeConnection:
         client = self._make_client()
         try:
-            return await client.realtime.connect(model=self.model).enter()
+            return await client.realtime.connect(
+                model=self.model, websocket_connection_options=self._ws_options
+            ).enter()
         except Exception as exc:
             raise connect_error(exc, self.context) from exc
 

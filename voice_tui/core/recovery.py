@@ -18,9 +18,10 @@ class RecoveryMixin(EngineBase):
     def _connection_lost(self, link: Link, exc: Exception) -> None:
         if self._closing or link is not self._link:
             return
-        rcvd = getattr(exc, "rcvd", None)
-        code = getattr(rcvd, "code", None)
-        reason = getattr(rcvd, "reason", "") or ""
+        # The server's close frame, else ours (e.g. we gave up on keepalive pings).
+        frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
+        code = getattr(frame, "code", None)
+        reason = getattr(frame, "reason", "") or ""
         if code == 1001 and "duration" in reason:
             message = "The session reached the server's maximum duration."
         elif isinstance(exc, TimeoutError):
