@@ -4,7 +4,7 @@ reconnects and restores the conversation."""
 
 from __future__ import annotations
 
-from core.engine_support import make_registry
+from core.engine_support import Recorder, make_registry
 
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Settings
@@ -14,7 +14,7 @@ from voice_tui.server.chaos import ChaosServer
 
 from .proxy import FreezableProxy
 from .support import FAST
-from .test_reconnect import Recorder, answer, only_session, replayed
+from .test_reconnect import answer, only_session, replayed
 
 
 async def test_a_silently_dead_network_is_found_by_the_keepalive(
