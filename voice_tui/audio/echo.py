@@ -59,6 +59,7 @@ class EchoStats:
     frames: int
     suppressed_frames: int
     passed_while_active: int
+    vetoed_frames: int  # loud enough to pass, but the mic only resembled the far end
     resyncs: int  # far-end realignments after the first
     missing_far: int  # far-end samples that were not available
 
@@ -110,7 +111,8 @@ class EchoCanceller:
         self._cpu_s = 0.0
 
     def _new_aec(self) -> AudioProcessor:
-        # The aligner leaves the canceller only its lead plus the acoustic path to find.
+        # The aligner hands over the far end `lead` ahead of the mic: each echo comes
+        # that much (plus the acoustic path, which AEC3 estimates itself) after it.
         return AudioProcessor(
             sample_rate=TARGET_RATE,
             echo_cancellation=True,
@@ -153,6 +155,7 @@ class EchoCanceller:
             g.frames,
             g.suppressed_frames,
             g.passed_while_active,
+            g.vetoed_frames,
             a.resyncs,
             a.missing,
         )
@@ -218,6 +221,7 @@ class HalfDuplexGate:
             self._cpu_s,
             frames,
             suppressed,
+            0,
             0,
             self._aligner.resyncs,
             self._aligner.missing,

@@ -91,10 +91,6 @@ class FarEndAligner:
         self.lead_cuts = 0  # times the lead was shortened to what had been played
         self.missing = 0  # far-end samples asked for but not (or no longer) available
 
-    @property
-    def written(self) -> int:
-        return self._far.count
-
     def pull(self, ring: SampleRing | None) -> bool:
         """Take what the output callback wrote since the last pull; True when the
         reference is a new one (a reopened speaker): the history starts over."""
