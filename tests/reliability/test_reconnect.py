@@ -4,6 +4,7 @@ server session holds the replayed items)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from core.engine_support import Recorder
@@ -151,7 +152,7 @@ async def test_session_limit_close_is_survived_quietly(
 
     engine.subscribe(limit_only_once)
     mark = len(rec.events)
-    chaos.faults.session_max_s = 0.0  # sessions opened from now on are closed at once...
+    chaos.faults.session_max_s = 0.3  # sessions opened from now on are closed soon...
     await engine.new_session()  # ...like this one: 1001 "maximum duration"
     await rec.wait_for(
         ConnectionChanged, lambda e: e.state is ConnectionState.RECONNECTING, after=mark
@@ -172,9 +173,20 @@ async def test_the_session_is_renewed_before_its_limit_at_a_turn_boundary(
     engine, rec = await make_engine(policy=replace(FAST, renew_after_s=0.6))
     first = only_session(chaos)
     assert await answer(engine, rec, "my name is Ada") == "You said: my name is Ada."
-    await until(lambda: engine.renewals > 0)
+    refused: list[int] = []  # microphone blocks the engine could not send
+
+    async def microphone() -> None:  # 20 ms of silence at a time, through the renewal
+        block = bytes(960)
+        while engine.renewals == 0:
+            if not engine.send_audio(block):
+                refused.append(len(block))
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(microphone(), 10)
     second = only_session(chaos)
     assert second is not first
+    assert not refused  # the new session was ready before the old one went
+    assert chaos.received_of(first, "input_audio_buffer.append")
     assert replayed(chaos, second)[:2] == [
         ("user", "my name is Ada"),
         ("assistant", "You said: my name is Ada."),

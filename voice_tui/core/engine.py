@@ -111,6 +111,8 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._book = TurnBook(history, lambda turn: self._emit(TurnCompleted(turn)))
         self._listeners: list[Listener] = []
         self._link: Link | None = None
+        self._preparing: Link | None = None  # being configured, not yet live
+        self._renew_not_before = 0.0  # loop time: a failed renewal waits a little
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recovery: asyncio.Task[None] | None = None  # a reconnect or renewal
         self._watchdog: asyncio.Task[None] | None = None
@@ -259,7 +261,14 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._end("closed")
 
     async def _open_session(self, *, quiet: bool = False) -> None:
-        """Connect, configure, replay the conversation; raises OpenFailed."""
+        """Connect, configure, replay the conversation, go live; raises OpenFailed."""
+        link, replayed = await self._prepare_link()
+        self._go_live(link, replayed, quiet=quiet)
+
+    async def _prepare_link(self) -> tuple[Link, bool]:
+        """A new connection, configured and holding the conversation, not yet in use
+        (the current one, if any, carries on meanwhile); raises OpenFailed.
+        Returns the link and whether anything was replayed into it."""
         try:
             conn = await self.backend.connect()
         except BackendError as exc:
@@ -269,9 +278,7 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
                 await conn.close()
             raise OpenFailed("the engine is closing", fatal=True)
         link = Link(conn, self.dispatch, self._connection_lost)
-        self._link = link
-        self._configured = False
-        voice = p.persona_voice(self.settings, self.persona, self.voice_override)
+        self._preparing = link
         session = p.session_config(
             self.settings,
             self.persona,
@@ -279,27 +286,38 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             self.turn_mode,
             voice_override=self.voice_override,
         )
-        ack = self._send_update(session)
+        ack = self._send_update(session, link)
         replayed = restore_items(self.conversation, self._running_calls.values())
         for item in replayed:
             link.send(item)
         try:
             await asyncio.wait_for(ack, CONFIGURE_TIMEOUT_S)
         except BackendError as exc:  # the server refused the configuration
-            await self._close_connection()
+            await link.close(flush=False)
             raise OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
         except (EngineError, TimeoutError, ConnectionError) as exc:
-            await self._close_connection()
+            await link.close(flush=False)
             message = getattr(exc, "message", "") or (
                 f"The {self.backend.name} server did not confirm the session within "
                 f"{CONFIGURE_TIMEOUT_S:.0f} s."
             )
             raise OpenFailed(message, fatal=False) from exc
+        finally:
+            if self._preparing is link:
+                self._preparing = None
+            # An unanswered update must not catch the next session's answer.
+            self._pending_updates = deque(u for u in self._pending_updates if u[1] is not ack)
+        return link, bool(replayed)
+
+    def _go_live(self, link: Link, replayed: bool, *, quiet: bool) -> None:
+        """Make a prepared link the one everything goes through."""
+        self._link = link
         self._configured = True
+        voice = p.persona_voice(self.settings, self.persona, self.voice_override)
         self._session_voice = voice
         self._audio_produced = False
         # The known failure: given replayed text, a model may answer in text only.
-        self._speak_guard = bool(replayed) and self.settings.session.output_modality == "audio"
+        self._speak_guard = replayed and self.settings.session.output_modality == "audio"
         if not quiet:
             self._emit(ConnectionChanged(ConnectionState.CONNECTED, self.backend.description))
         self._emit(
@@ -352,10 +370,17 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._send(build(event_id))
         return event_id
 
-    def _send_update(self, session: dict[str, Any]) -> asyncio.Future[None]:
+    def _send_update(
+        self, session: dict[str, Any], link: Link | None = None
+    ) -> asyncio.Future[None]:
+        """session.update (on `link`, else the live one); the future resolves on the ack."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        event_id = self._send_tracked("session.update", lambda eid: p.session_update(session, eid))
+        event_id = p.new_event_id()
+        self._sent_kinds[event_id] = "session.update"
         self._pending_updates.append((event_id, future))
+        target = link or self._link
+        if target is not None:
+            target.send(p.session_update(session, event_id))
         return future
 
     def _fail_pending_updates(self, exc: Exception) -> None:

@@ -6,6 +6,7 @@ went (a cut-off answer, a requested response, a running tool) is resumed after i
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from voice_tui.core import protocol as p
 from voice_tui.core.engine_base import EngineBase, EngineError, OpenFailed
@@ -13,10 +14,14 @@ from voice_tui.core.events import ConnectionChanged, ConnectionState, Notice, Ph
 from voice_tui.core.link import Link
 from voice_tui.core.reliability import backoff_delays
 
+log = logging.getLogger(__name__)
+
+RENEW_RETRY_S = 30.0  # a renewal that failed is tried again after this, at a boundary
+
 
 class RecoveryMixin(EngineBase):
     def _connection_lost(self, link: Link, exc: Exception) -> None:
-        if self._closing or link is not self._link:
+        if self._closing or (link is not self._link and link is not self._preparing):
             return
         # The server's close frame, else ours (e.g. we gave up on keepalive pings).
         frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
@@ -29,6 +34,9 @@ class RecoveryMixin(EngineBase):
         else:
             detail = f" (code {code}{': ' + reason if reason else ''})" if code else ""
             message = f"The connection to the {self.backend.name} server was lost{detail}."
+        if link is self._preparing:  # lost while being configured: its opener reports it
+            self._fail_pending_updates(EngineError(message))
+            return
         configured = self._configured
         self._link, self._configured = None, False
         self._spawn(link.close(flush=False))
@@ -103,18 +111,26 @@ class RecoveryMixin(EngineBase):
                 self._recovery = None
 
     async def _renew(self) -> None:
-        """Replace the session before the server's time limit, between turns."""
+        """Replace the session before the server's time limit, between turns: the new
+        connection is configured and restored while the old one still carries the
+        microphone, and swapped in only if it is still a turn boundary."""
+        old = self._link
         try:
-            await self._close_connection()
             try:
-                await self._open_session(quiet=True)
+                link, replayed = await self._prepare_link()
             except OpenFailed as exc:
                 if exc.fatal:
                     self._fail(exc.message, source="connection", code=exc.setting)
+                    await self._close_connection()
                     return
-                self._recovery = None
-                self._begin_recovery(exc.message)
+                log.info("session renewal failed (%s); trying again later", exc.message)
+                self._renew_not_before = asyncio.get_running_loop().time() + RENEW_RETRY_S
                 return
+            if self._link is not old or old is None or not self._at_turn_boundary():
+                await link.close(flush=False)  # the conversation moved on: next boundary
+                return
+            self._go_live(link, replayed, quiet=True)
+            await old.close()
             self.renewals += 1
             self._emit(Notice(self._restored_notice("Renewed the session")))
             self._resume_after_restore()
@@ -153,6 +169,7 @@ class RecoveryMixin(EngineBase):
             elif (
                 self.policy.renew_after_s is not None
                 and link.age_s >= self.policy.renew_after_s
+                and asyncio.get_running_loop().time() >= self._renew_not_before
                 and self._at_turn_boundary()
             ):
                 self._recovery = asyncio.create_task(self._renew(), name="engine-renew")
@@ -166,6 +183,7 @@ class RecoveryMixin(EngineBase):
     def _at_turn_boundary(self) -> bool:
         return (
             self._configured
+            and not self._pending_updates
             and not self.busy
             and not self._user_speaking
             and not self._talking
