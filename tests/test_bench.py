@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # bench/ is a top-level package of the repo, not installed
-    sys.path.insert(0, str(REPO))
+from bench.report import BenchResult, Metric, Target, percentile, table
 
-from bench.report import BenchResult, Metric, Target, percentile, table  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 VERDICTS = {"PASS", "MISS", "INFO"}
 
