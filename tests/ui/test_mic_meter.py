@@ -36,7 +36,10 @@ async def test_peak_is_held_then_decays_and_clipping_latches() -> None:
         assert not meter.clipping
         await pilot.pause()
         shown = meter.render().plain
-        assert "CLIP" not in shown and "-50 dB" in shown
+        # The readout has the bar's resolution (a few dB a cell): about -50 dB.
+        assert "CLIP" not in shown
+        readout = int(shown.split()[-2])
+        assert abs(readout - -50) <= 60 / shown.count("█")
 
 
 async def test_louder_level_fills_more_of_the_bar() -> None:
@@ -68,7 +71,65 @@ async def test_levels_posted_from_another_thread_reach_the_meter() -> None:
         worker.join()
         await pilot.pause()
         await pilot.pause()
-        assert meter.level_dbfs == -60.0 + 99 * 0.5  # the newest reading wins
+        # The newest reading wins (readings that land in the same cells are dropped).
+        shown = meter.render().plain
+        assert shown.count("█") > 20
+        meter.show_level(-60.0 + 99 * 0.5, -55.0 + 99 * 0.5, False)  # the newest, again
+        assert meter.render().plain == shown  # it was already what the meter showed
+
+
+async def test_readings_that_change_nothing_on_screen_are_dropped_before_posting() -> None:
+    app = detached_app()
+    async with app.run_test(size=SIZE) as pilot:
+        meter = app.query_one(MicMeter)
+        posted: list[MicLevelChanged] = []
+        original = app.post_message
+
+        def spy(message: object) -> bool:
+            if isinstance(message, MicLevelChanged):
+                posted.append(message)
+            return original(message)  # type: ignore[arg-type]
+
+        app.post_message = spy  # type: ignore[method-assign]
+        app.post_mic_level(-40.0, -40.0, False)
+        await pilot.pause()
+        assert len(posted) == 1 and meter.level_dbfs == -40.0
+        for _ in range(100):  # a steady room: the same cells every time
+            app.post_mic_level(-40.2, -40.1, False)
+        assert len(posted) == 1
+        app.post_mic_level(-20.0, -20.0, False)  # louder: other cells
+        assert len(posted) == 2
+        await pilot.pause()
+        # Quieter again: the peak hold counts readings, so every reading is wanted
+        # until the held peak has decayed, then steady readings stop again.
+        for _ in range(PEAK_HOLD_UPDATES + 40):
+            app.post_mic_level(-40.0, -40.0, False)
+            await pilot.pause()
+        assert meter.peak_dbfs == -40.0
+        count = len(posted)
+        for _ in range(30):
+            app.post_mic_level(-40.0, -40.0, False)
+        assert len(posted) == count
+
+
+async def test_a_reading_in_the_same_cells_does_not_repaint() -> None:
+    app = detached_app()
+    async with app.run_test(size=SIZE) as pilot:
+        meter = app.query_one(MicMeter)
+        meter.show_level(-30.0, -30.0, False)
+        await pilot.pause()
+        refreshes: list[object] = []
+        original = meter.refresh
+
+        def counting_refresh(*args: object, **kwargs: object) -> object:
+            refreshes.append(args)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        meter.refresh = counting_refresh  # type: ignore[method-assign]
+        meter.show_level(-30.3, -30.0, False)
+        assert refreshes == []
+        meter.show_level(-10.0, -10.0, False)
+        assert len(refreshes) == 1
 
 
 async def test_events_and_levels_still_render_while_a_menu_is_open() -> None:

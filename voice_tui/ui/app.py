@@ -119,6 +119,7 @@ class VoiceApp(App[int]):
         self.turn_mode = TurnMode(settings.session.turn_detection)
         self.persona = settings.active_persona.name
         self._session_id = ""
+        self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -157,6 +158,7 @@ class VoiceApp(App[int]):
 
     # -- start and stop ------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._meter = self._main(MicMeter)
         self._load_themes()
         self._apply_keymap()
         self.status_bar.change(
@@ -270,7 +272,11 @@ class VoiceApp(App[int]):
 
     # -- thread-safe entry points for the audio worker ----------------------------------
     def post_mic_level(self, rms_dbfs: float, peak_dbfs: float, clipping: bool) -> None:
-        """Any thread: a mic level reading (the worker throttles to ~30 Hz)."""
+        """Any thread: a mic level reading (the worker throttles to ~30 Hz). A reading the
+        meter would not show differently is dropped here, before it wakes the loop."""
+        meter = self._meter
+        if meter is not None and not meter.would_change(rms_dbfs, peak_dbfs, clipping):
+            return
         self.post_message(MicLevelChanged(rms_dbfs, peak_dbfs, clipping))
 
     def post_audio_problem(self, problem: str | None) -> None:
@@ -351,12 +357,12 @@ class VoiceApp(App[int]):
         )
 
     def _main_screen_alive(self) -> bool:
-        return bool(self.screen_stack) and bool(self.screen_stack[0].query(MicMeter))
+        # Not a DOM query: this runs for every event and level reading.
+        return self._meter is not None and self._meter.is_attached
 
     def on_mic_level_changed(self, message: MicLevelChanged) -> None:
-        if not self._main_screen_alive():
-            return
-        self._main(MicMeter).show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
+        if self._meter is not None and self._main_screen_alive():
+            self._meter.show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
 
     async def on_audio_problem(self, message: AudioProblem) -> None:
         if message.problem:
