@@ -125,7 +125,7 @@ async def test_a_reading_in_the_same_cells_does_not_repaint() -> None:
             refreshes.append(args)
             return original(*args, **kwargs)  # type: ignore[arg-type]
 
-        meter.refresh = counting_refresh  # type: ignore[method-assign]
+        meter.refresh = counting_refresh  # type: ignore[method-assign, assignment]
         meter.show_level(-30.3, -30.0, False)
         assert refreshes == []
         meter.show_level(-10.0, -10.0, False)
