@@ -21,6 +21,7 @@ from core.engine_support import MS_PER_CHAR, phrase_tone, tone_components
 from voice_tui.cli import main
 from voice_tui.headless import AudioFileError, read_wav
 from voice_tui.server.app import LocalServer, start_server
+from voice_tui.server.chaos import ChaosServer, start_chaos_server
 
 KEY = "sk-headless-0123456789abcdef"
 RATE = 24_000
@@ -301,3 +302,80 @@ def test_run_ends_when_the_assistant_ends_the_conversation(
     assert lines[0] == "You: goodbye"
     assert lines[1].startswith("  [tool end_conversation(") and lines[1].endswith("(ok)")
     assert lines[2:] == ["Assistant: Goodbye, partner!"]
+
+
+@pytest.fixture
+def chaos_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosServer]:
+    """The tone server with chaos hooks (it keeps what every session received)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        start_chaos_server(tone_components(), api_key=KEY, models=["gpt-realtime"]), loop
+    ).result(10)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_run_voice_flag_beats_the_persona_voice(
+    chaos_server: ChaosServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[session]\npersona = "Pirate"\n\n'
+        '[[personas]]\nname = "Pirate"\ninstructions = "Arr."\nvoice = "ash"\n'
+    )
+    question = write_tone_wav(tmp_path / "q.wav", phrase_tone("hello there"), 600)
+    code = main(
+        [
+            "--config", str(config),
+            "run",
+            "--backend", "openai",
+            "--base-url", chaos_server.base_url,
+            "--voice", "verse",
+            "--input-file", str(question),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    updates = [
+        e
+        for events in chaos_server.chaos.received.values()
+        for e in events
+        if e.get("type") == "session.update"
+    ]
+    assert updates[0]["session"]["audio"]["output"]["voice"] == "verse"
+
+
+def test_run_survives_a_dropped_connection(
+    chaos_server: ChaosServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chaos_server.faults.close_after_audio_deltas = 2  # mid-answer
+    question = write_tone_wav(tmp_path / "q.wav", phrase_tone("hello there"), 600)
+    code = main(
+        [
+            "run",
+            "--backend", "openai",
+            "--base-url", chaos_server.base_url,
+            "--input-file", str(question),
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Reconnecting" in captured.err and "Reconnected" in captured.err
+    lines = captured.out.splitlines()
+    assert lines[0] == "You: hello there"
+    assert lines[-1].startswith("Assistant: You said:")
+    sessions = list(chaos_server.chaos.received.values())
+    assert len(sessions) == 2
+    restored = [
+        e["item"]["content"][0]["text"]
+        for e in sessions[1]
+        if e.get("type") == "conversation.item.create"
+    ]
+    assert restored[0] == "hello there"  # the question went along to the new session
