@@ -256,3 +256,16 @@ async def test_rate_limited_response_backs_off_says_so_and_is_asked_again(
     assert not error.fatal and error.code == "rate_limit_exceeded"
     assert "rate limiting" in error.message and "asking again in 1.1 s" in error.message
     assert len(chaos.received_of(only_session(chaos), "response.create")) == 2
+
+
+async def test_an_idle_pause_is_not_a_silent_server(
+    make_engine: Factory, chaos: ChaosServer
+) -> None:
+    engine, rec = await make_engine()  # silence timeout: 1 s
+    assert await answer(engine, rec, "hello there") == "You said: hello there."
+    await asyncio.sleep(1.6)  # nobody says anything for longer than the timeout...
+    chaos.chaos.answer_delay_s = 0.6  # ...then the server takes a while (but < 1 s)
+    assert await answer(engine, rec, "still there") == "You said: still there."
+    # ...and asking then is not mistaken for a server that went silent.
+    assert ConnectionState.RECONNECTING not in [s for s, _ in states(rec)]
+    assert engine.reconnects == 0

@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 CONFIGURE_TIMEOUT_S = 20.0
 MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
+# Client events the server answers at once: silence after them means trouble.
+ANSWERED_KINDS = frozenset({"response.create", "session.update", "response.cancel"})
 SPEAK_REMINDER = "Answer by speaking, out loud, as in the rest of this conversation."
 
 __all__ = ["ConversationEngine", "EngineError", "Listener"]
@@ -367,7 +369,12 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             for old in list(self._sent_kinds)[:256]:
                 del self._sent_kinds[old]
         self._sent_kinds[event_id] = kind
-        self._send(build(event_id))
+        link = self._link
+        if link is not None:
+            if kind in ANSWERED_KINDS:
+                link.send_request(build(event_id))
+            else:
+                link.send(build(event_id))
         return event_id
 
     def _send_update(
@@ -380,7 +387,7 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._pending_updates.append((event_id, future))
         target = link or self._link
         if target is not None:
-            target.send(p.session_update(session, event_id))
+            target.send_request(p.session_update(session, event_id))
         return future
 
     def _fail_pending_updates(self, exc: Exception) -> None:

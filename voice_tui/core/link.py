@@ -32,6 +32,7 @@ class Link:
         self._loop = asyncio.get_running_loop()
         self.opened_at = self._loop.time()
         self.last_heard = self.opened_at
+        self.asked_at = self.opened_at  # when something that wants an answer was sent
         self.closed = False
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._sender = asyncio.create_task(self._send_loop(), name="realtime-send")
@@ -43,7 +44,13 @@ class Link:
 
     @property
     def silent_s(self) -> float:
-        return self._loop.time() - self.last_heard
+        """How long the server has said nothing since it was last heard or asked."""
+        return self._loop.time() - max(self.last_heard, self.asked_at)
+
+    def send_request(self, data: str) -> None:
+        """Send something the server must answer (the silence clock starts now)."""
+        self.asked_at = self._loop.time()
+        self.send(data)
 
     def send(self, data: str) -> None:
         if not self.closed:

@@ -6,6 +6,8 @@ misbehave the way real models and networks do.
   history sometimes does;
 - `inject(session, raw)`: send any bytes to the client (malformed, unknown, truncated
   or out-of-order events);
+- `chaos.answer_delay_s`: a slow server, each client event (but audio) handled this
+  much later;
 - every client event a session received is kept (`received(session)`), so a test can
   check what the client replayed and asked for.
 
@@ -15,6 +17,7 @@ is added to `server.sessions`; the server itself is the ordinary LocalServer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ MAX_KEPT_EVENTS = 2000  # per session; audio appends are kept by type only
 @dataclass(slots=True)
 class ChaosPlan:
     text_only_responses: int = 0
+    answer_delay_s: float = 0.0
     received: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -62,6 +66,8 @@ def _attach(session: Session, plan: ChaosPlan) -> None:
             if event.get("type") == "input_audio_buffer.append":
                 event = {"type": "input_audio_buffer.append"}
             log.append(event)
+        if plan.answer_delay_s and isinstance(event, dict) and "audio" not in event:
+            await asyncio.sleep(plan.answer_delay_s)
         await dispatch(message)
 
     async def maybe_text_only(params: ResponseParams, started_at: float) -> None:
