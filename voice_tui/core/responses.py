@@ -186,6 +186,9 @@ class ResponseMixin(EngineBase):
         resp = self._response(p.str_field(event, "response_id"))
         if resp.discarded or not item_id:
             return
+        if event.get("type") == "response.output_text.done" and self._speak_guard:
+            self._ask_again_to_speak(resp)  # text only, and not even streamed
+            return
         turn = self._response_turn(resp, item_id)
         key = (
             "transcript" if event.get("type") == "response.output_audio_transcript.done" else "text"
