@@ -19,16 +19,17 @@ from textual.pilot import Pilot
 from bench.context import Context
 from bench.report import BenchResult, Target
 from voice_tui.config.schema import Settings
-from voice_tui.core.events import AssistantDelta, AssistantTurnStarted
+from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.events import AssistantDelta, AssistantFinal, AssistantTurnStarted
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.messages import EngineEvent
-from voice_tui.ui.widgets.transcript import AssistantTurn, Transcript, UserTurn
+from voice_tui.ui.widgets.transcript import Transcript
 
 SIZES = (10, 1_000, 10_000)
 QUICK_SIZES = (10, 300, 1_000)
 GAP_S = 1 / 60  # deltas arrive apart: each one gets its own frame
-BATCH = 500  # turns mounted at once while filling the transcript
 CLOCK = datetime(2026, 1, 1, 12, 0, 0)
+STARTED_AT = CLOCK.timestamp()
 
 
 async def run(ctx: Context) -> list[BenchResult]:
@@ -69,19 +70,17 @@ async def run(ctx: Context) -> list[BenchResult]:
 
 
 async def _fill(transcript: Transcript, have: int, size: int) -> None:
-    """Finished turns (the leaf widgets the transcript keeps for them), mounted in batches."""
-    views: list[UserTurn | AssistantTurn] = []
+    """Finished turns, through the transcript's own path for them (the one --resume
+    uses): the newest get widgets, the rest go where the transcript keeps older turns."""
+    turns: list[Turn] = []
     for n in range(have, size):
         if n % 2 == 0:
-            user = UserTurn(f"item_user_{n}", CLOCK, True)
-            user.set_final(f"Question number {n}: what is the weather like today?")
-            views.append(user)
+            text, role = f"Question number {n}: what is the weather like today?", Role.USER
         else:
             text = f"Answer number {n}: it is **sunny**, with a light breeze from the west."
-            views.append(AssistantTurn(f"item_assistant_{n}", CLOCK, True, text))
-        if len(views) == BATCH or n == size - 1:
-            await transcript.mount_all(views)
-            views = []
+            role = Role.ASSISTANT
+        turns.append(Turn(item_id=f"item_{n}", role=role, text=text, started_at=STARTED_AT))
+    await transcript.append_finished(turns)
 
 
 async def _settle(pilot: Pilot[int]) -> None:
@@ -113,4 +112,7 @@ async def _delta_cost(pilot: Pilot[int], size: int, deltas: int) -> float:
         await asyncio.sleep(GAP_S)
     await _settle(pilot)
     busy = time.thread_time() - busy
+    # The turn ends, as turns do: the next size's turns come after a finished one.
+    app.post_message(EngineEvent(AssistantFinal(item, "")))
+    await _settle(pilot)
     return max(busy - idle, 0.0) / deltas

@@ -22,7 +22,7 @@ from voice_tui.server.app import LocalServer
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.widgets.status_light import LightState, StatusLight
 from voice_tui.ui.widgets.tool_log import ToolLog
-from voice_tui.ui.widgets.transcript import AssistantTurn, NoteLine, UserTurn
+from voice_tui.ui.widgets.transcript import AssistantTurn, UserTurn
 
 
 def assistant_texts(app: VoiceApp) -> list[str]:
@@ -30,7 +30,7 @@ def assistant_texts(app: VoiceApp) -> list[str]:
 
 
 def notes(app: VoiceApp) -> list[str]:
-    return [str(n.content) for n in app.transcript.query(NoteLine)]
+    return [n.text.plain for n in app.transcript.notes()]
 
 
 def notifications(app: VoiceApp) -> list[str]:

@@ -11,7 +11,6 @@ from voice_tui.core import events as ev
 from voice_tui.ui.widgets.transcript import (
     AssistantTurn,
     LiveAssistantTurn,
-    NoteLine,
     Transcript,
     UserTurn,
 )
@@ -159,8 +158,8 @@ async def test_markup_in_transcripts_is_shown_literally() -> None:
         user = app.transcript.turn("u1")
         assert isinstance(user, UserTurn)
         assert body_text(user).plain == "say [bold]hi[/bold] and [link=x]"
-        note = app.transcript.query(NoteLine).last()
-        assert "bad [/] markup" in str(note.content)
+        note = app.transcript.notes()[-1]
+        assert "bad [/] markup" in note.text.plain
 
 
 async def test_tool_calls_inline_in_brief() -> None:
@@ -168,8 +167,8 @@ async def test_tool_calls_inline_in_brief() -> None:
     arguments = '{"date": "2026-03-14", "party_size": 4, "notes": "' + "x" * 100 + '"}'
     async with app.run_test(size=SIZE) as pilot:
         await feed(pilot, [ev.ToolCallStarted("c1", "book_table", arguments)])
-        note = app.transcript.query(NoteLine).last()
-        assert "book_table(" in str(note.content) and "running" in str(note.content)
+        note = app.transcript.notes()[-1]
+        assert "book_table(" in note.text.plain and "running" in note.text.plain
         await feed(
             pilot,
             [
@@ -178,10 +177,11 @@ async def test_tool_calls_inline_in_brief() -> None:
                 )
             ],
         )
-        shown = str(note.content)
+        assert app.transcript.notes()[-1] is note  # updated in place
+        shown = note.text.plain
         assert "✗ fully booked" in shown and "250 ms" in shown
         assert "x" * 100 not in shown  # arguments are shown in brief
-        assert note.has_class("failed")
+        assert note.failed
 
 
 async def test_thousands_of_deltas_arrive_complete_and_in_order() -> None:

@@ -1,14 +1,15 @@
 """The transcript pane: the conversation as it happens.
 
-Each turn is its own widget in a `layout: stream` scroll container, so a new word
+Rows (rows.py) hold what each turn or note shows. The newest rows each have a small
+widget of their own (`RowView`) in a `layout: stream` scroll container, so a new word
 only touches its own turn; assistant words stream into a Markdown widget through
-`MarkdownStream` (fragments merge when they come faster than they can render). When a
-turn ends it is swapped for a single leaf widget: layout cost then grows with the
-number of turns, not with the number of Markdown blocks, and thousands of turns stay
-smooth. The pane is anchored: it follows the bottom until the user scrolls up.
-
-Transcript text is never parsed as Rich/Textual markup: it goes into `Text` objects
-(or, for the assistant, into Markdown, which is what the model writes).
+`MarkdownStream` (fragments merge when they come faster than they can render). Older
+rows move, a batch at a time, into one `TranscriptArchive` widget at the top that draws
+only the lines on screen: however long the conversation, the container holds a few
+dozen widgets, so a streamed word costs the same at turn 10 and at turn 10,000. A row
+can still change after it moved (a transcript that comes late, a mark), and then only
+that row is measured again. The pane is anchored: it follows the bottom until the user
+scrolls up.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
-from rich.markdown import Markdown as RichMarkdown
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
@@ -45,154 +47,56 @@ from voice_tui.core.events import (
     UserTranscriptFinal,
     UserTurnStarted,
 )
+from voice_tui.ui.widgets.archive import TranscriptArchive
+from voice_tui.ui.widgets.rows import (
+    ROW_COMPONENTS,
+    AssistantTurn,
+    Note,
+    Row,
+    TurnRow,
+    UserTurn,
+    row_css,
+)
+
+__all__ = ["AssistantTurn", "LiveAssistantTurn", "Note", "Transcript", "UserTurn"]
 
 Clock = Callable[[], datetime]
 ARGUMENTS_SHOWN = 60
+# Row widgets kept below the archive: when there are more than TAIL_MAX, the oldest
+# go into the archive until TAIL_KEEP are left (a batch at a time, not per turn).
+TAIL_MAX = 40
+TAIL_KEEP = 20
 
 
-class TurnView(Widget):
-    """One turn as a single leaf widget: a title line (who, when, how) and a body.
+class RowView(Widget):
+    """One row as its own widget (the newest rows): drawn by the row itself."""
 
-    Finished turns are leaves so a long transcript stays cheap to lay out; only the
-    assistant turn being streamed is a container (`LiveAssistantTurn`).
-    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = ROW_COMPONENTS
+    DEFAULT_CSS = "RowView { height: auto; margin: 0 0 1 0; }" + row_css("RowView")
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "turn--title",
-        "turn--meta",
-        "turn--partial",
-        "turn--failed",
-        "turn--unheard",
-    }
-    DEFAULT_CSS = """
-    TurnView { height: auto; margin: 0 0 1 0; padding: 0 1; }
-    TurnView.user { border-left: wide $vt-user-title; }
-    TurnView.assistant { border-left: wide $vt-assistant-title; }
-    TurnView.user > .turn--title { color: $vt-user-title; text-style: bold; }
-    TurnView.assistant > .turn--title { color: $vt-assistant-title; text-style: bold; }
-    TurnView > .turn--meta { color: $foreground 60%; }
-    TurnView > .turn--partial { color: $foreground 60%; text-style: italic; }
-    TurnView > .turn--failed { color: $error; text-style: italic; }
-    TurnView > .turn--unheard { color: $foreground 45%; text-style: strike; }
-    """
+    def __init__(self, row: Row) -> None:
+        super().__init__()
+        self.row = row
+        self._style_token = object()
+        row.attach(self, self.component_style)
 
-    def __init__(self, item_id: str, role: str, started: datetime, show_time: bool) -> None:
-        super().__init__(classes=role)
-        self.item_id = item_id
-        self.role = role
-        self.started = started
-        self.show_time = show_time
-        self.marks: list[str] = []
+    def component_style(self, name: str) -> Style:
+        return self.get_component_rich_style(name)
 
-    def title(self) -> Text:
-        text = Text("You" if self.role == "user" else "Assistant")
-        text.stylize(self.get_component_rich_style("turn--title"))
-        meta = self.get_component_rich_style("turn--meta")
-        if self.show_time:
-            text.append(f"  {self.started:%H:%M:%S}", style=meta)
-        for mark in self.marks:
-            text.append(f"  {mark}", style=meta)
-        return text
-
-    def mark(self, label: str) -> None:
-        if label not in self.marks:
-            self.marks.append(label)
-            self.refresh(layout=True)
-
-    def body(self) -> RenderableType:
-        return Text("")
-
-    def render(self) -> RenderableType:
-        return Group(self.title(), self.body())
-
-
-class UserTurn(TurnView):
-    """A spoken turn (live transcription, then the final one) or a typed one."""
-
-    def __init__(self, item_id: str, started: datetime, show_time: bool) -> None:
-        super().__init__(item_id, "user", started, show_time)
-        self.text = ""
-        self.final = False
-        self.failure: str | None = None
-
-    @property
-    def partial(self) -> bool:
-        return not self.final
-
-    def body_text(self) -> Text:
-        """The body as shown (plain words, styled per state)."""
-        if self.failure is not None:
-            style = self.get_component_rich_style("turn--failed")
-            return Text(f"(transcription failed: {self.failure})", style=style)
-        if not self.final:
-            return Text(self.text or "…", style=self.get_component_rich_style("turn--partial"))
-        if not self.text:
-            style = self.get_component_rich_style("turn--partial")
-            return Text("(nothing was understood)", style=style)
-        return Text(self.text)
-
-    def body(self) -> RenderableType:
-        return self.body_text()
-
-    def add_partial(self, delta: str) -> None:
-        if self.final:
-            return
-        self.text += delta
+    def row_changed(self, row: Row) -> None:
         self.refresh(layout=True)
 
-    def set_final(self, transcript: str, *, typed: bool = False) -> None:
-        self.final = True
-        self.failure = None
-        self.text = transcript
-        if typed:
-            self.marks.append("⌨ typed")
-        self.refresh(layout=True)
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_token = object()
 
-    def set_failed(self, message: str) -> None:
-        self.final = True
-        self.failure = message
-        self.refresh(layout=True)
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.row.lines(width, self.app.console, self._style_token))
 
-
-class AssistantTurn(TurnView):
-    """A finished assistant turn: its Markdown, or what was heard if it was cut off."""
-
-    def __init__(
-        self,
-        item_id: str,
-        started: datetime,
-        show_time: bool,
-        text: str,
-        *,
-        marks: list[str] | None = None,
-        response_id: str = "",
-    ) -> None:
-        super().__init__(item_id, "assistant", started, show_time)
-        self.response_id = response_id
-        self.text = text
-        self.marks = list(marks or [])
-        self.interrupted = False
-        self.heard = ""
-        self.unheard = ""
-
-    def set_interrupted(self, heard: str, unheard: str) -> None:
-        self.interrupted = True
-        self.heard, self.unheard = heard, unheard
-        self.mark("⏹ interrupted")
-
-    def body_text(self) -> Text:
-        """The interrupted split: heard words plain, unheard ones struck and dimmed."""
-        body = Text(self.heard)
-        if self.unheard:
-            if self.heard and not self.heard.endswith(" ") and not self.unheard.startswith(" "):
-                body.append(" ")
-            body.append(self.unheard, style=self.get_component_rich_style("turn--unheard"))
-        return body
-
-    def body(self) -> RenderableType:
-        if self.interrupted:
-            return self.body_text()
-        return RichMarkdown(self.text)
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self.row.lines(width, self.app.console, self._style_token)
+        return lines[y] if y < len(lines) else Strip.blank(width)
 
 
 class LiveAssistantTurn(Vertical):
@@ -240,24 +144,18 @@ class LiveAssistantTurn(Vertical):
             await stream.stop()
 
 
-class NoteLine(Static):
-    """A notice, an error, or a tool call, inline in the conversation."""
-
-    DEFAULT_CSS = """
-    NoteLine { padding: 0 1; margin: 0 0 1 0; color: $foreground 70%; }
-    NoteLine.error { color: $error; text-style: bold; }
-    NoteLine.tool { color: $vt-tool-running; }
-    NoteLine.tool.failed { color: $error; }
-    """
-
-
 def _brief_arguments(arguments: str) -> str:
     flat = " ".join(arguments.split())
     return flat if len(flat) <= ARGUMENTS_SHOWN else flat[: ARGUMENTS_SHOWN - 1] + "…"
 
 
+AnyTurn = TurnRow | LiveAssistantTurn
+Item = Row | LiveAssistantTurn  # what the transcript shows, in order
+
+
 class Transcript(VerticalScroll):
-    """Renders the engine's conversation events, one widget per turn."""
+    """Renders the engine's conversation events: an archive of older rows, then one
+    widget per newer row (and the turn being streamed)."""
 
     DEFAULT_CSS = """
     Transcript { layout: stream; height: 1fr; scrollbar-gutter: stable; }
@@ -267,8 +165,13 @@ class Transcript(VerticalScroll):
         super().__init__(id=id)
         self._clock = clock
         self._show_time = show_time
+        self._archive = TranscriptArchive()
         self._turns: dict[str, AnyTurn] = {}
-        self._tools: dict[str, NoteLine] = {}
+        self._tools: dict[str, Note] = {}
+        self._views: dict[int, RowView] = {}  # id(row) -> its widget, while it has one
+
+    def compose(self) -> ComposeResult:
+        yield self._archive
 
     def on_mount(self) -> None:
         self.anchor()
@@ -277,8 +180,26 @@ class Transcript(VerticalScroll):
     def turn(self, item_id: str) -> AnyTurn | None:
         return self._turns.get(item_id)
 
+    def items(self) -> list[Item]:
+        """Everything shown, top to bottom."""
+        shown: list[Item] = list(self._archive.rows)
+        for child in self.children:
+            if isinstance(child, RowView):
+                shown.append(child.row)
+            elif isinstance(child, LiveAssistantTurn):
+                shown.append(child)
+        return shown
+
     def turns(self) -> list[AnyTurn]:
-        return [c for c in self.children if isinstance(c, TurnView | LiveAssistantTurn)]
+        return [i for i in self.items() if isinstance(i, TurnRow | LiveAssistantTurn)]
+
+    def notes(self) -> list[Note]:
+        return [i for i in self.items() if isinstance(i, Note)]
+
+    @property
+    def archived(self) -> int:
+        """How many rows are in the archive (drawn by one widget)."""
+        return len(self._archive.rows)
 
     # -- event handling -----------------------------------------------------------
     async def handle(self, event: AppEvent) -> None:
@@ -307,19 +228,7 @@ class Transcript(VerticalScroll):
                 frozen = await self._freeze(item_id, None)
                 frozen.set_interrupted(heard, unheard)
             case ResponseFinished(response_id=response_id, status=status):
-                for view in list(self._turns.values()):
-                    if isinstance(view, LiveAssistantTurn) and view.response_id in (
-                        response_id,
-                        "",
-                    ):
-                        view = await self._freeze(view.item_id, None)
-                    if (
-                        isinstance(view, AssistantTurn)
-                        and view.response_id == response_id
-                        and status != "completed"  # cancelled, failed, incomplete
-                        and not view.interrupted
-                    ):
-                        view.mark(f"⏹ {status}")
+                await self._response_finished(response_id, status)
             case ToolCallStarted():
                 await self._tool_started(event)
             case ToolCallFinished():
@@ -332,57 +241,123 @@ class Transcript(VerticalScroll):
                 pass
 
     async def show_history(self, turns: list[Turn]) -> None:
-        """Earlier turns (a resumed conversation), as finished turns, in one mount."""
-        views: list[Widget] = []
+        """Earlier turns (a resumed conversation), as finished turns."""
+        shown = await self.append_finished(turns)
+        await self.add_note(Text(f"↺ Resumed: {shown} earlier turns"), "notice")
+
+    async def append_finished(self, turns: list[Turn]) -> int:
+        """Finished turns at the end, at once: all but the newest straight into the
+        archive. Returns how many turns are shown (a turn that only called tools has no
+        words: its calls stand for it)."""
+        rows: list[Row] = []
         shown = 0
         for turn in turns:
             started = datetime.fromtimestamp(turn.started_at) if turn.started_at else self._clock()
-            view: TurnView
-            if turn.role is Role.USER:
-                user = UserTurn(turn.item_id, started, self._show_time)
-                user.final, user.text = True, turn.text
-                if turn.typed:
-                    user.marks.append("⌨ typed")
-                view = user
-            else:
-                assistant = AssistantTurn(turn.item_id, started, self._show_time, turn.text)
-                if turn.interrupted:
-                    unheard = turn.text.removeprefix(turn.heard_text)
-                    assistant.set_interrupted(turn.heard_text, unheard.strip())
-                view = assistant
-            # A turn that only called tools has no words: its calls stand for it.
             if turn.text or turn.interrupted or turn.role is Role.USER:
-                self._turns[turn.item_id] = view
-                views.append(view)
+                row = self._finished_row(turn, started)
+                self._turns[turn.item_id] = row
+                rows.append(row)
                 shown += 1
             for call in turn.tool_calls:
                 outcome = "✓" if call.ok else f"✗ {call.error or 'failed'}"
                 text = f"⚙ {call.name}({_brief_arguments(call.arguments)}) {outcome}"
-                views.append(NoteLine(Text(text), classes="tool"))
-        views.append(NoteLine(Text(f"↺ Resumed: {shown} earlier turns"), classes="notice"))
-        await self.mount_all(views)
+                rows.append(Note(Text(text), "tool"))
+        tail = [c for c in self.children if isinstance(c, RowView | LiveAssistantTurn)]
+        if any(isinstance(c, LiveAssistantTurn) for c in tail):
+            await self._mount_rows(rows)  # rare: they follow a turn still streaming
+            return shown
+        # The rows shown so far go first, then the new ones, the newest as widgets.
+        older = [c for c in tail if isinstance(c, RowView)]
+        keep = max(len(rows) - TAIL_KEEP, 0)
+        self._archive.extend([*(view.row for view in older), *rows[:keep]])
+        for view in older:
+            del self._views[id(view.row)]
+        await self.remove_children(older)
+        await self._mount_rows(rows[keep:])
+        return shown
 
-    async def add_note(self, text: Text, kind: str) -> NoteLine:
-        note = NoteLine(text, classes=kind)
-        await self.mount(note)
+    def _finished_row(self, turn: Turn, started: datetime) -> TurnRow:
+        if turn.role is Role.USER:
+            user = UserTurn(turn.item_id, started, self._show_time)
+            user.final, user.text = True, turn.text
+            if turn.typed:
+                user.marks.append("⌨ typed")
+            return user
+        assistant = AssistantTurn(turn.item_id, started, self._show_time, turn.text)
+        if turn.interrupted:
+            unheard = turn.text.removeprefix(turn.heard_text)
+            assistant.set_interrupted(turn.heard_text, unheard.strip())
+        return assistant
+
+    async def add_note(self, text: Text, kind: str) -> Note:
+        note = Note(text, kind)
+        await self._mount_rows([note])
         return note
 
-    async def _place(self, view: AnyTurn, previous_item_id: str | None) -> None:
-        """Mount after the item it follows when that is shown, else at the end."""
-        previous = self._turns.get(previous_item_id) if previous_item_id else None
-        self._turns[view.item_id] = view
-        if previous is not None and previous is not self.children[-1]:
-            await self.mount(view, after=previous)
-        else:
-            await self.mount(view)
+    # -- placing rows ------------------------------------------------------------------
+    async def _mount_rows(self, rows: list[Row], *, after: Widget | None = None) -> None:
+        views = [RowView(row) for row in rows]
+        for view in views:
+            self._views[id(view.row)] = view
+        if views:
+            await self.mount_all(views, after=after)
+        await self._trim()
 
+    async def _place(self, item: Item, previous_item_id: str | None) -> None:
+        """Right after the item it follows when that is shown, else at the end."""
+        previous = self._turns.get(previous_item_id) if previous_item_id else None
+        if isinstance(item, TurnRow | LiveAssistantTurn):
+            self._turns[item.item_id] = item
+        if isinstance(previous, Row) and previous in self._archive:
+            if isinstance(item, Row):
+                self._archive.insert_after(previous, item)
+            else:  # a streaming turn needs a widget: the first below the archive
+                await self.mount(item, after=self._archive)
+            return
+        anchor = self._widget_of(previous)
+        if anchor is not None and anchor is not self.children[-1]:
+            if isinstance(item, Row):
+                await self._mount_rows([item], after=anchor)
+            else:
+                await self.mount(item, after=anchor)
+        elif isinstance(item, Row):
+            await self._mount_rows([item])
+        else:
+            await self.mount(item)
+
+    def _widget_of(self, item: Item | None) -> Widget | None:
+        if isinstance(item, LiveAssistantTurn):
+            return item
+        if isinstance(item, Row):
+            return self._views.get(id(item))
+        return None
+
+    async def _trim(self) -> None:
+        """Move the oldest row widgets into the archive when there are too many (never
+        past a turn still streaming: the rows must stay in order)."""
+        tail = [c for c in self.children if isinstance(c, RowView | LiveAssistantTurn)]
+        if len(tail) <= TAIL_MAX:
+            return
+        moving: list[RowView] = []
+        for view in tail[: len(tail) - TAIL_KEEP]:
+            if not isinstance(view, RowView):
+                break
+            moving.append(view)
+        if not moving:
+            return
+        self._archive.extend(view.row for view in moving)
+        for view in moving:
+            del self._views[id(view.row)]
+        await self.remove_children(moving)
+
+    # -- turns ---------------------------------------------------------------------------
     async def _user_turn(self, item_id: str, previous_item_id: str | None) -> UserTurn:
         view = self._turns.get(item_id)
         if isinstance(view, UserTurn):
             return view
-        view = UserTurn(item_id, self._clock(), self._show_time)
-        await self._place(view, previous_item_id)
-        return view
+        user = UserTurn(item_id, self._clock(), self._show_time)
+        await self._place(user, previous_item_id)
+        return user
 
     async def _live_turn(
         self, item_id: str, previous_item_id: str | None, response_id: str = ""
@@ -398,7 +373,7 @@ class Transcript(VerticalScroll):
         return live
 
     async def _freeze(self, item_id: str, text: str | None) -> AssistantTurn:
-        """End the stream and swap the live turn for a leaf (one re-render per turn)."""
+        """End the stream and swap the live turn for a row (one re-render per turn)."""
         view = self._turns.get(item_id)
         if isinstance(view, AssistantTurn):
             return view
@@ -410,10 +385,40 @@ class Transcript(VerticalScroll):
             item_id, view.started, self._show_time, text or view.text, response_id=view.response_id
         )
         self._turns[item_id] = frozen
-        await self.mount(frozen, after=view)
+        await self._mount_rows([frozen], after=view)
         await view.remove()
+        await self._trim()  # the live turn may have held back older rows
         return frozen
 
+    async def _response_finished(self, response_id: str, status: str) -> None:
+        # Streaming turns are always widgets below the archive: only those are looked at.
+        for live in [c for c in self.children if isinstance(c, LiveAssistantTurn)]:
+            if live.response_id in (response_id, ""):
+                await self._freeze(live.item_id, None)
+        if status == "completed":
+            return
+        for row in self._rows_of_response(response_id):  # cancelled, failed, incomplete
+            if not row.interrupted:
+                row.mark(f"⏹ {status}")
+
+    def _rows_of_response(self, response_id: str) -> list[AssistantTurn]:
+        # Recent rows first and only a few: a response's turns are near the bottom.
+        found = [
+            c.row
+            for c in self.children
+            if isinstance(c, RowView)
+            and isinstance(c.row, AssistantTurn)
+            and c.row.response_id == response_id
+        ]
+        if not found:
+            found = [
+                r
+                for r in reversed(self._archive.rows[-TAIL_MAX:])
+                if isinstance(r, AssistantTurn) and r.response_id == response_id
+            ]
+        return found
+
+    # -- tools ---------------------------------------------------------------------------
     async def _tool_started(self, event: ToolCallStarted) -> None:
         text = Text(f"⚙ {event.name}({_brief_arguments(event.arguments)}) … running")
         self._tools[event.call_id] = await self.add_note(text, "tool")
@@ -427,9 +432,6 @@ class Transcript(VerticalScroll):
             Text(
                 f"⚙ {event.name}({_brief_arguments(event.arguments)}) "
                 f"{outcome} · {event.duration_s * 1000:.0f} ms"
-            )
+            ),
+            failed=not event.ok,
         )
-        note.set_class(not event.ok, "failed")
-
-
-AnyTurn = TurnView | LiveAssistantTurn

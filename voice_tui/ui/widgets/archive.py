@@ -1,0 +1,118 @@
+"""The older part of the transcript as one widget that draws only the lines on screen.
+
+Textual lays out and composites every widget in a container whenever anything in it
+changes size, so a transcript of thousands of turn widgets costs more per streamed word
+the longer it gets. Older rows therefore live here: a single Line API widget whose
+height is the sum of its rows' heights (measured once per width) and whose
+`render_line` finds the row under a line by bisection. The number of widgets, and the
+cost of a delta, no longer depends on how long the conversation has been.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from itertools import accumulate
+from typing import ClassVar
+
+from rich.style import Style
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from voice_tui.ui.widgets.rows import ROW_COMPONENTS, Row, row_css
+
+ROW_GAP = 1  # a blank line after each row, as the rows near the bottom have (margin)
+
+
+class TranscriptArchive(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = ROW_COMPONENTS
+    DEFAULT_CSS = "TranscriptArchive { height: auto; }" + row_css("TranscriptArchive")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[Row] = []
+        self._index: dict[int, int] = {}  # id(row) -> position
+        self._heights: list[int] = []  # lines per row, gap included, at self._width
+        self._tops: list[int] = []  # first line of each row
+        self._width = 0
+        self._style_token = object()  # renewed when the theme or styles change
+
+    # -- rows ----------------------------------------------------------------------
+    def __contains__(self, row: object) -> bool:
+        return id(row) in self._index
+
+    def extend(self, rows: Iterable[Row]) -> None:
+        """Append rows (they are measured now if the width is known)."""
+        added = list(rows)
+        if not added:
+            return
+        for row in added:
+            row.attach(self, self.component_style)
+            self._index[id(row)] = len(self.rows)
+            self.rows.append(row)
+            height = self._measure(row) if self._width else 0
+            self._tops.append(self._tops[-1] + self._heights[-1] if self._heights else 0)
+            self._heights.append(height)
+        self.refresh(layout=True)
+
+    def insert_after(self, previous: Row, row: Row) -> None:
+        """A row that belongs among the archived ones (a late turn): rare, so O(n)."""
+        at = self._index[id(previous)] + 1
+        row.attach(self, self.component_style)
+        self.rows.insert(at, row)
+        self._heights.insert(at, self._measure(row) if self._width else 0)
+        self._index = {id(r): i for i, r in enumerate(self.rows)}
+        self._retop()
+        self.refresh(layout=True)
+
+    def row_changed(self, row: Row) -> None:
+        """A row changed: measure it again; only its own height can have moved."""
+        at = self._index.get(id(row))
+        if at is None:
+            return
+        if self._width:
+            height = self._measure(row)
+            if height != self._heights[at]:
+                self._heights[at] = height
+                self._retop()
+                self.refresh(layout=True)
+                return
+        self.refresh()
+
+    # -- Textual -------------------------------------------------------------------
+    def component_style(self, name: str) -> Style:
+        return self.get_component_rich_style(name)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_token = object()  # rows draw themselves again when next shown
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._set_width(width)
+        return self._tops[-1] + self._heights[-1] if self.rows else 0
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        self._set_width(width)
+        at = bisect_right(self._tops, y) - 1
+        if at < 0:
+            return Strip.blank(width)
+        lines = self.rows[at].lines(width, self.app.console, self._style_token)
+        offset = y - self._tops[at]
+        return lines[offset] if offset < len(lines) else Strip.blank(width)
+
+    # -- measuring -----------------------------------------------------------------
+    def _measure(self, row: Row) -> int:
+        return len(row.lines(self._width, self.app.console, self._style_token)) + ROW_GAP
+
+    def _set_width(self, width: int) -> None:
+        """A new width re-wraps every row (once per width, not per frame)."""
+        if width == self._width or width <= 0:
+            return
+        self._width = width
+        self._heights = [self._measure(row) for row in self.rows]
+        self._retop()
+
+    def _retop(self) -> None:
+        self._tops = [0, *accumulate(self._heights)][:-1] if self._heights else []
