@@ -132,3 +132,32 @@ async def test_giving_up_after_the_last_attempt(make_engine: Factory, chaos: Cha
     assert "unavailable (HTTP 503)" in error.message
     assert ended.reason == f"error: {error.message}"
     await until(lambda: engine.ended)
+
+
+async def test_a_message_typed_while_reconnecting_is_sent_once_reconnected(
+    make_engine: Factory, chaos: ChaosServer
+) -> None:
+    from voice_tui.core.events import Notice
+
+    engine, rec = await make_engine()
+    assert await answer(engine, rec, "my name is Ada") == "You said: my name is Ada."
+    chaos.faults.refuse_for(0.8)
+    mark = len(rec.events)
+    await drop(chaos)
+    await rec.wait_for(
+        ConnectionChanged, lambda e: e.state is ConnectionState.RECONNECTING, after=mark
+    )
+    await engine.send_text("are you there")  # neither refused nor lost
+    assert "will be sent once connected" in rec.of(Notice)[-1].message
+    done = await rec.wait_for(
+        TurnCompleted,
+        lambda e: e.turn.role is Role.ASSISTANT and e.turn.text == "You said: are you there.",
+        after=mark,
+    )
+    assert done.turn.text
+    session = only_session(chaos)
+    assert replayed(chaos, session).count(("user", "are you there")) == 1
+    assert [t.text for t in engine.conversation if t.role is Role.USER] == [
+        "my name is Ada",
+        "are you there",
+    ]

@@ -136,6 +136,7 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._response_queued = False  # wanted once the active response is done
         self._followup_needed = False  # tool outputs sent, the model should answer them
         self._running_calls: dict[str, PendingCall] = {}
+        self._held_texts: list[str] = []  # typed while reconnecting: sent after it
         self._speak_guard = False  # after a restore: a text-only reply is asked again
         self._ask_to_speak = False  # the next response.create insists on audio
         self._rate_retries = 0
@@ -432,15 +433,24 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
     # ------------------------------------------------------------ user commands
 
     async def send_text(self, text: str) -> None:
+        """A typed user turn and its answer. While reconnecting it is held and sent as
+        soon as the conversation is restored; without a connection it is refused."""
         text = text.strip()
         if not text:
             raise ValueError("Nothing to send: the message is empty.")
         if not self._configured:
             if self._recovery is not None and not self.ended:
-                raise EngineError("Reconnecting: the message was not sent; try again shortly.")
+                self._held_texts.append(text)
+                self._emit(Notice("Reconnecting: the message will be sent once connected."))
+                return
             raise EngineError("Not connected: the message was not sent.")
         if self.playback.is_playing() or self._active is not None:
             await self.interrupt()
+        self._send_user_text(text)
+        self._request_response()
+        self._set_phase(Phase.THINKING)
+
+    def _send_user_text(self, text: str) -> None:
         item_id = "item_vt" + uuid.uuid4().hex[:20]
         self._book.release_user_turns()  # the user moved on: no transcript holds them
         self._send_tracked(
@@ -452,8 +462,6 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._emit(UserTextSent(item_id, text))
         self._book.finish(turn)
         self._latency_t0 = time.perf_counter()
-        self._request_response()
-        self._set_phase(Phase.THINKING)
 
     async def start_talking(self) -> None:
         """Push-to-talk pressed: cut the assistant, start a fresh input buffer."""

@@ -143,7 +143,10 @@ class RecoveryMixin(EngineBase):
         return f"{what}; the conversation so far ({turns} turns) was restored."
 
     def _resume_after_restore(self) -> None:
-        if self._response_queued or self._followup_needed:
+        held, self._held_texts = self._held_texts, []
+        for text in held:  # typed while reconnecting
+            self._send_user_text(text)
+        if held or self._response_queued or self._followup_needed:
             self._response_queued = self._followup_needed = False
             self._request_response()
             self._set_phase(Phase.THINKING)
