@@ -161,3 +161,17 @@ async def test_a_message_typed_while_reconnecting_is_sent_once_reconnected(
         "my name is Ada",
         "are you there",
     ]
+
+
+async def test_a_goodbye_across_a_drop_still_ends_the_conversation(
+    make_engine: Factory, chaos: ChaosServer
+) -> None:
+    engine, rec = await make_engine()
+    chaos.faults.refuse_for(0.5)  # (the tool is done before the reconnect)
+    await engine.send_text("goodbye")
+    await rec.wait_for(ToolCallStarted)
+    await drop(chaos)
+    ended = await rec.wait_for(ConversationEnded)
+    assert "ended the conversation" in ended.reason
+    assert engine.conversation[-1].text == "Goodbye, partner!"
+    assert engine.reconnects == 1 and not rec.of(ErrorRaised)

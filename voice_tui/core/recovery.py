@@ -146,12 +146,11 @@ class RecoveryMixin(EngineBase):
         held, self._held_texts = self._held_texts, []
         for text in held:  # typed while reconnecting
             self._send_user_text(text)
-        if held or self._response_queued or self._followup_needed:
-            self._response_queued = self._followup_needed = False
-            self._request_response()
-            self._set_phase(Phase.THINKING)
-        elif any(r.tools_running for r in self._responses.values()):
-            self._set_phase(Phase.TOOL_RUNNING)
+        if held:
+            self._response_queued = True
+        # What was wanted is asked for now (an answer, a tool's follow-up), a goodbye
+        # said before the drop ends the conversation, or the engine rests.
+        self._after_response()
 
     async def _watch(self) -> None:
         """Notice a server that went silent, and renew sessions before their limit."""
