@@ -120,6 +120,7 @@ class VoiceApp(App[int]):
         self.persona = settings.active_persona.name
         self._session_id = ""
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
+        self._found: dict[tuple[type[Widget], str | None], Widget] = {}
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -140,10 +141,18 @@ class VoiceApp(App[int]):
     def _main(self, widget_type: type[W], selector: str | None = None) -> W:
         """A widget of the main screen, whichever screen is on top (a menu may be open
         while events keep arriving)."""
+        # Remembered: several lookups run for every engine event, and a DOM query walks
+        # the whole screen.
+        found = self._found.get((widget_type, selector))
+        if isinstance(found, widget_type) and found.is_attached:
+            return found
         main = self.screen_stack[0] if self.screen_stack else self.screen
         if selector is not None:
-            return main.query_one(selector, widget_type)
-        return main.query_one(widget_type)
+            widget = main.query_one(selector, widget_type)
+        else:
+            widget = main.query_one(widget_type)
+        self._found[(widget_type, selector)] = widget
+        return widget
 
     @property
     def transcript(self) -> Transcript:

@@ -5,12 +5,15 @@ changes size, so a transcript of thousands of turn widgets costs more per stream
 the longer it gets. Older rows therefore live here: a single Line API widget whose
 height is the sum of its rows' heights (measured once per width) and whose
 `render_line` finds the row under a line by bisection. The number of widgets, and the
-cost of a delta, no longer depends on how long the conversation has been.
+cost of a delta, no longer depends on how long the conversation has been. Only the
+rows drawn lately keep their drawn lines (a bounded cache): thousands of rows of
+Segments would only make every garbage collection slower.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable
 from itertools import accumulate
 from typing import ClassVar
@@ -23,6 +26,7 @@ from textual.widget import Widget
 from voice_tui.ui.widgets.rows import ROW_COMPONENTS, Row, row_css
 
 ROW_GAP = 1  # a blank line after each row, as the rows near the bottom have (margin)
+DRAWN_ROWS = 256  # rows that keep their drawn lines: a few screens' worth
 
 
 class TranscriptArchive(Widget):
@@ -37,6 +41,7 @@ class TranscriptArchive(Widget):
         self._tops: list[int] = []  # first line of each row
         self._width = 0
         self._style_token = object()  # renewed when the theme or styles change
+        self._drawn: OrderedDict[int, Row] = OrderedDict()  # recently drawn, oldest first
 
     # -- rows ----------------------------------------------------------------------
     def __contains__(self, row: object) -> bool:
@@ -74,8 +79,10 @@ class TranscriptArchive(Widget):
         if self._width:
             height = self._measure(row)
             if height != self._heights[at]:
+                moved = height - self._heights[at]
                 self._heights[at] = height
-                self._retop()
+                for later in range(at + 1, len(self._tops)):  # usually a row near the end
+                    self._tops[later] += moved
                 self.refresh(layout=True)
                 return
         self.refresh()
@@ -98,13 +105,28 @@ class TranscriptArchive(Widget):
         at = bisect_right(self._tops, y) - 1
         if at < 0:
             return Strip.blank(width)
-        lines = self.rows[at].lines(width, self.app.console, self._style_token)
+        row = self.rows[at]
+        lines = row.lines(width, self.app.console, self._style_token)
+        self._keep_drawn(row)
         offset = y - self._tops[at]
         return lines[offset] if offset < len(lines) else Strip.blank(width)
 
     # -- measuring -----------------------------------------------------------------
     def _measure(self, row: Row) -> int:
-        return len(row.lines(self._width, self.app.console, self._style_token)) + ROW_GAP
+        height = len(row.lines(self._width, self.app.console, self._style_token)) + ROW_GAP
+        if id(row) not in self._drawn:
+            row.forget_lines()
+        return height
+
+    def _keep_drawn(self, row: Row) -> None:
+        key = id(row)
+        if key in self._drawn:
+            self._drawn.move_to_end(key)
+            return
+        self._drawn[key] = row
+        if len(self._drawn) > DRAWN_ROWS:
+            _, oldest = self._drawn.popitem(last=False)
+            oldest.forget_lines()
 
     def _set_width(self, width: int) -> None:
         """A new width re-wraps every row (once per width, not per frame)."""

@@ -96,6 +96,10 @@ class Row:
         if self.host is not None:
             self.host.row_changed(self)
 
+    def forget_lines(self) -> None:
+        """Drop the drawn lines (the archive keeps only the rows it shows drawn)."""
+        self._cache = None
+
     def lines(self, width: int, console: Console, style_token: object) -> list[Strip]:
         """The row drawn `width` cells wide: border, padding, content; cached until the
         row, the width or the host's styles (`style_token`) change."""

@@ -20,9 +20,11 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual._spatial_map import SpatialMap
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
+from textual.layout import DockArrangeResult, Layout, WidgetPlacement
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
@@ -57,6 +59,7 @@ from voice_tui.ui.widgets.rows import (
     UserTurn,
     row_css,
 )
+from voice_tui.ui.widgets.transcript_layout import TranscriptLayout
 
 __all__ = ["AssistantTurn", "LiveAssistantTurn", "Note", "Transcript", "UserTurn"]
 
@@ -64,8 +67,9 @@ Clock = Callable[[], datetime]
 ARGUMENTS_SHOWN = 60
 # Row widgets kept below the archive: when there are more than TAIL_MAX, the oldest
 # go into the archive until TAIL_KEEP are left (a batch at a time, not per turn).
-TAIL_MAX = 40
-TAIL_KEEP = 20
+TAIL_MAX = 16
+TAIL_KEEP = 8
+BAND_LINES = 100_000
 
 
 class RowView(Widget):
@@ -166,12 +170,34 @@ class Transcript(VerticalScroll):
         self._clock = clock
         self._show_time = show_time
         self._archive = TranscriptArchive()
+        self._layout = TranscriptLayout()
         self._turns: dict[str, AnyTurn] = {}
         self._tools: dict[str, Note] = {}
+        self._answers: dict[str, list[AssistantTurn]] = {}  # response id -> its turns
         self._views: dict[int, RowView] = {}  # id(row) -> its widget, while it has one
 
     def compose(self) -> ComposeResult:
         yield self._archive
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout  # `layout: stream`, re-measuring only what changed
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        """Textual's arrangement, with a spatial map of one band per BAND_LINES lines.
+
+        Textual files each child under every 20-line band it covers; the archive may be
+        tens of thousands of lines tall, and the map is rebuilt whenever a streamed word
+        changes the layout. With a few dozen children, coarse bands lose nothing."""
+        result = super().arrange(size, optimal)
+        if result._spatial_map is None:
+            bands: SpatialMap[WidgetPlacement] = SpatialMap(grid_height=BAND_LINES)
+            bands.insert(
+                (p.region.grow(p.margin), p.offset, p.fixed, p.overlay, p)
+                for p in result.placements
+            )
+            result._spatial_map = bands
+        return result
 
     def on_mount(self) -> None:
         self.anchor()
@@ -385,6 +411,8 @@ class Transcript(VerticalScroll):
             item_id, view.started, self._show_time, text or view.text, response_id=view.response_id
         )
         self._turns[item_id] = frozen
+        if frozen.response_id:
+            self._answers.setdefault(frozen.response_id, []).append(frozen)
         await self._mount_rows([frozen], after=view)
         await view.remove()
         await self._trim()  # the live turn may have held back older rows
@@ -397,26 +425,9 @@ class Transcript(VerticalScroll):
                 await self._freeze(live.item_id, None)
         if status == "completed":
             return
-        for row in self._rows_of_response(response_id):  # cancelled, failed, incomplete
+        for row in self._answers.get(response_id, []):  # cancelled, failed, incomplete
             if not row.interrupted:
                 row.mark(f"⏹ {status}")
-
-    def _rows_of_response(self, response_id: str) -> list[AssistantTurn]:
-        # Recent rows first and only a few: a response's turns are near the bottom.
-        found = [
-            c.row
-            for c in self.children
-            if isinstance(c, RowView)
-            and isinstance(c.row, AssistantTurn)
-            and c.row.response_id == response_id
-        ]
-        if not found:
-            found = [
-                r
-                for r in reversed(self._archive.rows[-TAIL_MAX:])
-                if isinstance(r, AssistantTurn) and r.response_id == response_id
-            ]
-        return found
 
     # -- tools ---------------------------------------------------------------------------
     async def _tool_started(self, event: ToolCallStarted) -> None:
