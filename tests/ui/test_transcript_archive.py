@@ -90,8 +90,9 @@ async def test_finished_turns_are_not_laid_out_again_while_a_turn_streams(
         assert {w: w.virtual_region for w in regions} == regions
 
 
+@pytest.mark.parametrize("switch_to", [None, "light"])
 async def test_archived_rows_look_exactly_as_they_did_as_widgets(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, switch_to: str | None
 ) -> None:
     turns = finished_turns(12)
     screens = []
@@ -99,13 +100,31 @@ async def test_archived_rows_look_exactly_as_they_did_as_widgets(
         monkeypatch.setattr(transcript_module, "TAIL_KEEP", keep)
         app = detached_app()
         async with app.run_test(size=SIZE) as pilot:
+            app.theme = "dark"
             await app.transcript.append_finished(turns)
             await pilot.pause()
             assert app.transcript.archived == len(turns) - keep
+            if switch_to:  # drawn in one theme, then the theme changes
+                app.theme = switch_to
+                await pilot.pause()
             app.transcript.scroll_home(animate=False)
             await pilot.pause()
             screens.append(screen_text_and_styles(app))
     assert screens[0] == screens[1]
+    assert any("question 0" in line for line, _ in screens[0])
+
+
+async def test_a_tall_archive_is_filed_in_few_spatial_bands() -> None:
+    # Relies on Textual internals (the arrangement's spatial map): if they change, this
+    # says so rather than the 10,000-turn benchmark quietly growing again.
+    app = detached_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.transcript.append_finished(finished_turns(2000))
+        await pilot.pause()
+        transcript = app.transcript
+        assert transcript.virtual_size.height > 5000
+        arrangement = transcript.arrange(transcript.scrollable_content_region.size)
+        assert len(arrangement.spatial_map._map) <= 2
 
 
 async def test_an_archived_turn_still_changes_and_only_it_is_measured_again() -> None:
