@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from tests.ui.conftest import SIZE, detached_app, feed
+from tests.ui.support import until
 from voice_tui.core import events as ev
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.usage import UsageTotals
@@ -125,6 +126,40 @@ async def test_a_tall_archive_is_filed_in_few_spatial_bands() -> None:
         assert transcript.virtual_size.height > 5000
         arrangement = transcript.arrange(transcript.scrollable_content_region.size)
         assert len(arrangement.spatial_map._map) <= 2
+
+
+async def test_after_a_resize_a_long_archive_is_rewrapped_between_frames() -> None:
+    turns = finished_turns(400)
+    wide, narrow = (160, 40), (90, 40)
+    fresh = detached_app()
+    async with fresh.run_test(size=narrow) as pilot:
+        await fresh.transcript.append_finished(turns)
+        await pilot.pause()
+        fresh.transcript.scroll_home(animate=False)
+        await pilot.pause()
+        expected = screen_text_and_styles(fresh)
+        expected_height = fresh.transcript.virtual_size.height
+    app = detached_app()
+    async with app.run_test(size=wide) as pilot:
+        await app.transcript.append_finished(turns)
+        await pilot.pause()
+        archive = app.transcript.query_one(TranscriptArchive)
+        steps: list[bool] = []
+        wrap_some = archive._wrap_some
+
+        def counted() -> None:
+            steps.append(archive.rewrapping)
+            wrap_some()
+
+        archive._wrap_some = counted  # type: ignore[method-assign]
+        await pilot.resize_terminal(*narrow)
+        await until(pilot, lambda: not archive.rewrapping, "rewrapped")
+        assert len(steps) > 3 and all(steps)  # a few rows per frame, not all at once
+        await pilot.pause()
+        assert app.transcript.virtual_size.height == expected_height
+        app.transcript.scroll_home(animate=False)
+        await pilot.pause()
+        assert screen_text_and_styles(app) == expected
 
 
 async def test_an_archived_turn_still_changes_and_only_it_is_measured_again() -> None:

@@ -7,7 +7,9 @@ height is the sum of its rows' heights (measured once per width) and whose
 `render_line` finds the row under a line by bisection. The number of widgets, and the
 cost of a delta, no longer depends on how long the conversation has been. Only the
 rows drawn lately keep their drawn lines (a bounded cache): thousands of rows of
-Segments would only make every garbage collection slower.
+Segments would only make every garbage collection slower. A new width (the terminal was
+resized) re-wraps the newest rows at once and the others a few at a time between frames,
+with estimated heights meanwhile, so a long transcript does not freeze the app.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from voice_tui.ui.widgets.rows import ROW_COMPONENTS, Row, row_css
 
 ROW_GAP = 1  # a blank line after each row, as the rows near the bottom have (margin)
 DRAWN_ROWS = 256  # rows that keep their drawn lines: a few screens' worth
+SYNC_ROWS = 64  # after a width change, rows re-wrapped at once (the newest: on screen)
+ROWS_PER_STEP = 64  # then this many between two frames
 
 
 class TranscriptArchive(Widget):
@@ -42,8 +46,15 @@ class TranscriptArchive(Widget):
         self._width = 0
         self._style_token = object()  # renewed when the theme or styles change
         self._drawn: OrderedDict[int, Row] = OrderedDict()  # recently drawn, oldest first
+        self._estimated: set[int] = set()  # rows whose height at this width is a guess
+        self._queue: list[int] = []  # estimated rows still to wrap, the newest last
 
     # -- rows ----------------------------------------------------------------------
+    @property
+    def rewrapping(self) -> bool:
+        """Rows still shown at a guessed height after a width change."""
+        return bool(self._estimated)
+
     def __contains__(self, row: object) -> bool:
         return id(row) in self._index
 
@@ -63,6 +74,7 @@ class TranscriptArchive(Widget):
 
     def insert_after(self, previous: Row, row: Row) -> None:
         """A row that belongs among the archived ones (a late turn): rare, so O(n)."""
+        self._wrap_all_now()  # positions are about to shift under the queue
         at = self._index[id(previous)] + 1
         row.attach(self, self.component_style)
         self.rows.insert(at, row)
@@ -77,6 +89,7 @@ class TranscriptArchive(Widget):
         if at is None:
             return
         if self._width:
+            self._estimated.discard(at)
             height = self._measure(row)
             if height != self._heights[at]:
                 moved = height - self._heights[at]
@@ -106,8 +119,14 @@ class TranscriptArchive(Widget):
         if at < 0:
             return Strip.blank(width)
         row = self.rows[at]
-        lines = row.lines(width, self.app.console, self._style_token)
         self._keep_drawn(row)
+        if at in self._estimated:  # shown before its turn came: wrap it now
+            self._estimated.discard(at)
+            height = self._measure(row)
+            if height != self._heights[at]:
+                self._heights[at] = height
+                self.call_after_refresh(self._relayout)
+        lines = row.lines(width, self.app.console, self._style_token)
         offset = y - self._tops[at]
         return lines[offset] if offset < len(lines) else Strip.blank(width)
 
@@ -129,12 +148,56 @@ class TranscriptArchive(Widget):
             oldest.forget_lines()
 
     def _set_width(self, width: int) -> None:
-        """A new width re-wraps every row (once per width, not per frame)."""
+        """A new width re-wraps every row: the newest now, the rest between frames."""
         if width == self._width or width <= 0:
             return
-        self._width = width
-        self._heights = [self._measure(row) for row in self.rows]
+        old, self._width = self._width, width
+        count = len(self.rows)
+        if not old or count <= SYNC_ROWS:
+            self._heights = [self._measure(row) for row in self.rows]
+            self._estimated.clear()
+            self._queue = []
+            self._retop()
+            return
+        ratio = max(old - 3, 1) / max(width - 3, 1)  # wider: fewer lines
+        later = count - SYNC_ROWS
+        self._heights = [
+            max(round((h - ROW_GAP) * ratio), 1) + ROW_GAP for h in self._heights[:later]
+        ] + [self._measure(row) for row in self.rows[later:]]
+        self._estimated = set(range(later))
+        self._queue = list(range(later))
         self._retop()
+        self.call_after_refresh(self._wrap_some)
+
+    def _wrap_some(self) -> None:
+        """Wrap the next few estimated rows (newest first) and lay out again."""
+        changed = False
+        for _ in range(ROWS_PER_STEP):
+            if not self._queue:
+                break
+            at = self._queue.pop()
+            if at in self._estimated:
+                self._estimated.discard(at)
+                height = self._measure(self.rows[at])
+                changed = changed or height != self._heights[at]
+                self._heights[at] = height
+        if changed:
+            self._relayout()
+        if self._queue:
+            self.call_after_refresh(self._wrap_some)
+
+    def _wrap_all_now(self) -> None:
+        if self._queue:
+            for at in self._queue:
+                if at in self._estimated:
+                    self._heights[at] = self._measure(self.rows[at])
+            self._estimated.clear()
+            self._queue = []
+            self._relayout()
+
+    def _relayout(self) -> None:
+        self._retop()
+        self.refresh(layout=True)
 
     def _retop(self) -> None:
         self._tops = [0, *accumulate(self._heights)][:-1] if self._heights else []
