@@ -90,12 +90,16 @@ class Storyteller:
 @contextmanager
 def echo_loopback(audio: VirtualAudio, level_db: float, delay_ms: int) -> Iterator[None]:
     """Open speakers for the duration: the virtual speaker heard by the virtual mic."""
-    run = {"cwd": REPO, "env": audio.env_full(), "check": True, "timeout": 30}
-    subprocess.run([str(VIRTUAL_AUDIO), "loopback-on", str(level_db), str(delay_ms)], **run)
+    def script(*args: str) -> None:
+        subprocess.run(
+            [str(VIRTUAL_AUDIO), *args], cwd=REPO, env=audio.env_full(), check=True, timeout=30
+        )
+
+    script("loopback-on", str(level_db), str(delay_ms))
     try:
         yield
     finally:
-        subprocess.run([str(VIRTUAL_AUDIO), "loopback-off"], **run)
+        script("loopback-off")
 
 
 @dataclass

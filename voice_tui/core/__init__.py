@@ -1,1 +1,4 @@
-"""The conversation core: engine, events, tools, usage. Knows nothing of Textual or audio devices."""
+"""The conversation core: engine, events, tools, usage.
+
+It knows nothing of Textual or of audio devices.
+"""
