@@ -3,11 +3,16 @@ PortAudio drives it, block by block, with explicit DAC times."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from voice_tui.audio.playback import FADE_MS, Player
+from voice_tui.audio.playback import FADE_MS, MAX_JITTER_GROWTH_MS, Player
+from voice_tui.audio.render_observer import ItemRun, RenderedBlock
 from voice_tui.core.events import AudioChunk
 
 RATE = 24_000
@@ -149,3 +154,145 @@ def test_a_chunk_of_odd_length_plays_its_whole_samples() -> None:
     pcm = constant(20).astype("<i2").tobytes() + b"\x01"
     player.play(AudioChunk("a", 0, "r", pcm, time.perf_counter()))
     assert (render(player) == 1000).all()
+
+
+# -- underruns, the adaptive prebuffer and render observers, on a fake clock ------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Listener:
+    """A render observer: every block, and the silences heard inside each item."""
+
+    def __init__(self, player: Player) -> None:
+        self.blocks: list[RenderedBlock] = []
+        player.add_render_observer(self.blocks.append)
+
+    def gaps(self, item_id: str) -> int:
+        runs = [r for b in self.blocks for r in b.runs if r.item_id == item_id]
+        return sum(b.start != a.start + a.count for a, b in itertools.pairwise(runs))
+
+    def played(self, item_id: str) -> int:
+        return sum(r.count for b in self.blocks for r in b.runs if r.item_id == item_id)
+
+
+def clocked(jitter_ms: int = 40) -> tuple[Player, FakeClock, Listener]:
+    clock = FakeClock()
+    player = Player(RATE, BLOCK, jitter_ms, clock=clock)
+    return player, clock, Listener(player)
+
+
+def tick(player: Player, clock: FakeClock) -> np.ndarray:
+    """One output callback, 20 ms after the last one."""
+    out = np.full(BLOCK, 12345, np.int16)
+    player.render(out, clock.t + 0.015, clock.t)
+    clock.t += BLOCK / RATE
+    return out
+
+
+def test_a_queue_that_empties_at_a_block_boundary_is_no_underrun_and_no_new_wait() -> None:
+    player, clock, heard = clocked()
+    player.play(chunk("a", "r", constant(40)))
+    assert (tick(player, clock) == 1000).all() and (tick(player, clock) == 1000).all()
+    player.play(chunk("a", "r", constant(20, 2000)))  # in time for the next block
+    assert (tick(player, clock) == 2000).all()  # played at once: no prebuffer again
+    assert player.underruns == 0 and heard.gaps("a") == 0
+
+
+def test_the_end_of_a_response_is_no_underrun() -> None:
+    player, clock, heard = clocked()
+    player.play(chunk("a", "r", constant(50)))
+    for _ in range(5):  # 2.5 blocks of audio, then silence: the response ended
+        tick(player, clock)
+    player.play(chunk("b", "r2", constant(40)))  # the next response
+    tick(player, clock)
+    assert player.underruns == 0
+    assert heard.played("a") == RATE * 50 // 1000 and heard.played("b") == BLOCK
+
+
+def test_a_block_left_short_mid_response_is_one_underrun_and_grows_its_prebuffer() -> None:
+    player, clock, heard = clocked(jitter_ms=40)
+    player.play(chunk("a", "r", constant(50)))
+    out = [tick(player, clock) for _ in range(3)]
+    assert (out[2][:240] == 1000).all() and not out[2][240:].any()  # left short
+    assert player.underruns == 0  # not yet: the response may have ended
+    player.play(chunk("a", "r", constant(40)))  # it had not: a gap was heard
+    assert player.underruns == 1
+    assert player.jitter_target_ms == 60  # 20 ms more, for the rest of "a"'s response
+    assert not tick(player, clock).any()  # 40 ms queued < 60 ms: waits
+    player.play(chunk("a", "r", constant(20)))
+    assert (tick(player, clock) == 1000).all()
+    assert heard.gaps("a") == 1
+    player.play(chunk("b", "r2", constant(40)))
+    for _ in range(4):
+        tick(player, clock)
+    player.play(chunk("c", "r3", constant(40)))  # a new response starts afresh
+    assert player.jitter_target_ms == 40
+    assert (tick(player, clock) == 1000).all()
+
+
+def test_the_prebuffer_stops_growing() -> None:
+    player, clock, _ = clocked(jitter_ms=40)
+    for _ in range(20):  # a response that starves every time
+        player.play(chunk("a", "r", constant(10)))
+        for _ in range(20):  # longer than the largest prebuffer: it plays, then starves
+            tick(player, clock)
+    assert player.underruns == 19
+    assert player.jitter_target_ms == 40 + MAX_JITTER_GROWTH_MS
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrivals=st.lists(
+        st.tuples(st.integers(1, 5), st.integers(0, 4)),  # (chunk in 10 ms, blocks before it)
+        min_size=1,
+        max_size=40,
+    ),
+    jitter_ms=st.sampled_from([0, 20, 40]),
+)
+def test_the_underrun_counter_equals_the_gaps_heard(
+    arrivals: list[tuple[int, int]], jitter_ms: int
+) -> None:
+    player, clock, heard = clocked(jitter_ms)
+    sent: list[np.ndarray] = []
+    outputs: list[np.ndarray] = []
+    for k, (tens, blocks_before) in enumerate(arrivals):
+        outputs += [tick(player, clock) for _ in range(blocks_before)]
+        samples = (np.arange(RATE * tens // 100) % 1000 + 1 + k).astype(np.int16)
+        sent.append(samples)
+        player.play(chunk("a", "r", samples))
+    outputs += [tick(player, clock) for _ in range(40)]  # plays everything out
+    assert player.underruns == heard.gaps("a")
+    # every sample played once, in order, whatever the gaps
+    played = [
+        out[run.start - block.start : run.start - block.start + run.count]
+        for block, out in zip(heard.blocks, outputs, strict=True)
+        for run in block.runs
+    ]
+    assert np.array_equal(np.concatenate(played), np.concatenate(sent))
+    runs = [r for b in heard.blocks for r in b.runs]
+    assert [r.item_offset for r in runs] == list(
+        itertools.accumulate([0] + [r.count for r in runs[:-1]])
+    )
+
+
+def test_render_observers_see_what_was_handed_and_when() -> None:
+    player, clock, heard = clocked(jitter_ms=0)
+    player.play(chunk("a", "r", constant(30)))
+    for _ in range(3):
+        tick(player, clock)
+    b1, b2, b3 = heard.blocks
+    assert b1.runs == (ItemRun("a", 0, 0, BLOCK),) and not b1.silent
+    assert b2.runs == (ItemRun("a", BLOCK, BLOCK, 240),) and b2.audible_until == BLOCK + 240
+    assert b3.silent and b3.start == 2 * BLOCK and b3.audible_until == BLOCK + 240
+    assert b2.dac_time - b1.dac_time == pytest.approx(BLOCK / RATE)
+    assert b1.callback_time < b1.dac_time
+    player.remove_render_observer(heard.blocks.append)
+    tick(player, clock)
+    assert len(heard.blocks) == 3

@@ -44,7 +44,8 @@ class Capture:
             channels=1,
             dtype="int16",
             blocksize=self.rate * settings.block_ms // 1000,
-            latency=settings.latency,
+            # A number sets the speaker's buffer; the microphone's blocks bound its delay.
+            latency="low" if isinstance(settings.latency, int) else settings.latency,
             callback=self._callback,
         )
 

@@ -8,7 +8,14 @@ playing, and the far-end reference for an echo canceller (`reference`, every sam
 handed to the device, silence included).
 
 A jitter buffer holds back the first sample of a response until `jitter_ms` of audio is
-queued (or `jitter_ms` has passed); after that, audio plays as soon as it arrives.
+queued (or `jitter_ms` has passed); after that, audio plays as soon as it arrives. When a
+response runs dry mid-way (a block left short, then more of it arrives: an underrun the
+listener heard), it prebuffers again with a target JITTER_STEP_MS larger, for the rest
+of that response only: a stream with network jitter stops stuttering, and a steady one
+never waits longer than `jitter_ms`.
+
+Observers (`add_render_observer`) see every block the callback handed over: the public
+way for benchmarks and tools to follow playback on the device timeline.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -25,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
+from voice_tui.audio.render_observer import ItemRun, RenderedBlock, RenderObserver
 from voice_tui.audio.resample import StreamResampler
 from voice_tui.audio.ring import SampleRing, Samples
 from voice_tui.config.schema import AudioSettings
@@ -37,6 +46,9 @@ FADE_MS = 5  # an interruption fades out over this long: no click
 REFERENCE_SECONDS = 2.0
 MAX_ITEMS = 64  # accounts of past items kept for heard()
 MAX_DROPPED_RESPONSES = 64
+JITTER_STEP_MS = 20  # the prebuffer grows this much after each underrun in a response
+MAX_JITTER_GROWTH_MS = 120  # and at most this much
+FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
 
 
 @dataclass(slots=True)
@@ -65,11 +77,19 @@ class _Item:
 class Player:
     """Queue + callback bookkeeping, independent of PortAudio (`render` is the callback)."""
 
-    def __init__(self, rate: int, block_frames: int, jitter_ms: int) -> None:
+    def __init__(
+        self,
+        rate: int,
+        block_frames: int,
+        jitter_ms: int,
+        clock: Callable[[], float] = time.perf_counter,  # a fake one in tests
+    ) -> None:
         self.rate = rate
+        self._now = clock
         self.block_frames = block_frames
-        self.jitter_samples = rate * jitter_ms // 1000
-        self.jitter_s = jitter_ms / 1000
+        self.jitter_samples = rate * jitter_ms // 1000  # the prebuffer a response starts with
+        self._target = self.jitter_samples  # the current response's (grown after underruns)
+        self._target_response: str | None = None
         self._lock = threading.Lock()  # held for copies only, never across I/O
         self._segments: deque[_Segment] = deque()
         self._items: OrderedDict[str, _Item] = OrderedDict()
@@ -78,7 +98,7 @@ class Player:
         self._playing = False
         self._current: str | None = None  # item being played (None once drained)
         self._last_item: str | None = None  # item whose samples were handed last
-        self._drained_response: str | None = None  # ran dry while playing this response
+        self._starved_response: str | None = None  # left a block short while playing it
         self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted responses
         fade_len = rate * FADE_MS // 1000
         self._ramp = np.linspace(1.0, 0.0, fade_len, endpoint=False, dtype=np.float32)
@@ -88,7 +108,7 @@ class Player:
         # Device timeline: index of the next sample the callback will hand over, and
         # (index, perf_counter time) of the last block's first sample at the DAC.
         self._timeline = 0
-        self._clock: tuple[int, float] = (0, time.perf_counter())
+        self._anchor: tuple[int, float] = (0, clock())
         self._audible_until = 0  # timeline index just past the last non-silent sample
         self._finished: deque[tuple[str, int]] = deque()  # (item, timeline end)
         self._resampler = StreamResampler(TARGET_RATE, rate)
@@ -99,6 +119,8 @@ class Player:
         self.underruns = 0
         self.chunks_dropped = 0
         self.enabled = True
+        self._observers: list[RenderObserver] = []
+        self._runs: list[ItemRun] = []  # this block's item runs, for observers only
 
     # -- the loop thread ------------------------------------------------------------
     def play(self, chunk: AudioChunk) -> None:
@@ -111,7 +133,7 @@ class Player:
         pcm = np.frombuffer(chunk.pcm[:usable], dtype="<i2").astype(np.int16, copy=False)
         with self._resampler_lock:
             samples = self._resampler.process(pcm)
-            self._last_play = time.perf_counter()
+            self._last_play = self._now()
             self._last_chunk = (chunk.item_id, chunk.content_index, chunk.response_id)
         self._enqueue(chunk.item_id, chunk.content_index, chunk.response_id, len(pcm), samples)
 
@@ -127,15 +149,23 @@ class Player:
                 while len(self._items) > MAX_ITEMS:
                     self._items.popitem(last=False)
             item.received += received
+            if response_id != self._target_response:  # a new response starts afresh
+                self._target = self.jitter_samples
+                self._target_response = response_id
             if len(samples):
                 item.queued += len(samples)
                 self._segments.append(_Segment(item_id, response_id, samples))
                 self._queued += len(samples)
             if not self._playing and self._prebuffering_since is None and self._segments:
-                if self._drained_response == response_id:
-                    self.underruns += 1  # the same response ran dry and now resumes
-                self._drained_response = None
-                self._prebuffering_since = time.perf_counter()
+                if self._starved_response == response_id:
+                    # It was left short and continues: a gap the listener heard. Ride out
+                    # the rest of this response with a little more in hand.
+                    self.underruns += 1
+                    limit = self.jitter_samples + self.rate * MAX_JITTER_GROWTH_MS // 1000
+                    step = self.rate * JITTER_STEP_MS // 1000
+                    self._target = min(self._target + step, limit)
+                self._starved_response = None
+                self._prebuffering_since = self._now()
 
     def flush_idle(self, now: float) -> None:
         """Push out what the resampler still holds once chunks stop arriving (a
@@ -143,7 +173,7 @@ class Player:
         if self._resampler.passthrough:
             return
         with self._resampler_lock:
-            if self._last_play == 0.0 or now - self._last_play < 2 * self.block_frames / self.rate:
+            if self._last_play == 0.0 or now - self._last_play < FLUSH_IDLE_S:
                 return
             self._last_play = 0.0
             tail = self._resampler.flush()
@@ -154,7 +184,7 @@ class Player:
 
     def interrupt(self) -> HeardAudio | None:
         with self._lock:
-            now = time.perf_counter()
+            now = self._now()
             head = self._segments[0] if self._segments else None
             item_id = head.item_id if head else None
             if item_id is None and self._timeline_at(now) < self._audible_until:
@@ -196,7 +226,22 @@ class Player:
         self._queued = 0
         self._playing = False
         self._prebuffering_since = None
-        self._drained_response = None
+        self._starved_response = None
+
+    @property
+    def jitter_target_ms(self) -> float:
+        """The prebuffer the current response waits for (jitter_ms, or more after an
+        underrun in it)."""
+        return self._target * 1000 / self.rate
+
+    def add_render_observer(self, observer: RenderObserver) -> None:
+        """Call `observer` with every block handed to the device, on the audio thread:
+        it must be quick and must not block (append to a list, say)."""
+        self._observers.append(observer)
+
+    def remove_render_observer(self, observer: RenderObserver) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
 
     def heard(self, item_id: str) -> int:
         """Milliseconds of `item_id` that have reached the DAC by now."""
@@ -204,7 +249,7 @@ class Player:
             item = self._items.get(item_id)
             if item is None:
                 return 0
-            position = self._timeline_at(time.perf_counter())
+            position = self._timeline_at(self._now())
             samples = sum(max(0, min(position - start, count)) for start, count in item.runs)
         return round(samples * 1000 / self.rate)
 
@@ -213,7 +258,7 @@ class Player:
             return (
                 bool(self._segments)
                 or self._fade_len > 0
-                or self._timeline_at(time.perf_counter()) < self._audible_until
+                or self._timeline_at(self._now()) < self._audible_until
             )
 
     def take_finished(self, now: float) -> list[str]:
@@ -226,7 +271,7 @@ class Player:
         return done
 
     def _timeline_at(self, now: float) -> int:
-        index, dac_time = self._clock
+        index, dac_time = self._anchor
         return min(self._timeline, index + int((now - dac_time) * self.rate))
 
     # -- the audio callback ---------------------------------------------------------
@@ -235,18 +280,19 @@ class Player:
         sample reaches the DAC, on the perf_counter clock."""
         frames = len(out)
         filled = 0
+        observed = bool(self._observers)
         with self._lock:
             start = self._timeline
             if self._fade_len:
                 n = min(self._fade_len, frames)
                 out[:n] = self._fade[:n]
                 if self._fade_item is not None:
-                    self._account(self._fade_item, start, n)
+                    self._account(self._fade_item, start, n, observed)
                 self._fade_len = 0
                 filled = n
             elif self._prebuffering_since is not None and (
-                self._queued >= self.jitter_samples
-                or now - self._prebuffering_since >= self.jitter_s
+                self._queued >= self._target
+                or now - self._prebuffering_since >= self._target / self.rate
             ):
                 self._prebuffering_since = None
                 self._playing = True
@@ -262,33 +308,60 @@ class Player:
                 if self._current is not None and self._current != seg.item_id:
                     self._finished.append((self._current, start + filled))
                 self._current = self._last_item = seg.item_id
-                self._account(seg.item_id, start + filled, n)
+                self._account(seg.item_id, start + filled, n, observed)
                 filled += n
                 if seg.remaining == 0:
                     self._segments.popleft()
             if filled:
                 self._audible_until = start + filled
-            if self._playing and not self._segments:  # ran dry: the next chunk prebuffers
+            # A block left short while playing: the response ended, or it ran dry (an
+            # underrun if more of it comes). A queue that empties exactly at the block's
+            # end is neither: the next chunk may still come in time for the next block.
+            if self._playing and filled < frames:
                 self._playing = False
                 if self._current is not None:
                     self._finished.append((self._current, start + filled))
                     item = self._items.get(self._current)
-                    self._drained_response = item.response_id if item else None
+                    self._starved_response = item.response_id if item else None
                     self._current = None
-            out[filled:] = 0
-            self._clock = (start, dac_time)
+            if filled < frames:
+                out[filled:] = 0
+            self._anchor = (start, dac_time)
             self._timeline = start + frames
+            audible_until = self._audible_until
         self.reference.write(out, dac_time + frames / self.rate)
+        if observed:
+            runs, self._runs = tuple(self._runs), []
+            block = RenderedBlock(start, frames, dac_time, now, runs, audible_until)
+            for observer in self._observers:
+                observer(block)
 
-    def _account(self, item_id: str, start: int, count: int) -> None:
+    def _account(self, item_id: str, start: int, count: int, observed: bool) -> None:
         item = self._items.get(item_id)
         if item is None:
             return
+        if observed:
+            self._runs.append(ItemRun(item_id, item.handed, start, count))
         item.handed += count
         if item.runs and item.runs[-1][0] + item.runs[-1][1] == start:
             item.runs[-1][1] += count
         else:
             item.runs.append([start, count])
+
+
+def output_buffering(settings: AudioSettings, rate: int) -> tuple[int, float | str]:
+    """(blocksize in frames, PortAudio latency) for the speaker.
+
+    A number of milliseconds is the device buffer to aim for. PortAudio on ALSA (and so
+    on PulseAudio's ALSA plugin) keeps two periods buffered and fills a third, and a
+    sample handed over reaches the DAC about three periods later: so a third of it per
+    period, and two thirds as the latency asked for. "low"/"high" keep PortAudio's named
+    latencies with `block_ms` blocks.
+    """
+    if isinstance(settings.latency, int):
+        period = max(1, rate * settings.latency // 3000)
+        return period, 2 * period / rate
+    return rate * settings.block_ms // 1000, settings.latency
 
 
 class Output:
@@ -299,7 +372,7 @@ class Output:
     ) -> None:
         self.device = device
         self.rate = rate or pick_rate(sd.check_output_settings, device.id, device.default_rate)
-        block = self.rate * settings.block_ms // 1000
+        block, latency = output_buffering(settings, self.rate)
         self.player = Player(self.rate, block, settings.jitter_ms)
         self.device_underflows = 0
         self.last_callback = time.perf_counter()
@@ -310,7 +383,7 @@ class Output:
             channels=1,
             dtype="int16",
             blocksize=block,
-            latency=settings.latency,
+            latency=latency,
             callback=self._callback,
         )
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
+from types import ModuleType
 from typing import Final, Protocol, TypeVar
 
 from voice_tui.audio.capture import Capture
@@ -34,6 +35,7 @@ from voice_tui.audio.problems import (
     load_sounddevice,
     open_failed,
 )
+from voice_tui.audio.render_observer import RenderObserver
 from voice_tui.audio.ring import SampleRing, Samples
 from voice_tui.audio.status import AudioStats, AudioStatus
 from voice_tui.config.schema import AudioSettings
@@ -99,6 +101,7 @@ class AudioWorker:
         self._talking = False
         self._status = AudioStatus(None, None, None, None, problem=None)
         self._mic_dropped = 0
+        self._render_observers: list[RenderObserver] = []
         # counters of streams closed since: input overflows, underruns, output
         # underflows, chunks dropped
         self._retired_counts = (0, 0, 0, 0)
@@ -180,6 +183,34 @@ class AudioWorker:
         """The output stream's reported latency (buffered audio not yet at the DAC)."""
         output = self._output
         return float(output.stream.latency) if output is not None else None
+
+    def add_render_observer(self, observer: RenderObserver) -> None:
+        """Call `observer` with every block handed to the speaker (`RenderedBlock`: its
+        DAC time, the items' samples in it, where audible audio ends), on the audio
+        callback's thread: it must return quickly. Kept across device reopens."""
+        self._render_observers.append(observer)
+        output = self._output
+        if output is not None:
+            output.player.add_render_observer(observer)
+
+    def remove_render_observer(self, observer: RenderObserver) -> None:
+        if observer in self._render_observers:
+            self._render_observers.remove(observer)
+        output = self._output
+        if output is not None:
+            output.player.remove_render_observer(observer)
+
+    @property
+    def output_rate(self) -> int | None:
+        """The speaker's device rate (the timeline of `RenderedBlock`s), if open."""
+        output = self._output
+        return output.rate if output is not None else None
+
+    @property
+    def jitter_target_ms(self) -> float | None:
+        """The playback prebuffer now in force (grows after underruns in a response)."""
+        output = self._output
+        return output.player.jitter_target_ms if output is not None else None
 
     @property
     def sending(self) -> bool:
@@ -339,7 +370,7 @@ class AudioWorker:
             self._output = _open_stream(
                 "speaker",
                 out_choice.device,
-                lambda d: Output(sd, d, self._settings, self._output_rate),
+                lambda d: self._make_output(sd, d),
                 problems,
             )
         if self._capture is None and self._output is None and not problems:
@@ -356,6 +387,12 @@ class AudioWorker:
             problem=" ".join(problems) or None,
             notices=tuple(notices),
         )
+
+    def _make_output(self, sd: ModuleType, device: AudioDevice) -> Output:
+        output = Output(sd, device, self._settings, self._output_rate)
+        for observer in self._render_observers:
+            output.player.add_render_observer(observer)
+        return output
 
     def _retire_capture(self) -> None:
         capture, self._capture = self._capture, None

@@ -6,7 +6,7 @@ Every key a user can write in `config.toml` is declared here, once, with its def
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -15,6 +15,8 @@ TurnDetection = Literal["server_vad", "semantic_vad", "push_to_talk"]
 NoiseReduction = Literal["off", "near_field", "far_field"]
 EchoMode = Literal["aec", "half-duplex", "off"]
 Latency = Literal["low", "high"]
+# The speaker's device buffer in milliseconds (PortAudio's named latencies, or a number).
+LatencyMs = Annotated[int, Field(ge=6, le=500)]
 
 # The voices of gpt-realtime; the local engine maps each to an espeak-ng voice.
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -68,7 +70,7 @@ class AudioSettings(_Section):
     input_device: str | int | None = None  # name (survives re-plugging) or id; None = default
     output_device: str | int | None = None
     block_ms: int = Field(20, ge=5, le=100)
-    latency: Latency = "low"
+    latency: LatencyMs | Latency = 15
     echo: EchoMode = "aec"
     jitter_ms: int = Field(40, ge=0, le=500)  # playback prebuffer before the first sample
 

@@ -2,7 +2,10 @@
 
 The responder's text is spoken sentence by sentence: each sentence is synthesised in a
 worker thread and its audio streamed as it is produced, with the sentence's transcript
-delta alongside, so the first audio leaves before the whole reply is synthesised.
+delta alongside, so the first audio leaves before the whole reply is synthesised. The
+next sentence is synthesised while the current one is sent (`_Speech`), and audio leaves
+continuously: small chunks are merged into larger deltas only while the listener still
+has enough audio to play, so merging never makes the listener wait.
 Function calls become `function_call` items. Cancelling the task ends the response with
 status `cancelled` (what was produced so far stays, marked incomplete).
 """
@@ -14,6 +17,7 @@ import base64
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -34,7 +38,10 @@ Emit = Callable[[Event], Awaitable[None]]
 CancelReason = Literal["turn_detected", "client_cancelled"]
 
 MAX_DELTA_BYTES = 4800 * 2  # 200 ms of audio per output_audio.delta at most
-MIN_DELTA_BYTES = 4800  # and 100 ms at least (but the first and the last)
+# Later chunks are merged up to 100 ms, but a merge never waits longer than the audio
+# already sent lasts: the gap between deltas never exceeds what the listener has in hand.
+MIN_DELTA_BYTES = 4800
+BYTES_PER_S = 24_000 * 2  # pcm16 mono at 24 kHz
 _ARGUMENT_CHUNK = 24  # characters per function_call_arguments.delta
 # A sentence ends at . ! ? (or …) followed by whitespace; the whitespace stays with it so
 # the transcript deltas concatenate to exactly the reply.
@@ -81,6 +88,8 @@ class ResponseRun:
         self.first_output_ms: float | None = None
         self._message: Item | None = None
         self._pending = ""  # text not yet spoken (audio modality)
+        self._speech: _Speech | None = None  # sentences being spoken (audio modality)
+        self.budget_reached = False  # speech stopped at max_output_tokens
         self._output_audio_ms = 0
         self.status = "in_progress"  # the final status once response.done went out
         self.input_tokens = (0, 0)
@@ -124,7 +133,7 @@ class ResponseRun:
                         await self._add_text(piece.text)
                     elif isinstance(piece, FunctionCallPiece):
                         await self._function_call(piece)
-                    if self._over_budget():
+                    if self._over_budget() or self.budget_reached:
                         status = "incomplete"
                         details = {"type": "incomplete", "reason": "max_output_tokens"}
                         break
@@ -136,6 +145,10 @@ class ResponseRun:
                 aclose = getattr(pieces, "aclose", None)
                 if aclose is not None:
                     await aclose()
+            await self._finish_speech()
+            if self.budget_reached and status == "completed":
+                status = "incomplete"
+                details = {"type": "incomplete", "reason": "max_output_tokens"}
             await self._close_message("completed" if status == "completed" else "incomplete")
         except asyncio.CancelledError:
             status = "cancelled"
@@ -179,12 +192,33 @@ class ResponseRun:
             self._mark_first_output()
             await self._emit(self._part_event("response.output_text.delta", item, delta=text))
             return
+        if self.budget_reached:
+            return
         self._pending += text
-        while True:
-            sentence = self._take_sentence()
-            if sentence is None:
-                return
-            await self._speak(sentence)
+        while (sentence := self._take_sentence()) is not None:
+            self._say(sentence)
+            assert self._speech is not None
+            await self._speech.wait_for_room()  # the responder waits while speech lags
+
+    def _say(self, sentence: str) -> None:
+        if self._speech is None:
+            self._speech = _Speech(self)
+        self._speech.say(sentence)
+
+    async def _finish_speech(self) -> None:
+        """Speak what is left of the text, and wait until all of it has been sent."""
+        if self.plan.modality != "audio":
+            return
+        while not self.budget_reached and (sentence := self._take_sentence(final=True)):
+            self._say(sentence)
+        speech, self._speech = self._speech, None
+        if speech is not None:
+            await speech.finish()
+
+    async def _stop_speech(self) -> None:
+        speech, self._speech = self._speech, None
+        if speech is not None:
+            await speech.cancel()
 
     def _take_sentence(self, final: bool = False) -> str | None:
         match = _SENTENCE_END.search(self._pending)
@@ -202,37 +236,14 @@ class ResponseRun:
         sentence, self._pending = self._pending[:cut], self._pending[cut:]
         return sentence
 
-    async def _speak(self, sentence: str) -> None:
+    async def _open_sentence(self, sentence: str) -> Item:
+        """The sentence's transcript delta, sent just before its audio."""
         item = await self._ensure_message()
-        part = item.content[0]
-        part["transcript"] += sentence
+        item.content[0]["transcript"] += sentence
         await self._emit(
             self._part_event("response.output_audio_transcript.delta", item, delta=sentence)
         )
-        spoken = sentence.strip()
-        if not spoken:
-            return
-        assert self.components.synthesizer is not None
-        chunks: Iterator[bytes] = self.components.synthesizer.synthesize(
-            spoken, self.plan.voice, self.plan.speed
-        )
-        pending: asyncio.Future[bytes | None] | None = None
-        unsent = bytearray()
-        try:
-            while True:
-                pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-                chunk = await asyncio.shield(pending)  # the thread runs on regardless
-                if chunk is not None:
-                    unsent += chunk
-                # The reply's first audio leaves at once; later small chunks are merged.
-                if chunk is None or len(unsent) >= MIN_DELTA_BYTES or self.first_output_ms is None:
-                    for start in range(0, len(unsent), MAX_DELTA_BYTES):
-                        await self._send_audio(item, bytes(unsent[start : start + MAX_DELTA_BYTES]))
-                    unsent.clear()
-                if chunk is None:
-                    return
-        finally:
-            _close_when_idle(chunks, pending)
+        return item
 
     async def _send_audio(self, item: Item, pcm: bytes) -> None:
         if not pcm or item.truncated:
@@ -303,9 +314,10 @@ class ResponseRun:
     async def _close_message(
         self, status: Literal["completed", "incomplete"], speak_rest: bool = True
     ) -> None:
-        if speak_rest and self.plan.modality == "audio":
-            while (sentence := self._take_sentence(final=True)) is not None:
-                await self._speak(sentence)
+        if speak_rest:
+            await self._finish_speech()
+        else:
+            await self._stop_speech()
         self._pending = ""
         item, self._message = self._message, None
         if item is None:
@@ -428,6 +440,155 @@ class ResponseRun:
 
     async def _emit(self, event: Event) -> None:
         await self._emit_event(event)
+
+
+class _Sentence:
+    """One sentence to speak, and the audio its synthesis has produced so far."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spoken = text.strip()
+        self.chunks: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+
+
+class _Speech:
+    """Speaks a message's sentences in order: one synthesis task, one sender task.
+
+    The synthesiser works one sentence at a time (its contract), but it moves on to the
+    next sentence as soon as the current one is synthesised, while that one's audio is
+    still being sent: a sentence boundary costs no synthesis start-up. Audio is sent as
+    it comes, merged into deltas of up to MIN_DELTA_BYTES only while the audio already
+    sent covers the wait: the listener's playback (real time from its first delta) is
+    never left short by the merging.
+    """
+
+    def __init__(self, run: ResponseRun) -> None:
+        self._run = run
+        self._to_send: deque[_Sentence] = deque()
+        self._to_synthesise: deque[_Sentence] = deque()
+        self._more_to_send = asyncio.Event()
+        self._more_to_synthesise = asyncio.Event()
+        self._room = asyncio.Event()  # a sentence left the queue (or the sender ended)
+        self._closing = False
+        self._playout_end = 0.0  # perf_counter time the listener runs out of audio
+        self._synthesis: asyncio.Task[None] = asyncio.create_task(self._synthesise_all())
+        self._sender: asyncio.Task[None] = asyncio.create_task(self._send_all())
+        self._sender.add_done_callback(lambda _: self._room.set())
+
+    def say(self, sentence: str) -> None:
+        item = _Sentence(sentence)
+        self._to_send.append(item)
+        self._more_to_send.set()
+        if item.spoken:
+            self._to_synthesise.append(item)
+            self._more_to_synthesise.set()
+
+    async def wait_for_room(self) -> None:
+        """Until at most one sentence waits behind the one being sent: enough to
+        synthesise ahead, while a cancel still finds the responder mid-stream."""
+        while len(self._to_send) > 1 and not self._sender.done():
+            self._room.clear()
+            await self._room.wait()
+
+    async def finish(self) -> None:
+        """Wait until every sentence has been sent; re-raises a synthesis failure."""
+        self._closing = True
+        self._more_to_send.set()
+        self._more_to_synthesise.set()
+        try:
+            await asyncio.shield(self._sender)
+        except asyncio.CancelledError:
+            await self.cancel()
+            raise
+        finally:
+            self._synthesis.cancel()  # no-op unless the sender stopped early
+
+    async def cancel(self) -> None:
+        """Stop now: what was sent stays, nothing more is synthesised or sent."""
+        self._sender.cancel()
+        self._synthesis.cancel()
+        await asyncio.wait([self._sender, self._synthesis])  # raises only if we are cancelled
+        if not self._sender.cancelled() and self._sender.exception() is not None:
+            log.debug("speech stopped after a failure", exc_info=self._sender.exception())
+
+    async def _synthesise_all(self) -> None:
+        while True:
+            while not self._to_synthesise:
+                if self._closing:
+                    return
+                self._more_to_synthesise.clear()
+                await self._more_to_synthesise.wait()
+            await self._synthesise(self._to_synthesise.popleft())
+
+    async def _synthesise(self, sentence: _Sentence) -> None:
+        synthesizer = self._run.components.synthesizer
+        assert synthesizer is not None
+        plan = self._run.plan
+        pending: asyncio.Future[bytes | None] | None = None
+        chunks: Iterator[bytes] | None = None
+        try:
+            chunks = synthesizer.synthesize(sentence.spoken, plan.voice, plan.speed)
+            while True:
+                pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                chunk = await asyncio.shield(pending)  # the thread runs on regardless
+                sentence.chunks.put_nowait(chunk)
+                if chunk is None:
+                    return
+        except Exception as exc:  # handed to the sender, which fails the response
+            sentence.chunks.put_nowait(exc)
+        finally:
+            if chunks is not None:
+                _close_when_idle(chunks, pending)
+
+    async def _send_all(self) -> None:
+        run = self._run
+        while True:
+            while not self._to_send:
+                if self._closing:
+                    return
+                self._more_to_send.clear()
+                await self._more_to_send.wait()
+            sentence = self._to_send.popleft()
+            self._room.set()
+            await self._send_sentence(sentence)
+            if run._over_budget():
+                run.budget_reached = True
+                return
+
+    async def _send_sentence(self, sentence: _Sentence) -> None:
+        item = await self._run._open_sentence(sentence.text)
+        if not sentence.spoken:
+            return  # only whitespace: a transcript without audio
+        unsent = bytearray()
+        while True:
+            patience = self._patience() if unsent else None
+            try:
+                async with asyncio.timeout(patience):
+                    chunk = await sentence.chunks.get()
+            except TimeoutError:  # the listener would run short: send what there is
+                await self._send(item, unsent)
+                continue
+            if isinstance(chunk, BaseException):
+                raise chunk
+            if chunk is not None:
+                unsent += chunk
+            if chunk is None or len(unsent) >= MIN_DELTA_BYTES or self._patience() == 0:
+                await self._send(item, unsent)
+            if chunk is None:
+                return
+
+    def _patience(self) -> float:
+        """How long a merge may still wait: until the audio sent so far has played out
+        (in real time from the first delta; the listener's jitter buffer is its margin)."""
+        return max(0.0, self._playout_end - time.perf_counter())
+
+    async def _send(self, item: Item, unsent: bytearray) -> None:
+        for start in range(0, len(unsent), MAX_DELTA_BYTES):
+            pcm = bytes(unsent[start : start + MAX_DELTA_BYTES])
+            await self._run._send_audio(item, pcm)
+            seconds = len(pcm) / BYTES_PER_S
+            self._playout_end = max(self._playout_end, time.perf_counter()) + seconds
+        unsent.clear()
 
 
 def _close_when_idle(chunks: Iterator[bytes], pending: asyncio.Future[bytes | None] | None) -> None:
