@@ -360,10 +360,6 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
 
     # ------------------------------------------------------------ sending
 
-    def _send(self, data: str) -> None:
-        if self._link is not None:
-            self._link.send(data)
-
     def _send_tracked(self, kind: str, build: Callable[[str], str]) -> str:
         event_id = p.new_event_id()
         if len(self._sent_kinds) > 512:
