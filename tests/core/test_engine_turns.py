@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from engine_support import EngineFactory, phrase_tone, silence, speak, tone
 
+from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
+from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import (
     AudioChunk,
     ConnectionChanged,
@@ -26,6 +28,8 @@ from voice_tui.core.events import (
     UserTurnStarted,
 )
 from voice_tui.core.protocol import BYTES_PER_MS
+from voice_tui.core.tools import build_registry
+from voice_tui.core.usage import Prices
 
 
 async def test_start_configures_the_session(make_engine: EngineFactory) -> None:
@@ -159,3 +163,9 @@ async def test_turn_detection_switch_mid_session(make_engine: EngineFactory) -> 
     await rec.wait_for(SpeechStopped, after=mark)
     final = await rec.wait_for(UserTranscriptFinal, after=mark)
     assert final.transcript == "what time is it"
+
+
+def test_the_offline_engine_is_priced_as_free() -> None:
+    settings = Settings()  # its model, gpt-realtime, has a price in the default table
+    engine = ConversationEngine(settings, LocalBackend(settings), build_registry(settings))
+    assert engine.prices == Prices()

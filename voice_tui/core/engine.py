@@ -67,7 +67,7 @@ from voice_tui.core.restore import PendingCall, restore_items
 from voice_tui.core.tool_runner import run_tool_call
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.turnbook import TurnBook
-from voice_tui.core.usage import UsageTotals
+from voice_tui.core.usage import Prices, UsageTotals
 from voice_tui.core.user_speech import UserSpeechMixin
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self.phase = Phase.IDLE
         self.totals = UsageTotals()
         self.session_id = ""
-        self.prices = p.prices_for(settings, backend.model)
+        # The offline engine costs nothing, whatever model name the session carries.
+        self.prices = Prices() if backend.name == "local" else p.prices_for(settings, backend.model)
         self.notices: list[str] = []  # shown as Notice events when the engine starts
         self.reconnects = 0  # sessions opened to replace a lost one
         self.renewals = 0  # sessions opened before the time limit
