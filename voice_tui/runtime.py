@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voice_tui.audio.echo import EchoProcessor, make_mic_processor, suggested_noise_reduction
 from voice_tui.audio.level import MicLevel
 from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.backends import Backend, select_backend
 from voice_tui.config.loader import LoadedSettings
+from voice_tui.config.schema import AudioSettings, EchoMode, Settings
 from voice_tui.core.conversation import Turn
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.reliability import ReconnectPolicy
@@ -44,6 +46,8 @@ class Runtime:
     journal: Journal | None = None
     recorder: Recorder | None = None
     notices: list[str] = field(default_factory=list)
+    echo: EchoProcessor | None = None  # None: echo handling off (headphones) or no audio
+    audio_settings: AudioSettings | None = None
     _closed: bool = False
 
     @property
@@ -59,6 +63,19 @@ class Runtime:
         status = await asyncio.to_thread(self.audio.reopen)
         self.audio_problem = status.problem
         return status
+
+    @property
+    def echo_mode(self) -> EchoMode:
+        return self.echo.state.mode if self.echo is not None else "off"
+
+    def set_echo_mode(self, mode: EchoMode) -> None:
+        """Switch echo handling live: the worker picks the new processor up at its next
+        block (a fresh canceller adapts within a second)."""
+        if self.audio is None or self.audio_settings is None:
+            return
+        self.audio_settings = self.audio_settings.model_copy(update={"echo": mode})
+        self.echo = make_mic_processor(self.audio_settings, self.audio)
+        self.audio.set_mic_processor(self.echo)
 
     async def aclose(self) -> None:
         """Stop everything, in order: conversation, devices, files, backend."""
@@ -106,7 +123,7 @@ async def build_runtime(
             history, resumed_from = record.turns, record.session_id
 
     engine = ConversationEngine(
-        settings,
+        _with_far_field(settings) if audio and settings.audio.enabled else settings,
         backend,
         build_registry(settings),
         history=history,
@@ -133,6 +150,7 @@ async def build_runtime(
             engine.subscribe(recorder.on_event)
 
     worker: AudioWorker | None = None
+    echo: EchoProcessor | None = None
     problem: str | None = None
     if audio and settings.audio.enabled:
         rec = recorder
@@ -155,6 +173,9 @@ async def build_runtime(
             on_status=on_audio_status or _ignore,
             on_playback_finished=on_finished,
         )
+        # Open speakers: the canceller cleans the mic before it is metered, sent, recorded.
+        echo = make_mic_processor(settings.audio, worker)
+        worker.set_mic_processor(echo)
         status = await asyncio.to_thread(worker.start)  # opening devices may block
         problem = status.problem
         notices.extend(status.notices)
@@ -163,7 +184,19 @@ async def build_runtime(
         engine.playback = worker
     # The caller shows loaded.notices itself; the engine announces the rest on start.
     engine.notices.extend(n for n in notices if n not in loaded.notices)
-    return Runtime(engine, backend, worker, problem, journal, recorder, notices)
+    return Runtime(
+        engine, backend, worker, problem, journal, recorder, notices, echo, settings.audio
+    )
+
+
+def _with_far_field(settings: Settings) -> Settings:
+    """With open speakers (echo = aec) ask the service for far-field noise reduction,
+    unless the user chose a setting."""
+    chosen = suggested_noise_reduction(settings)
+    if chosen == settings.session.noise_reduction:
+        return settings
+    session = settings.session.model_copy(update={"noise_reduction": chosen})
+    return settings.model_copy(update={"session": session})
 
 
 def _ignore(_: object) -> None:

@@ -194,3 +194,49 @@ async def test_an_explicit_voice_beats_the_personas(
         assert session.config.audio.output.voice == "verse"
     finally:
         await rt.aclose()
+
+
+def _unset_noise_reduction(loaded: LoadedSettings) -> LoadedSettings:
+    """As when the user's config does not mention session.noise_reduction."""
+    data = loaded.settings.model_dump(mode="python")
+    data["openai"]["api_key"] = loaded.settings.openai.api_key
+    del data["session"]["noise_reduction"]
+    return LoadedSettings(Settings.model_validate(data), loaded.path, False)
+
+
+@pytest.mark.audio
+async def test_open_speakers_get_echo_cancelling_and_far_field_noise_reduction(
+    virtual_audio: object, settings: Settings, server: LocalServer, tmp_path: Path
+) -> None:
+    from voice_tui.audio.echo import EchoCanceller, HalfDuplexGate
+
+    rt = await build_runtime(_unset_noise_reduction(_loaded(settings, tmp_path)), audio=True)
+    try:
+        assert rt.audio is not None and not rt.text_mode, rt.audio_problem
+        assert isinstance(rt.echo, EchoCanceller) and rt.echo_mode == "aec"
+        await rt.engine.start()
+        (session,) = server.sessions
+        noise = session.config.audio.input.noise_reduction
+        assert noise is not None and noise.type == "far_field"
+        rt.set_echo_mode("half-duplex")  # live, from the UI
+        assert isinstance(rt.echo, HalfDuplexGate) and rt.echo_mode == "half-duplex"
+        rt.set_echo_mode("off")
+        assert rt.echo is None and rt.echo_mode == "off"
+    finally:
+        await rt.aclose()
+
+
+@pytest.mark.audio
+async def test_headphones_and_a_chosen_noise_reduction_are_respected(
+    virtual_audio: object, settings: Settings, server: LocalServer, tmp_path: Path
+) -> None:
+    loaded = _loaded(settings, tmp_path, audio__echo="off", session__noise_reduction="near_field")
+    rt = await build_runtime(loaded, audio=True)
+    try:
+        assert rt.echo is None and rt.echo_mode == "off"
+        await rt.engine.start()
+        (session,) = server.sessions
+        noise = session.config.audio.input.noise_reduction
+        assert noise is not None and noise.type == "near_field"
+    finally:
+        await rt.aclose()
