@@ -148,3 +148,29 @@ async def test_push_to_talk_with_the_real_microphone(
             if i.role == "user" and any(p.get("type") == "input_audio" for p in i.content)
         ]
         assert len(audio_items) == 1  # one committed push-to-talk turn
+
+
+async def test_echo_key_switches_the_mode_live_shows_and_saves_it(
+    virtual_audio: VirtualAudio, server: LocalServer, tmp_path: Path
+) -> None:
+    from voice_tui.audio.echo import EchoCanceller, HalfDuplexGate
+
+    loaded = live_loaded(server, tmp_path)
+    loaded.settings.audio.enabled = True
+    app = live_app(loaded, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        runtime = app.runtime
+        assert runtime is not None and not runtime.text_mode, runtime and runtime.audio_problem
+        bar = app.status_bar
+        assert isinstance(runtime.echo, EchoCanceller)  # open speakers by default
+        assert bar.info.echo.startswith("echo cancel")
+        await pilot.press("escape", "e")
+        await until(pilot, lambda: bar.info.echo == "half-duplex", "half-duplex shown")
+        assert isinstance(runtime.echo, HalfDuplexGate)  # the worker's processor changed
+        await pilot.press("e")
+        await until(pilot, lambda: bar.info.echo == "headphones (echo off)", "off shown")
+        assert runtime.echo is None
+        await app.workers.wait_for_complete()
+        saved = tomllib.loads(loaded.path.read_text(encoding="utf-8"))
+        assert saved["audio"]["echo"] == "off"

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from voice_tui.config.schema import Settings
+from voice_tui.config.schema import EchoMode, Settings
 from voice_tui.core.events import (
     AppEvent,
     AudioChunk,
@@ -239,7 +239,9 @@ class VoiceApp(App[int]):
         if runtime.engine.conversation:  # --resume: show what was said before
             await self.transcript.show_history(list(runtime.engine.conversation))
         meter = self._main(MicMeter)
-        if runtime.audio is None:
+        if runtime.audio is not None:  # also in text mode: a device may come back
+            runtime.audio.set_ptt(self.turn_mode is TurnMode.PUSH_TO_TALK)
+        if runtime.text_mode:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
             await self.transcript.add_note(
@@ -247,8 +249,7 @@ class VoiceApp(App[int]):
                 "notice",
             )
             self._main(Input, "#message").focus()
-        else:
-            runtime.audio.set_ptt(self.turn_mode is TurnMode.PUSH_TO_TALK)
+        self.status_bar.change(echo=self._echo_label())
         try:
             await runtime.engine.start()
         except Exception as exc:
@@ -303,6 +304,7 @@ class VoiceApp(App[int]):
             case PhaseChanged(phase=phase):
                 self.phase = phase
                 self.error_active = False
+                bar.change(echo=self._echo_label())  # the canceller's figure moves per turn
             case ConnectionChanged(state=state, detail=detail, attempt=attempt):
                 self.connection = state
                 bar.change(connection=state)
@@ -567,10 +569,43 @@ class VoiceApp(App[int]):
             return
         self.settings.audio.input_device = chosen.input_device
         self.settings.audio.output_device = chosen.output_device
+        if self.runtime is not None:  # back from text mode, perhaps
+            self._main(MicMeter).available = not self.runtime.text_mode
+        self.status_bar.change(echo=self._echo_label())
         self.notify("Audio devices changed.")
         self.save_choice(
             {"audio.input_device": chosen.input_device, "audio.output_device": chosen.output_device}
         )
+
+    def _echo_label(self) -> str:
+        """The echo handling in force, for the status bar ("" without audio)."""
+        runtime = self.runtime
+        if runtime is None or runtime.text_mode:
+            return ""
+        echo = runtime.echo
+        if echo is None:
+            return "headphones (echo off)"
+        state = echo.state
+        if state.mode == "half-duplex":
+            return "half-duplex"
+        label = "echo cancel"
+        if state.erle_db is not None:
+            label += f" {state.erle_db:.0f} dB"
+        if not state.has_reference:
+            label += " (no speaker)"
+        return label
+
+    def action_cycle_echo_mode(self) -> None:
+        runtime = self.runtime
+        if runtime is None or runtime.text_mode:
+            self.notify("No microphone in text mode.", severity="warning")
+            return
+        mode = ECHO_MODE_CYCLE[(ECHO_MODE_CYCLE.index(runtime.echo_mode) + 1) % 3]
+        runtime.set_echo_mode(mode)
+        self.settings.audio.echo = mode
+        self.status_bar.change(echo=self._echo_label())
+        self.notify(f"Echo handling: {ECHO_MODE_LABELS[mode]}")
+        self.save_choice({"audio.echo": mode})
 
     def action_cycle_theme(self) -> None:
         names = self._theme_names or [FALLBACK_THEME, "textual-light"]
@@ -657,6 +692,13 @@ class VoiceApp(App[int]):
         yield from super().get_system_commands(screen)
         yield from app_commands(self)
 
+
+ECHO_MODE_CYCLE: tuple[EchoMode, ...] = ("aec", "half-duplex", "off")
+ECHO_MODE_LABELS: dict[EchoMode, str] = {
+    "aec": "echo cancelling (open speakers)",
+    "half-duplex": "half-duplex (mic off while the assistant speaks; interrupt with the key)",
+    "off": "off (headphones)",
+}
 
 _APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}
 

@@ -14,6 +14,7 @@ BINDINGS: list[BindingType] = [
     Binding("space", "push_to_talk", "Talk", id="push_to_talk"),
     Binding("v", "cycle_turn_mode", "Mode", id="turn_mode"),
     Binding("m", "toggle_mute", "Mute", id="mute"),
+    Binding("e", "cycle_echo_mode", "Echo", id="echo_mode"),
     Binding("x", "interrupt", "Stop", id="interrupt"),
     Binding("enter", "type_message", "Type", id="type_message"),
     Binding("p", "personas", "Persona", id="personas"),

@@ -58,6 +58,7 @@ def runtime_connector(loaded: LoadedSettings, args: argparse.Namespace) -> Conne
             on_audio_status=on_audio_status,
             record_dir=getattr(args, "record", None),
             resume=bool(getattr(args, "resume", False)),
+            voice=getattr(args, "voice", None),  # an explicit --voice beats the persona's
         )
 
     return connect

@@ -29,6 +29,7 @@ class StatusInfo:
     totals: UsageTotals = field(default_factory=UsageTotals)
     last_turn: TurnUsage | None = None
     latency_s: float | None = None
+    echo: str = ""  # echo handling in force; "" without audio
 
     def with_(self, **changes: object) -> StatusInfo:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -59,6 +60,7 @@ def status_text(info: StatusInfo) -> Text:
         persona,
         sep,
         TURN_MODE_LABELS[info.turn_mode],
+        *((sep, info.echo) if info.echo else ()),
         sep,
         info.connection.value,
         sep,
