@@ -8,6 +8,7 @@ from voice_tui.core.conversation import Role
 from voice_tui.core.events import (
     AssistantInterrupted,
     ErrorRaised,
+    Phase,
     ResponseFinished,
     TurnCompleted,
     UserTranscriptFinal,
@@ -111,3 +112,16 @@ async def test_a_rejected_truncate_is_reported_and_the_session_goes_on(
     await engine.send_text("hello there")
     done = await rec.wait_for(ResponseFinished, after=mark)
     assert done.status == "completed"
+
+
+async def test_after_the_interrupt_key_the_assistant_is_no_longer_speaking(
+    make_engine: EngineFactory,
+) -> None:
+    playback = ScriptedPlayback()  # never reports the end of what it dropped
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    await rec.wait_for(ResponseFinished)
+    assert engine.phase is Phase.ASSISTANT_SPEAKING  # the answer is still playing
+    await engine.interrupt()
+    await rec.wait_for(AssistantInterrupted)
+    assert engine.phase is Phase.LISTENING

@@ -519,6 +519,9 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._response_queued = False
         self._followup_needed = False
         self._rate_wait = False
+        # The sink reports no end for audio it dropped: the assistant has stopped now.
+        if self.phase is Phase.ASSISTANT_SPEAKING:
+            self._set_phase(rest_phase(self.turn_mode))
 
     async def set_turn_mode(self, mode: TurnMode) -> None:
         if not self._configured:
