@@ -90,6 +90,7 @@ class Storyteller:
 @contextmanager
 def echo_loopback(audio: VirtualAudio, level_db: float, delay_ms: int) -> Iterator[None]:
     """Open speakers for the duration: the virtual speaker heard by the virtual mic."""
+
     def script(*args: str) -> None:
         subprocess.run(
             [str(VIRTUAL_AUDIO), *args], cwd=REPO, env=audio.env_full(), check=True, timeout=30

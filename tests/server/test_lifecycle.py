@@ -246,9 +246,7 @@ async def test_responder_error_becomes_a_spoken_turn(connect: Any) -> None:
     done = (await client.until("response.done"))["response"]
     assert done["status"] == "completed"
     transcript = done["output"][0]["content"][0]["transcript"]
-    assert transcript == (
-        "Let me check. The chat model failed: connection refused by 127.0.0.1:9"
-    )
+    assert transcript == ("Let me check. The chat model failed: connection refused by 127.0.0.1:9")
     assert client.of("response.output_audio.delta")
     # and the session goes on
     await say(client, "hello")
