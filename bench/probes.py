@@ -5,8 +5,9 @@ The benchmarks must not measure their own overhead, so each hook only appends a
 after the run. The hooks wrap, on the instance only:
 - the SDK connection's `send_raw` / `recv_bytes` (when a message leaves / arrives);
 - the engine's `send_audio` (the capture time the audio worker stamped on each block);
-- the audio player's `render` (what each output callback handed to the device, and
-  when its first sample reaches the DAC, from PortAudio's output timestamp).
+and observe, through the audio worker's public render observers, what each output
+callback handed to the device and when its first sample reaches the DAC (from
+PortAudio's output timestamp).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
+from voice_tui.audio.render_observer import ItemRun, RenderedBlock
+from voice_tui.audio.worker import AudioWorker
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AppEvent, AudioChunk
 
@@ -107,18 +110,6 @@ class WireTap:
 
 
 @dataclass(slots=True)
-class Block:
-    """One output callback: its first timeline index, when that sample reaches the DAC,
-    when the callback ran, and where audible audio ended after it."""
-
-    start: int
-    frames: int
-    dac_time: float
-    now: float
-    audible_until: int
-
-
-@dataclass(slots=True)
 class ChunkSeen:
     item_id: str
     offset: int  # 24 kHz samples of the item before this chunk
@@ -126,24 +117,18 @@ class ChunkSeen:
 
 
 class PlaybackTap:
-    """Stamps on the audio player: every output block, every assistant chunk."""
+    """Every output block (a render observer on the audio worker), every assistant chunk."""
 
-    def __init__(self, player: Any, wire: WireTap) -> None:
-        self.player = player
-        self.rate: int = player.rate
-        self.blocks: list[Block] = []
+    def __init__(self, audio: AudioWorker, wire: WireTap) -> None:
+        rate = audio.output_rate
+        if rate is None:
+            raise RuntimeError("no speaker is open")
+        self.rate: int = rate
+        self.blocks: list[RenderedBlock] = []
         self.chunks: list[ChunkSeen] = []
         self._item_samples: dict[str, int] = {}
         self._wire = wire
-        render = player.render
-        blocks = self.blocks
-
-        def tapped_render(out: Any, dac_time: float, now: float) -> None:
-            render(out, dac_time, now)
-            start = player._clock[0]
-            blocks.append(Block(start, len(out), dac_time, now, player._audible_until))
-
-        player.render = tapped_render
+        audio.add_render_observer(self.blocks.append)  # list.append: cheap on the callback
 
     def on_event(self, event: AppEvent) -> None:
         """Engine subscriber: runs during the dispatch of the delta that made the chunk."""
@@ -153,47 +138,48 @@ class PlaybackTap:
             self.chunks.append(ChunkSeen(event.item_id, offset, self._wire.last_recv))
 
     # -- after the run ----------------------------------------------------------------
-    def dac_time_of(self, index: int) -> float | None:
-        """When timeline sample `index` reached (or reaches) the DAC."""
+    @property
+    def audible_until(self) -> int:
+        """Timeline index just past the last non-silent sample handed over so far."""
+        return self.blocks[-1].audible_until if self.blocks else 0
+
+    def _block_of(self, index: int) -> RenderedBlock | None:
         for block in reversed(self.blocks):
             if block.start <= index < block.start + block.frames:
-                return block.dac_time + (index - block.start) / self.rate
+                return block
             if block.start + block.frames <= index:
                 return None
         return None
+
+    def dac_time_of(self, index: int) -> float | None:
+        """When timeline sample `index` reached (or reaches) the DAC."""
+        block = self._block_of(index)
+        return None if block is None else block.dac_time + (index - block.start) / self.rate
 
     def handed_time_of(self, index: int) -> float | None:
         """When the callback that handed sample `index` to the device ran."""
-        for block in reversed(self.blocks):
-            if block.start <= index < block.start + block.frames:
-                return block.now
-            if block.start + block.frames <= index:
-                return None
-        return None
+        block = self._block_of(index)
+        return None if block is None else block.callback_time
+
+    def runs_of(self, item_id: str) -> list[ItemRun]:
+        return [run for block in self.blocks for run in block.runs if run.item_id == item_id]
 
     def gaps(self) -> list[tuple[float, float]]:
-        """Silences inside answers, as (ms into the answer, ms of silence). An item's
-        samples go out in runs on the device timeline; two runs of one item mean the
-        device played silence in between (heard, whatever the player's counter says)."""
+        """Silences inside answers, as (ms into the answer, ms of silence): two runs of an
+        item that do not touch on the device timeline had silence played in between."""
         found: list[tuple[float, float]] = []
         for item_id in dict.fromkeys(c.item_id for c in self.chunks):
-            item = self.player._items.get(item_id)
-            runs = item.runs if item is not None else []
-            played = 0
-            for (start, length), (next_start, _) in itertools.pairwise(runs):
-                played += length
-                silence = next_start - (start + length)
-                found.append((played * 1000 / self.rate, silence * 1000 / self.rate))
+            for run, following in itertools.pairwise(self.runs_of(item_id)):
+                silence = following.start - (run.start + run.count)
+                if silence:
+                    played = run.item_offset + run.count
+                    found.append((played * 1000 / self.rate, silence * 1000 / self.rate))
         return found
 
     def timeline_index(self, item_id: str, offset_24k: int) -> int | None:
         """Where sample `offset_24k` of the item went on the device timeline."""
-        item = self.player._items.get(item_id)
-        if item is None:
-            return None
         offset = offset_24k * self.rate // 24_000
-        for start, count in item.runs:
-            if offset < count:
-                return int(start + offset)
-            offset -= count
+        for run in self.runs_of(item_id):
+            if run.item_offset <= offset < run.item_offset + run.count:
+                return run.start + offset - run.item_offset
         return None

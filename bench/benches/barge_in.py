@@ -35,11 +35,10 @@ async def run(ctx: Context) -> list[BenchResult]:
         loaded = bench_settings(url)
         async with runtime(loaded, audio=True) as rt:
             audio = rt.audio
-            assert audio is not None and audio._output is not None
-            player = audio._output.player
+            assert audio is not None
             wire = WireTap()
             wire.attach_backend(rt.backend)
-            playback = PlaybackTap(player, wire)
+            playback = PlaybackTap(audio, wire)
             events = Events.new()
             rt.engine.subscribe(events)
             rt.engine.subscribe(playback.on_event)
@@ -64,7 +63,7 @@ async def run(ctx: Context) -> list[BenchResult]:
                     missed += 1
                     continue
                 started = wire.speech_started_at[before]
-                end = player._audible_until  # just past the fade's last sample
+                end = playback.audible_until  # just past the fade's last sample
                 dac = playback.dac_time_of(end - 1)
                 last_block = playback.handed_time_of(end - 1)
                 if dac is None or last_block is None:

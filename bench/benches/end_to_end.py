@@ -37,10 +37,10 @@ async def run(ctx: Context) -> list[BenchResult]:
     async with server_process(1.0) as url:
         loaded = bench_settings(url)
         async with runtime(loaded, audio=True) as rt:
-            assert rt.audio is not None and rt.audio._output is not None
+            assert rt.audio is not None
             wire = WireTap()
             wire.attach_backend(rt.backend)
-            playback = PlaybackTap(rt.audio._output.player, wire)
+            playback = PlaybackTap(rt.audio, wire)
             rt.engine.subscribe(playback.on_event)
             await rt.engine.start()
             rows = await _harness(str(speech), trials)
