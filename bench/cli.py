@@ -24,6 +24,7 @@ from typing import Any
 from bench import vaudio
 from bench.benches import BENCHES, BY_NAME, BenchInfo
 from bench.report import BenchResult, table
+from voice_tui.fileio import write_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
@@ -150,9 +151,7 @@ def write_results(
     text = json.dumps(document, indent=2) + "\n"
     path = directory / f"{started.strftime('%Y%m%dT%H%M%SZ')}{'-quick' if quick else ''}.json"
     for target in (path, directory / "latest.json"):
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, target)  # a reader never sees half a file
+        write_atomically(target, text, mode=0o644)  # a reader never sees half a file
     return path
 
 

@@ -1,17 +1,15 @@
 """Change settings in the user's config file without ever corrupting or losing it.
 
 The file is re-read, the dotted-key changes applied, the result validated with the
-schema, then written with tomli-w to a temporary file in the same directory, fsynced
-and `os.replace`d over the original: a crash leaves the old file or the new one, never
-half of one. (tomli-w does not keep comments; every setting is kept.)
+schema, then written with tomli-w through `fileio.write_atomically`: a crash leaves
+the old file or the new one, never half of one. (tomli-w does not keep comments; every
+setting is kept.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +28,7 @@ from voice_tui.config.loader import (
     validate,
 )
 from voice_tui.config.toml_positions import KeyPath
+from voice_tui.fileio import write_atomically
 
 PRIVATE_MODE = 0o600
 
@@ -84,38 +83,9 @@ def to_toml_value(value: Any) -> Any:
 def _atomic_write(target: Path, payload: bytes, mode: int) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
+        write_atomically(target, payload, mode=mode)
     except OSError as exc:
         raise ConfigError(f"cannot write: {exc.strerror or exc}", path=target) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write: {exc.strerror or exc}", path=target) from None
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable; not every platform can open a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _real_path(path: Path) -> Path:

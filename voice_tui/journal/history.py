@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from typing import Protocol, TextIO
 
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role, ToolCallRecord, Turn
+from voice_tui.fileio import write_atomically
 from voice_tui.journal.journal import SUFFIX, SessionRecord, default_sessions_dir, read_session
 from voice_tui.journal.redact import Redactor, default_redactor
 
@@ -257,18 +256,6 @@ def _print_list(sessions: list[SessionSummary], directory: Path, out: TextIO) ->
         print(f"{s.session_id}  {when}  {s.persona:<14} {s.turns:>4} turns  {words}", file=out)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path = path.expanduser()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def history_command(
     loaded: HasSettings,
     args: argparse.Namespace,
@@ -304,7 +291,7 @@ def history_command(
         out.write(markdown)
         return EXIT_OK
     try:
-        _write_atomically(output, markdown)
+        write_atomically(output.expanduser(), markdown)
     except OSError as exc:
         print(f"voice-tui: cannot write {output}: {exc.strerror or exc}", file=err)
         return EXIT_FAILURE

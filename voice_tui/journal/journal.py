@@ -37,6 +37,7 @@ from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Turn
 from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
 from voice_tui.core.usage import UsageTotals
+from voice_tui.fileio import fsync_directory
 from voice_tui.journal.redact import Redactor, default_redactor
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class Journal:
             journal._disable(f"cannot create a session file in {directory}", exc)
             return journal
         journal.path, journal._fd = path, fd
-        _fsync_directory(directory)  # the new name itself survives a power cut
+        fsync_directory(directory)  # the new name itself survives a power cut
         lines = [journal._header()]
         lines += [{"type": "turn", "resumed": True, "turn": t.to_json()} for t in resumed_turns]
         journal._write(lines)
@@ -237,19 +238,6 @@ def report_warning(message: str, exc: OSError, on_warning: WarningCallback | Non
     log.log(logging.DEBUG if on_warning else logging.WARNING, "%s", message, exc_info=exc)
     if on_warning is not None:
         on_warning(message)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # best effort: not every platform can open a directory
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _close_quietly(fd: int) -> None:

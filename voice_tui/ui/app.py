@@ -43,9 +43,10 @@ from voice_tui.core.events import (
     ToolCallStarted,
     TurnMode,
 )
+from voice_tui.fileio import write_atomically
 from voice_tui.ui import keys
 from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
-from voice_tui.ui.export import transcript_markdown, write_atomically
+from voice_tui.ui.export import transcript_markdown
 from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
 from voice_tui.ui.ports import EngineCommands, Runtime
 from voice_tui.ui.saver import ChoiceSaver
@@ -641,6 +642,7 @@ class VoiceApp(App[int]):
     @work(thread=True, group="files", exit_on_error=False)
     def _write_transcript(self, path: Path, text: str) -> None:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, text)
         except OSError as exc:
             self.call_from_thread(

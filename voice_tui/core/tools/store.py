@@ -2,7 +2,7 @@
 
 Updates are read-modify-write under two locks: an asyncio lock (tool calls of one
 registry) and an advisory file lock (other registries and other voice-tui processes), and
-the file is replaced atomically (temp file + fsync + os.replace), so a crash never leaves
+the file is replaced atomically (`fileio.write_atomically`), so a crash never leaves
 half a file. A file that cannot be parsed is never overwritten: the tool reports it.
 """
 
@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from voice_tui.core.tools.registry import ToolError
+from voice_tui.fileio import write_atomically
 
 try:  # POSIX; elsewhere the asyncio lock alone serialises this process's calls
     import fcntl
@@ -88,25 +87,7 @@ class JsonFileStore:
 
     def _save(self, document: Document) -> None:
         text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-        tmp_name: str | None = None
         try:
-            with tempfile.NamedTemporaryFile(
-                "w",
-                encoding="utf-8",
-                dir=self.path.parent,
-                prefix=self.path.name + ".",
-                suffix=".tmp",
-                delete=False,
-            ) as tmp:
-                tmp_name = tmp.name
-                tmp.write(text)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-            tmp_name = None
+            write_atomically(self.path, text)
         except OSError as exc:
             raise ToolError(f"cannot save {self.path}: {exc}") from exc
-        finally:
-            if tmp_name is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
