@@ -15,7 +15,17 @@ def usage(text_in: int, audio_in: int, text_out: int, audio_out: int) -> TurnUsa
         "input_token_details": {"text_tokens": text_in, "audio_tokens": audio_in},
         "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
     }
-    return TurnUsage.from_response_usage(raw, Prices(4, 0.4, 16, 32, 0.4, 64))
+    return TurnUsage.from_response_usage(
+        raw,
+        Prices(
+            text_input=4,
+            text_cached_input=0.4,
+            text_output=16,
+            audio_input=32,
+            audio_cached_input=0.4,
+            audio_output=64,
+        ),
+    )
 
 
 def sample_turns() -> list[Turn]:

@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pydantic import ConfigDict
 
-@dataclass(frozen=True, slots=True)
-class Prices:
-    """US dollars per million tokens."""
+from voice_tui.config.schema import ModelPrices
 
-    text_input: float = 0.0
-    text_cached_input: float = 0.0
-    text_output: float = 0.0
-    audio_input: float = 0.0
-    audio_cached_input: float = 0.0
-    audio_output: float = 0.0
+
+class Prices(ModelPrices):
+    """US dollars per million tokens, as priced for one session: the config's
+    `[pricing]` entry (the fields are declared there), frozen."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 @dataclass(frozen=True, slots=True)
