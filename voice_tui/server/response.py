@@ -41,6 +41,9 @@ MAX_DELTA_BYTES = 4800 * 2  # 200 ms of audio per output_audio.delta at most
 # Later chunks are merged up to 100 ms, but a merge never waits longer than the audio
 # already sent lasts: the gap between deltas never exceeds what the listener has in hand.
 MIN_DELTA_BYTES = 4800
+# A merge gives up this long before the listener would run short: timers and the network
+# are late by a millisecond or so, and being late on every delta adds up.
+SLACK_S = 0.005
 BYTES_PER_S = 24_000 * 2  # pcm16 mono at 24 kHz
 _ARGUMENT_CHUNK = 24  # characters per function_call_arguments.delta
 # A sentence ends at . ! ? (or …) followed by whitespace; the whitespace stays with it so
@@ -579,8 +582,8 @@ class _Speech:
 
     def _patience(self) -> float:
         """How long a merge may still wait: until the audio sent so far has played out
-        (in real time from the first delta; the listener's jitter buffer is its margin)."""
-        return max(0.0, self._playout_end - time.perf_counter())
+        (in real time from the first delta), less SLACK_S."""
+        return max(0.0, self._playout_end - time.perf_counter() - SLACK_S)
 
     async def _send(self, item: Item, unsent: bytearray) -> None:
         for start in range(0, len(unsent), MAX_DELTA_BYTES):
