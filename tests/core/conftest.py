@@ -10,18 +10,13 @@ import pytest
 from engine_support import (
     API_KEY,
     MODEL,
-    PIRATE,
-    TEST_PERSONA,
     EngineFactory,
-    Recorder,
-    make_registry,
+    engine_factory,
+    engine_settings,
     tone_components,
 )
 
-from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Settings
-from voice_tui.core.engine import ConversationEngine
-from voice_tui.core.ports import PlaybackSink
 from voice_tui.server.app import LocalServer, start_server
 
 # --------------------------------------------------------------------------- fixtures
@@ -40,34 +35,10 @@ async def server() -> AsyncIterator[LocalServer]:
 
 @pytest.fixture
 def settings(server: LocalServer, tmp_path: Path) -> Settings:
-    return Settings.model_validate(
-        {
-            "backend": {"kind": "openai", "model": MODEL},
-            "openai": {"api_key": API_KEY, "base_url": server.base_url},
-            "session": {"persona": "Tester", "tool_timeout_s": 1.0, "silence_duration_ms": 300},
-            "tools": {"data_dir": str(tmp_path / "tools")},
-            "personas": [TEST_PERSONA.model_dump(), PIRATE.model_dump()],
-        }
-    )
+    return engine_settings(server.base_url, tmp_path)
 
 
 @pytest.fixture
 async def make_engine(settings: Settings) -> AsyncIterator[EngineFactory]:
-    made: list[tuple[ConversationEngine, OpenAIBackend]] = []
-
-    async def factory(
-        settings: Settings = settings, playback: PlaybackSink | None = None, start: bool = True
-    ) -> tuple[ConversationEngine, Recorder]:
-        backend = OpenAIBackend(settings)
-        engine = ConversationEngine(settings, backend, make_registry(settings), playback)
-        recorder = Recorder()
-        engine.subscribe(recorder)
-        made.append((engine, backend))
-        if start:
-            await engine.start()
-        return engine, recorder
-
-    yield factory
-    for engine, backend in made:
-        await engine.close()
-        await backend.aclose()
+    async with engine_factory(settings) as factory:
+        yield factory

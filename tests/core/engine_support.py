@@ -10,18 +10,22 @@ intact. The test synthesiser speaks a tone whose length follows the text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AppEvent, AudioChunk
 from voice_tui.core.ports import HeardAudio, PlaybackSink
+from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.core.tools import Tool, ToolContext, ToolRegistry, build_registry
 from voice_tui.server.components import (
     SAMPLE_RATE,
@@ -165,9 +169,59 @@ TEST_PERSONA = Persona(
 PIRATE = Persona(name="Pirate", instructions="Talk like a pirate.", voice="ash", tools=[])
 
 
-# --------------------------------------------------------------------------- events
+def engine_settings(base_url: str, tmp_path: Path) -> Settings:
+    """Settings that point the real SDK at a local test server."""
+    return Settings.model_validate(
+        {
+            "backend": {"kind": "openai", "model": MODEL},
+            "openai": {"api_key": API_KEY, "base_url": base_url},
+            "session": {"persona": "Tester", "tool_timeout_s": 1.0, "silence_duration_ms": 300},
+            "tools": {"data_dir": str(tmp_path / "tools")},
+            "personas": [TEST_PERSONA.model_dump(), PIRATE.model_dump()],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- engines
 
 EngineFactory = Callable[..., Awaitable[tuple[ConversationEngine, "Recorder"]]]
+
+
+@contextlib.asynccontextmanager
+async def engine_factory(
+    default_settings: Settings, *, default_policy: ReconnectPolicy | None = None
+) -> AsyncIterator[EngineFactory]:
+    """Makes engines on the real SDK, each with a Recorder subscribed (started unless
+    told), and closes them all at the end."""
+    made: list[tuple[ConversationEngine, OpenAIBackend]] = []
+
+    async def factory(
+        settings: Settings = default_settings,
+        playback: PlaybackSink | None = None,
+        start: bool = True,
+        *,
+        policy: ReconnectPolicy | None = default_policy,
+    ) -> tuple[ConversationEngine, Recorder]:
+        backend = OpenAIBackend(settings)
+        engine = ConversationEngine(
+            settings, backend, make_registry(settings), playback, policy=policy
+        )
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        made.append((engine, backend))
+        if start:
+            await engine.start()
+        return engine, recorder
+
+    try:
+        yield factory
+    finally:
+        for engine, backend in made:
+            await engine.close()
+            await backend.aclose()
+
+
+# --------------------------------------------------------------------------- events
 
 E = TypeVar("E")
 

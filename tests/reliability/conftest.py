@@ -10,21 +10,16 @@ import pytest
 from core.engine_support import (
     API_KEY,
     MODEL,
-    PIRATE,
-    TEST_PERSONA,
-    Recorder,
-    make_registry,
+    EngineFactory,
+    engine_factory,
+    engine_settings,
     tone_components,
 )
 
-from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Settings
-from voice_tui.core.engine import ConversationEngine
-from voice_tui.core.ports import PlaybackSink
-from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.server.chaos import ChaosServer, start_chaos_server
 
-from .support import FAST, Factory
+from .support import FAST
 
 
 @pytest.fixture
@@ -38,39 +33,10 @@ async def chaos() -> AsyncIterator[ChaosServer]:
 
 @pytest.fixture
 def settings(chaos: ChaosServer, tmp_path: Path) -> Settings:
-    return Settings.model_validate(
-        {
-            "backend": {"kind": "openai", "model": MODEL},
-            "openai": {"api_key": API_KEY, "base_url": chaos.base_url},
-            "session": {"persona": "Tester", "tool_timeout_s": 1.0, "silence_duration_ms": 300},
-            "tools": {"data_dir": str(tmp_path / "tools")},
-            "personas": [TEST_PERSONA.model_dump(), PIRATE.model_dump()],
-        }
-    )
+    return engine_settings(chaos.base_url, tmp_path)
 
 
 @pytest.fixture
-async def make_engine(settings: Settings) -> AsyncIterator[Factory]:
-    made: list[tuple[ConversationEngine, OpenAIBackend]] = []
-
-    async def factory(
-        policy: ReconnectPolicy = FAST,
-        playback: PlaybackSink | None = None,
-        start: bool = True,
-        settings: Settings = settings,
-    ) -> tuple[ConversationEngine, Recorder]:
-        backend = OpenAIBackend(settings)
-        engine = ConversationEngine(
-            settings, backend, make_registry(settings), playback, policy=policy
-        )
-        recorder = Recorder()
-        engine.subscribe(recorder)
-        made.append((engine, backend))
-        if start:
-            await engine.start()
-        return engine, recorder
-
-    yield factory
-    for engine, backend in made:
-        await engine.close()
-        await backend.aclose()
+async def make_engine(settings: Settings) -> AsyncIterator[EngineFactory]:
+    async with engine_factory(settings, default_policy=FAST) as factory:
+        yield factory

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from core.engine_support import Recorder
+from core.engine_support import EngineFactory
 
-from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.reliability import ReconnectPolicy
 
 FAST = ReconnectPolicy(
@@ -18,7 +17,7 @@ FAST = ReconnectPolicy(
     renew_after_s=None,
 )
 
-Factory = Callable[..., Awaitable[tuple[ConversationEngine, Recorder]]]
+Factory = EngineFactory
 
 
 async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
