@@ -10,10 +10,9 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from openai import AsyncAzureOpenAI
-from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
 from voice_tui.backends.base import BackendError, ErrorContext, mask_key
-from voice_tui.backends.errors import connect_error
+from voice_tui.backends.sdk import SdkBackend
 from voice_tui.config.schema import Settings
 
 KEY_SETTING = "azure.api_key (or AZURE_OPENAI_API_KEY)"
@@ -40,7 +39,7 @@ def websocket_base_url(endpoint: str) -> str | None:
     return f"ws://{parts.netloc}{parts.path.rstrip('/')}/openai"
 
 
-class AzureBackend:
+class AzureBackend(SdkBackend):
     name = "azure"
 
     def __init__(self, settings: Settings) -> None:
@@ -82,28 +81,13 @@ class AzureBackend:
                     f"No Azure credentials: set {KEY_SETTING}{how}.",
                     setting="azure.api_key",
                 )
-        self._client: AsyncAzureOpenAI | None = None
 
-    def _make_client(self) -> AsyncAzureOpenAI:
-        if self._client is None:
-            self._client = AsyncAzureOpenAI(
-                azure_endpoint=self.endpoint,
-                api_version=self.api_version,
-                api_key=self._api_key,
-                azure_ad_token_provider=self._token_provider,
-                websocket_base_url=websocket_base_url(self.endpoint),
-                max_retries=0,
-            )
-        return self._client
-
-    async def connect(self) -> AsyncRealtimeConnection:
-        client = self._make_client()
-        try:
-            return await client.realtime.connect(model=self.model).enter()
-        except Exception as exc:
-            raise connect_error(exc, self.context) from exc
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+    def _new_client(self) -> AsyncAzureOpenAI:
+        return AsyncAzureOpenAI(
+            azure_endpoint=self.endpoint,
+            api_version=self.api_version,
+            api_key=self._api_key,
+            azure_ad_token_provider=self._token_provider,
+            websocket_base_url=websocket_base_url(self.endpoint),
+            max_retries=0,
+        )

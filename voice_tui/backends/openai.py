@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import cast
 
 from openai import AsyncOpenAI
-from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
 from voice_tui.backends.base import BackendError, ErrorContext, mask_key
-from voice_tui.backends.errors import connect_error
+from voice_tui.backends.sdk import SdkBackend
 from voice_tui.config.schema import Settings
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -22,7 +21,7 @@ KEY_SETTING = "openai.api_key (or OPENAI_API_KEY)"
 NO_KEY = "no-key"
 
 
-class OpenAIBackend:
+class OpenAIBackend(SdkBackend):
     def __init__(
         self,
         settings: Settings,
@@ -67,7 +66,6 @@ class OpenAIBackend:
             self.description = f"{name} · {self.model} · {url}"
         self._organization = o.organization
         self._project = o.project
-        self._client: AsyncOpenAI | None = None
         self._ws_options = cast(
             WebSocketConnectionOptions,
             {}
@@ -79,27 +77,11 @@ class OpenAIBackend:
             },
         )
 
-    def _make_client(self) -> AsyncOpenAI:
-        if self._client is None:
-            self._client = AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url or OPENAI_URL,
-                organization=self._organization,
-                project=self._project,
-                max_retries=0,
-            )
-        return self._client
-
-    async def connect(self) -> AsyncRealtimeConnection:
-        client = self._make_client()
-        try:
-            return await client.realtime.connect(
-                model=self.model, websocket_connection_options=self._ws_options
-            ).enter()
-        except Exception as exc:
-            raise connect_error(exc, self.context) from exc
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+    def _new_client(self) -> AsyncOpenAI:
+        return AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self._base_url or OPENAI_URL,
+            organization=self._organization,
+            project=self._project,
+            max_retries=0,
+        )
