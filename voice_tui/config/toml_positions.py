@@ -227,13 +227,11 @@ class _Scanner:
         self.parse_value(path)
 
     def scan(self) -> None:
-        while self.i < len(self.text):
-            c = self.peek()
-            if c in " \t\r\n":
-                self.i += 1
-            elif c == "#":
-                self.skip_to_line_end()
-            elif c == "[":
+        while True:
+            self.skip_space_and_comments()
+            if self.i >= len(self.text):
+                return
+            if self.peek() == "[":
                 self.parse_header()
                 self.skip_to_line_end()
             else:
