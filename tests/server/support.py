@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from openai import AsyncAzureOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
@@ -214,6 +215,41 @@ class Client:
 
     def of(self, type_: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == type_]
+
+    async def add_user_text(self, text: str) -> None:
+        """A typed user message: conversation.item.create."""
+        await self.send(user_text_item(text))
+
+    async def say(self, text: str) -> None:
+        """A typed user message, once the server has added it."""
+        await self.add_user_text(text)
+        await self.until("conversation.item.done")
+
+    async def ask(self, text: str = "hello") -> None:
+        """A typed user message and response.create."""
+        await self.add_user_text(text)
+        await self.send({"type": "response.create"})
+
+
+def user_text_item(text: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
+@contextlib.asynccontextmanager
+async def open_client(server: LocalServer) -> AsyncIterator[Client]:
+    """A real SDK connection to `server`, its session.created already received."""
+    sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
+    async with sdk.realtime.connect(model="gpt-realtime") as conn:
+        client = Client(conn)
+        await client.until("session.created")
+        yield client
 
 
 def azure_client(server: LocalServer, api_version: str = "2025-08-28", **kw: Any) -> Any:

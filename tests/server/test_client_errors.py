@@ -25,17 +25,7 @@ async def error_for(client: Client, event: dict[str, Any] | str) -> dict[str, An
 
 async def still_serving(client: Client) -> None:
     """The session answers a typed turn after the error."""
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "ok"}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
+    await client.ask("ok")
     done = await client.until("response.done")
     assert done["response"]["status"] == "completed"
 
@@ -180,17 +170,7 @@ async def test_voice_cannot_change_after_audio(connect: Any) -> None:
 async def test_second_response_while_one_is_active(connect: Any, server: LocalServer) -> None:
     gate = hold_replies(server)
     client: Client = await connect()
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "tell me something long"}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
+    await client.ask("tell me something long")
     created = await client.until("response.created")
     err = await error_for(client, {"type": "response.create", "event_id": "r2"})
     assert err["code"] == "conversation_already_has_active_response"

@@ -25,24 +25,10 @@ async def open_client(server: LocalServer, **kw: Any) -> tuple[Client, Any]:
     return client, conn
 
 
-async def ask(client: Client, text: str = "hello") -> None:
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
-
-
 async def test_close_mid_response_then_accept_the_reconnect(server: LocalServer) -> None:
     server.faults.close_after_audio_deltas = 2
     client, _conn = await open_client(server)
-    await ask(client)
+    await client.ask()
     with pytest.raises(ConnectionClosed) as closed:
         while True:
             await client.recv()
@@ -51,7 +37,7 @@ async def test_close_mid_response_then_accept_the_reconnect(server: LocalServer)
     assert not client.of("response.done")
     # the fault fired once: the next session answers in full
     client2, conn2 = await open_client(server)
-    await ask(client2)
+    await client2.ask()
     assert (await client2.until("response.done"))["response"]["status"] == "completed"
     await conn2.close()
 
@@ -63,7 +49,7 @@ async def test_sdk_reconnects_after_an_abnormal_close(server: LocalServer) -> No
     client, conn = await open_client(
         server, on_reconnecting=lambda event: attempts.append(event), initial_delay=0.01
     )
-    await ask(client)
+    await client.ask()
     sessions = []
     async with asyncio.timeout(10):
         async for event in conn:
@@ -78,7 +64,7 @@ async def test_sdk_reconnects_after_an_abnormal_close(server: LocalServer) -> No
 async def test_stall_goes_silent_but_cleans_up(server: LocalServer) -> None:
     server.faults.stall_after_audio_deltas = 1
     client, conn = await open_client(server)
-    await ask(client)
+    await client.ask()
     await client.until("response.output_audio.delta")
     with pytest.raises(TimeoutError):
         await client.recv(wait_s=0.5)
@@ -129,11 +115,11 @@ async def test_a_bad_session_does_not_disturb_another(server: LocalServer) -> No
     await bad.connection.send_raw(
         '{"type": "input_audio_buffer.append", "audio": "' + b64(bytes(16 << 20)) + '"}'
     )
-    await ask(good)
+    await good.ask()
     assert (await good.until("response.done"))["response"]["status"] == "completed"
     errors = [await bad.until("error") for _ in range(4)]
     assert len(errors) == 4
-    await ask(bad)
+    await bad.ask()
     assert (await bad.until("response.done"))["response"]["status"] == "completed"
     await good_conn.close()
     await bad_conn.close()
@@ -144,11 +130,11 @@ async def test_injected_response_failure(server: LocalServer, failure: Any) -> N
     server.faults.fail_responses = 1
     server.faults.failure = failure
     client, conn = await open_client(server)
-    await ask(client)
+    await client.ask()
     done = (await client.until("response.done"))["response"]
     assert done["status"] == "failed"
     assert done["status_details"]["error"]["code"] == failure
     assert done["output"] == []
-    await ask(client, "again")
+    await client.ask("again")
     assert (await client.until("response.done"))["response"]["status"] == "completed"
     await conn.close()

@@ -9,11 +9,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openai import AsyncOpenAI
 
 from voice_tui.server.app import start_server
 
-from .support import Client, b64, make_components, voiced
+from .support import b64, make_components, open_client, voiced
 
 EVENT_TYPES = [
     "session.update",
@@ -89,10 +88,7 @@ events = st.lists(
 async def scenario(stream: list[dict[str, Any]]) -> None:
     server = await start_server(components=make_components())
     try:
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
+        async with open_client(server) as client:
             # some real audio first, so appends, commits and truncates have something to act on
             await client.send({"type": "input_audio_buffer.append", "audio": b64(voiced(200))})
             for event in stream:

@@ -19,6 +19,7 @@ from .support import (
     ToneSynthesizer,
     hold_replies,
     make_components,
+    open_client,
     silence,
     stream_audio,
     voiced,
@@ -27,24 +28,10 @@ from .support import (
 SENTENCE_1 = "This is sentence number 1 of a long answer."
 
 
-async def say(client: Client, text: str) -> None:
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    await client.until("conversation.item.done")
-
-
 async def first_sentence_spoken(client: Client, server: LocalServer) -> dict[str, Any]:
     """Start a long reply and let exactly its first sentence out; returns response.created."""
     gate = hold_replies(server)
-    await say(client, "tell me something long")
+    await client.say("tell me something long")
     await client.send({"type": "response.create"})
     created = await client.until("response.created")
     gate.grant(1)
@@ -71,7 +58,7 @@ async def test_client_cancel(connect: Any, server: LocalServer) -> None:
     types = [e["type"] for e in client.events]
     assert types.index("response.output_item.done") < types.index("response.done")
     # a new response can start right away
-    await say(client, "hello")
+    await client.say("hello")
     await client.send({"type": "response.create"})
     assert (await client.until("response.done"))["response"]["status"] == "completed"
 
@@ -107,7 +94,7 @@ async def test_barge_in_cancels_then_truncate(connect: Any, server: LocalServer)
 
 async def test_truncate_beyond_the_audio_is_rejected(connect: Any) -> None:
     client: Client = await connect()
-    await say(client, "hi")
+    await client.say("hi")
     await client.send({"type": "response.create"})
     done = (await client.until("response.done"))["response"]
     item = done["output"][0]
@@ -144,7 +131,7 @@ async def test_truncate_beyond_the_audio_is_rejected(connect: Any) -> None:
 
 async def test_truncating_a_user_item_is_rejected(connect: Any) -> None:
     client: Client = await connect()
-    await say(client, "hi")
+    await client.say("hi")
     user_id = client.of("conversation.item.added")[0]["item"]["id"]
     await client.send(
         {
@@ -197,7 +184,7 @@ async def test_out_of_band_response_stays_out_of_the_conversation(
     connect: Any, server: LocalServer
 ) -> None:
     client: Client = await connect()
-    await say(client, "hello")
+    await client.say("hello")
     await client.send(
         {
             "type": "response.create",
@@ -221,9 +208,9 @@ async def test_out_of_band_response_stays_out_of_the_conversation(
 
 async def test_response_with_explicit_input_items(connect: Any, server: LocalServer) -> None:
     client: Client = await connect(output_modalities=["text"])
-    await say(client, "first")
+    await client.say("first")
     first_id = client.of("conversation.item.added")[0]["item"]["id"]
-    await say(client, "second")
+    await client.say("second")
     await client.send(
         {
             "type": "response.create",
@@ -241,7 +228,7 @@ async def test_response_with_explicit_input_items(connect: Any, server: LocalSer
 
 async def test_responder_error_becomes_a_spoken_turn(connect: Any) -> None:
     client: Client = await connect()
-    await say(client, "please fail now")
+    await client.say("please fail now")
     await client.send({"type": "response.create"})
     done = (await client.until("response.done"))["response"]
     assert done["status"] == "completed"
@@ -249,14 +236,14 @@ async def test_responder_error_becomes_a_spoken_turn(connect: Any) -> None:
     assert transcript == ("Let me check. The chat model failed: connection refused by 127.0.0.1:9")
     assert client.of("response.output_audio.delta")
     # and the session goes on
-    await say(client, "hello")
+    await client.say("hello")
     await client.send({"type": "response.create"})
     assert (await client.until("response.done"))["response"]["status"] == "completed"
 
 
 async def test_max_output_tokens_ends_incomplete(connect: Any) -> None:
     client: Client = await connect(max_output_tokens=30, output_modalities=["text"])
-    await say(client, "tell me something long")
+    await client.say("tell me something long")
     await client.send({"type": "response.create"})
     done = (await client.until("response.done"))["response"]
     assert done["status"] == "incomplete"
@@ -267,7 +254,7 @@ async def test_max_output_tokens_ends_incomplete(connect: Any) -> None:
 
 async def test_items_insert_delete_and_history_order(connect: Any, server: LocalServer) -> None:
     client: Client = await connect()
-    await say(client, "b")
+    await client.say("b")
     b_id = client.of("conversation.item.added")[-1]["item"]["id"]
     await client.send(
         {
@@ -324,13 +311,8 @@ async def test_items_insert_delete_and_history_order(connect: Any, server: Local
 async def test_without_a_synthesizer_replies_are_text() -> None:
     server = await start_server(components=make_components(synthesizer=False))
     try:
-        from openai import AsyncOpenAI
-
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
-            await say(client, "hi")
+        async with open_client(server) as client:
+            await client.say("hi")
             await client.send({"type": "response.create"})
             done = (await client.until("response.done"))["response"]
             assert done["output_modalities"] == ["text"]
@@ -342,12 +324,7 @@ async def test_without_a_synthesizer_replies_are_text() -> None:
 async def test_transcription_fails_clearly_without_a_recognizer() -> None:
     server = await start_server(components=make_components(recognizer=False))
     try:
-        from openai import AsyncOpenAI
-
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
+        async with open_client(server) as client:
             await client.send(
                 {
                     "type": "session.update",
@@ -379,7 +356,7 @@ async def test_cancel_mid_sentence_stops_the_synthesiser(connect: Any, server: L
     assert isinstance(synthesizer, ToneSynthesizer)
     synthesizer.chunk_permits = threading.Semaphore(0)
     client: Client = await connect()
-    await say(client, "hello")
+    await client.say("hello")
     await client.send({"type": "response.create"})
     await client.until("response.output_audio.delta")  # the first chunk; the next one waits
     await client.send({"type": "response.cancel"})
@@ -407,13 +384,8 @@ async def test_a_failing_synthesiser_fails_the_response_not_the_session() -> Non
     components = make_components()
     server = await start_server(components=replace(components, synthesizer=BrokenSynthesizer()))
     try:
-        from openai import AsyncOpenAI
-
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
-            await say(client, "hi")
+        async with open_client(server) as client:
+            await client.say("hi")
             await client.send({"type": "response.create"})
             done = (await client.until("response.done"))["response"]
             assert done["status"] == "failed"
@@ -439,13 +411,8 @@ async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas() -> None:
     components = replace(make_components(), synthesizer=TinyChunkSynthesizer())
     server = await start_server(components=components)
     try:
-        from openai import AsyncOpenAI
-
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
-            await say(client, "hi")
+        async with open_client(server) as client:
+            await client.say("hi")
             await client.send({"type": "response.create"})
             await client.until("response.done")
     finally:
@@ -463,7 +430,7 @@ async def test_cancel_closes_the_responder_stream(connect: Any, server: LocalSer
     assert isinstance(synthesizer, ToneSynthesizer) and isinstance(responder, ScriptedResponder)
     synthesizer.chunk_permits = threading.Semaphore(0)
     client: Client = await connect()
-    await say(client, "something long")
+    await client.say("something long")
     await client.send({"type": "response.create"})
     await client.until("response.output_audio.delta")  # mid-sentence, the reply suspended
     await client.send({"type": "response.cancel"})
@@ -481,12 +448,7 @@ async def test_a_failing_recogniser_reports_failed_and_the_turn_goes_on() -> Non
     components = replace(make_components(), recognizer=CrashingRecognizer())
     server = await start_server(components=components)
     try:
-        from openai import AsyncOpenAI
-
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
+        async with open_client(server) as client:
             await client.send(
                 {
                     "type": "session.update",

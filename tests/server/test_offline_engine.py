@@ -6,11 +6,10 @@ import base64
 from pathlib import Path
 
 import numpy as np
-from openai import AsyncOpenAI
 
 from voice_tui.server.app import start_server
 
-from .support import TOOLS, Client, espeak_pcm, silence, stream_audio
+from .support import TOOLS, espeak_pcm, open_client, silence, stream_audio
 
 
 async def test_spoken_question_gets_a_spoken_answer(tmp_path: Path) -> None:
@@ -18,10 +17,7 @@ async def test_spoken_question_gets_a_spoken_answer(tmp_path: Path) -> None:
     try:
         assert server.components.recognizer is not None
         assert server.components.synthesizer is not None
-        sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
-        async with sdk.realtime.connect(model="gpt-realtime") as conn:
-            client = Client(conn)
-            await client.until("session.created")
+        async with open_client(server) as client:
             await client.send(
                 {
                     "type": "session.update",

@@ -88,17 +88,7 @@ async def test_server_close_ends_sessions_with_responses_in_flight() -> None:
     conn = await sdk.realtime.connect(model="gpt-realtime").enter()
     client = Client(conn)
     hold_replies(server)
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "something long"}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
+    await client.ask("something long")
     await client.until("response.created")
     async with asyncio.timeout(10):
         await server.close()
@@ -116,17 +106,7 @@ async def test_old_audio_is_released_but_its_length_remembered() -> None:
             client = Client(conn)
             replies = []
             for n in range(KEEP_AUDIO_ITEMS + 3):
-                await client.send(
-                    {
-                        "type": "conversation.item.create",
-                        "item": {
-                            "type": "message",
-                            "role": "user",
-                            "content": [{"type": "input_text", "text": f"turn {n}"}],
-                        },
-                    }
-                )
-                await client.send({"type": "response.create"})
+                await client.ask(f"turn {n}")
                 replies.append((await client.until("response.done"))["response"]["output"][0])
             session = next(iter(server.sessions))
             kept = [item for item in session.conversation.items if item.audio]

@@ -56,16 +56,7 @@ async def test_session_created_then_updated_with_full_session(connect: Any) -> N
 
 async def test_typed_turn_streams_audio_with_transcript(connect: Any) -> None:
     client: Client = await connect()
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "hello there"}],
-            },
-        }
-    )
+    await client.add_user_text("hello there")
     added = await client.until("conversation.item.added")
     assert added["item"]["content"][0]["text"] == "hello there"
     await client.until("conversation.item.done")
@@ -127,17 +118,7 @@ async def test_spoken_turn_with_server_vad(connect: Any) -> None:
 
 async def test_tool_round_trip(connect: Any) -> None:
     client: Client = await connect(tools=TOOLS, audio={"input": {"turn_detection": None}})
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "what time is it"}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
+    await client.ask("what time is it")
     events = await client.collect_until("response.done")
     args_done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
     assert args_done["name"] == "get_current_time"
@@ -180,17 +161,7 @@ async def test_push_to_talk_commit_and_response(connect: Any) -> None:
 
 async def test_text_modality_streams_text(connect: Any) -> None:
     client: Client = await connect(output_modalities=["text"])
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "hi"}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
+    await client.ask("hi")
     events = await client.collect_until("response.done")
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == "You said: hi. That is all."
@@ -200,7 +171,7 @@ async def test_text_modality_streams_text(connect: Any) -> None:
 
 async def test_tool_choice_none_and_named_function(connect: Any, server: LocalServer) -> None:
     client: Client = await connect(tools=TOOLS, tool_choice="none")
-    await say_text(client, "what time is it")
+    await client.say("what time is it")
     await client.send({"type": "response.create"})
     done = (await client.until("response.done"))["response"]
     assert done["output"][0]["type"] == "message"
@@ -215,20 +186,6 @@ async def test_tool_choice_none_and_named_function(connect: Any, server: LocalSe
     responder = server.components.responder
     assert isinstance(responder, ScriptedResponder)
     assert [t["name"] for t in responder.requests[-1].tools] == ["get_current_time"]
-
-
-async def say_text(client: Client, text: str) -> None:
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    await client.until("conversation.item.done")
 
 
 async def test_speech_is_recognised_while_the_user_speaks(
@@ -264,7 +221,7 @@ async def test_idle_timeout_triggers_a_turn_after_the_reply_played(connect: Any)
     client: Client = await connect(
         audio={"input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}}
     )
-    await say_text(client, "hi")
+    await client.say("hi")
     await client.send({"type": "response.create"})
     done = (await client.until("response.done"))["response"]
     reply_ms = len(audio_bytes(client.events)) // 48

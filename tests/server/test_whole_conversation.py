@@ -38,17 +38,7 @@ async def test_every_event_of_a_conversation_validates(connect: Any, server: Loc
     assert spoken["output"][0]["content"][0]["transcript"].startswith("The tool says")
     # 2. a typed turn, cancelled mid-answer
     gate = hold_replies(server)
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "a long one please"}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
+    await client.ask("a long one please")
     gate.grant(1)
     delta = await client.until("response.output_audio.delta")
     await client.send({"type": "response.cancel"})
