@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AudioChunk, ToolCallFinished, TurnCompleted
-from voice_tui.core.tools import build_registry
 
 from .audio_checks import rms_dbfs
 from .chat_endpoint import ChatEndpoint, Reply, chat_endpoint
-from .engine_events import Events
+from .engine_events import Events, local_engine
 
 
 @pytest.fixture
@@ -38,16 +36,8 @@ async def engine(
             "tools": {"data_dir": str(tmp_path / "tools")},
         }
     )
-    backend = LocalBackend(settings)
-    engine = ConversationEngine(settings, backend, build_registry(settings), None)
-    events = Events()
-    engine.subscribe(events)
-    try:
-        await engine.start()
-        yield engine, events
-    finally:
-        await engine.close()
-        await backend.aclose()
+    async with local_engine(settings) as running:
+        yield running
 
 
 def is_answer(text: str) -> Callable[[TurnCompleted], bool]:

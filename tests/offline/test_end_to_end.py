@@ -8,15 +8,12 @@ built-in responder calls the real get_current_time tool, and espeak-ng speaks th
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
 
-from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
-from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import (
     AudioChunk,
     ErrorRaised,
@@ -25,17 +22,11 @@ from voice_tui.core.events import (
     UserTranscriptFailed,
     UserTranscriptFinal,
 )
-from voice_tui.core.tools import build_registry
 from voice_tui.offline.tts import EspeakSynthesizer
-from voice_tui.server.components import SAMPLE_RATE
 
 from .audio_checks import duration_s, rms_dbfs
-from .engine_events import Events
+from .engine_events import local_engine, silence, speak
 from .phrases import TEST_SPEED, TEST_VOICE, words
-
-
-def silence(ms: int) -> bytes:
-    return b"\0\0" * (SAMPLE_RATE * ms // 1000)
 
 
 async def test_spoken_time_question_is_answered_with_the_time_spoken(tmp_path: Path) -> None:
@@ -46,20 +37,11 @@ async def test_spoken_time_question_is_answered_with_the_time_spoken(tmp_path: P
             "tools": {"data_dir": str(tmp_path / "tools")},
         }
     )
-    backend = LocalBackend(settings)
-    engine = ConversationEngine(settings, backend, build_registry(settings), None)
-    events = Events()
-    engine.subscribe(events)
-    try:
-        await engine.start()
+    async with local_engine(settings) as (engine, events):
         question = b"".join(
             EspeakSynthesizer().synthesize("What time is it?", TEST_VOICE, TEST_SPEED)
         )
-        audio = silence(400) + question + silence(1200)
-        step = SAMPLE_RATE * 2 * 20 // 1000  # 20 ms, as a microphone delivers it
-        for start in range(0, len(audio), step):
-            engine.send_audio(audio[start : start + step])
-            await asyncio.sleep(0)
+        await speak(engine, silence(400) + question + silence(1200))
 
         heard = await events.wait_for(UserTranscriptFinal)
         assert "time" in words(heard.transcript)
@@ -83,9 +65,6 @@ async def test_spoken_time_question_is_answered_with_the_time_spoken(tmp_path: P
         ms_per_char = duration_s(spoken) * 1000 / len(answer.turn.text)
         assert 40 <= ms_per_char <= 120
         assert not [e for e in events.all if isinstance(e, ErrorRaised)]
-    finally:
-        await engine.close()
-        await backend.aclose()
 
 
 async def test_a_language_the_recogniser_lacks_is_reported_not_guessed(tmp_path: Path) -> None:
@@ -96,18 +75,9 @@ async def test_a_language_the_recogniser_lacks_is_reported_not_guessed(tmp_path:
             "tools": {"data_dir": str(tmp_path / "tools")},
         }
     )
-    backend = LocalBackend(settings)
-    engine = ConversationEngine(settings, backend, build_registry(settings), None)
-    events = Events()
-    engine.subscribe(events)
-    try:
-        await engine.start()
+    async with local_engine(settings) as (engine, events):
         speech = b"".join(EspeakSynthesizer().synthesize("Quelle heure est-il ?", "en", 1.0))
-        audio = silence(400) + speech + silence(1200)
-        step = SAMPLE_RATE * 2 * 20 // 1000
-        for start in range(0, len(audio), step):
-            engine.send_audio(audio[start : start + step])
-            await asyncio.sleep(0)
+        await speak(engine, silence(400) + speech + silence(1200))
         failed = await events.wait_for(UserTranscriptFailed)
         assert "only understands English" in failed.message
         assert "session.transcription_language" in failed.message
@@ -115,6 +85,3 @@ async def test_a_language_the_recogniser_lacks_is_reported_not_guessed(tmp_path:
             TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT and bool(e.turn.text)
         )
         assert "didn't catch that" in answer.turn.text
-    finally:
-        await engine.close()
-        await backend.aclose()
