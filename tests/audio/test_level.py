@@ -31,3 +31,16 @@ def test_levels_accumulate_between_takes_and_restart_after() -> None:
     assert not meter.pending
     meter.add(np.zeros(480, np.int16))
     assert meter.take().rms_dbfs == SILENCE_DBFS
+
+
+def test_the_meter_matches_a_direct_computation_at_the_rails() -> None:
+    meter = LevelMeter()
+    block = np.array([-32768, 32767, 0, -1, 1] * 96, np.int16)  # int16 squares overflow
+    for _ in range(3):
+        meter.add(block)
+    meter.add(np.full(120, -32768, np.int16))  # a shorter block reuses the scratch
+    wide = np.concatenate([block, block, block, np.full(120, -32768)]).astype(np.float64)
+    level = meter.take()
+    expected_rms = 20 * math.log10(math.sqrt(np.mean(wide * wide)) / 32768)
+    assert math.isclose(level.rms_dbfs, expected_rms, abs_tol=1e-9)
+    assert level.peak_dbfs == 0.0 and level.clipping

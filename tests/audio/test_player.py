@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_tui.audio.playback import FADE_MS, MAX_JITTER_GROWTH_MS, Player
+from voice_tui.audio.playback import FADE_MS, MAX_JITTER_GROWTH_MS, Player, output_buffering
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock
+from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
 
 RATE = 24_000
@@ -296,3 +297,9 @@ def test_render_observers_see_what_was_handed_and_when() -> None:
     player.remove_render_observer(heard.blocks.append)
     tick(player, clock)
     assert len(heard.blocks) == 3
+
+
+def test_the_latency_setting_in_ms_sets_the_speakers_period_and_buffer() -> None:
+    assert output_buffering(AudioSettings(latency=15), 24_000) == (120, 0.01)  # 3 periods
+    assert output_buffering(AudioSettings(latency=30), 48_000) == (480, 0.02)
+    assert output_buffering(AudioSettings(latency="high", block_ms=20), 24_000) == (480, "high")

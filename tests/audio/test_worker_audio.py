@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voice_tui.audio.render_observer import RenderedBlock
 from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.config.schema import AudioSettings
@@ -218,3 +219,28 @@ def test_reopen_switches_devices_without_a_restart(
     worker.close()
     assert worker.reopen(input_device="default") == status  # closed: nothing reopens
     assert not worker.is_playing()
+
+
+def test_render_observers_follow_playback_and_survive_a_reopen(
+    virtual_audio: VirtualAudio, start_worker: StartWorker
+) -> None:
+    worker, got = start_worker()
+    blocks: list[RenderedBlock] = []
+    worker.add_render_observer(blocks.append)
+    play_pcm(worker, "item_1", "resp_1", tone(0.3))
+    wait_until(lambda: got.finished == ["item_1"], what="playback to finish")
+    runs = [run for block in list(blocks) for run in block.runs]
+    assert {run.item_id for run in runs} == {"item_1"}
+    assert sum(run.count for run in runs) == len(tone(0.3))  # the device runs at 24 kHz
+    assert worker.output_rate == RATE
+    worker.reopen()
+    before = len(blocks)
+    play_pcm(worker, "item_2", "resp_2", tone(0.1))
+    wait_until(lambda: got.finished[-1:] == ["item_2"], what="playback after the reopen")
+    assert any(run.item_id == "item_2" for block in blocks[before:] for run in block.runs)
+    worker.remove_render_observer(blocks.append)
+    count = len(blocks)
+    wait_until(lambda: worker.stats is not None and not worker.is_playing(), what="silence")
+    play_pcm(worker, "item_3", "resp_3", tone(0.1))
+    wait_until(lambda: got.finished[-1:] == ["item_3"], what="playback without observer")
+    assert len(blocks) == count

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from voice_tui.audio.ring import Samples
 
@@ -36,14 +37,20 @@ class LevelMeter:
         self._count = 0
         self._peak = 0
         self._clipped = False
+        self._squares: npt.NDArray[np.int32] = np.empty(0, np.int32)  # scratch, reused
 
     def add(self, samples: Samples) -> None:
-        if len(samples) == 0:
+        """Every block, on the audio worker: no allocation once the scratch is grown."""
+        n = len(samples)
+        if n == 0:
             return
-        wide = samples.astype(np.int64)  # int32 squares overflow in a sum
-        self._sum_squares += float(np.dot(wide, wide))
-        self._count += len(samples)
-        peak = int(np.max(np.abs(wide)))
+        if len(self._squares) < n:
+            self._squares = np.empty(n, np.int32)
+        squares = self._squares[:n]
+        np.multiply(samples, samples, out=squares, dtype=np.int32)  # each fits an int32
+        self._sum_squares += float(squares.sum(dtype=np.int64))  # their sum may not
+        self._count += n
+        peak = max(int(samples.max()), -int(samples.min()))
         self._peak = max(self._peak, peak)
         self._clipped = self._clipped or peak >= CLIP_SAMPLE
 
