@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
+from common.tones import ToneRecognizer, ToneSynthesizer
+from common.tones import tone as tone  # re-exported: the engine tests speak with it
 
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Persona, Settings
@@ -51,54 +51,12 @@ PHRASES = {
 MS_PER_CHAR = 25  # synthesised speech length
 
 
-def tone(freq: float, ms: int, amplitude: float = 0.4) -> bytes:
-    n = SAMPLE_RATE * ms // 1000
-    t = np.arange(n) / SAMPLE_RATE
-    wave = amplitude * np.sin(2 * math.pi * freq * t)
-    return (wave * 32767).astype("<i2").tobytes()
-
-
 def silence(ms: int) -> bytes:
     return b"\x00\x00" * (SAMPLE_RATE * ms // 1000)
 
 
 def phrase_tone(phrase: str) -> float:
     return next(f for f, p in PHRASES.items() if p == phrase)
-
-
-class _ToneStream:
-    def __init__(self) -> None:
-        self._pcm = bytearray()
-
-    def feed(self, pcm: bytes) -> str | None:
-        self._pcm += pcm
-        return None
-
-    def finish(self) -> str:
-        samples = np.frombuffer(bytes(self._pcm), dtype="<i2").astype(np.float64)
-        if samples.size < SAMPLE_RATE // 20 or np.abs(samples).max() < 500:
-            return ""
-        spectrum = np.abs(np.fft.rfft(samples))
-        peak = float(np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE)[int(spectrum.argmax())])
-        nearest = min(PHRASES, key=lambda f: abs(f - peak))
-        return PHRASES[nearest] if abs(nearest - peak) < 30 else ""
-
-
-class ToneRecognizer:
-    name = "test-tones"
-
-    def start(self, language: str | None = None, prompt: str | None = None) -> _ToneStream:
-        return _ToneStream()
-
-
-class ToneSynthesizer:
-    name = "test-tone-voice"
-
-    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
-        pcm = tone(300.0, max(MS_PER_CHAR * len(text), 40), amplitude=0.2)
-        step = SAMPLE_RATE * 2 * 40 // 1000  # 40 ms chunks
-        for i in range(0, len(pcm), step):
-            yield pcm[i : i + step]
 
 
 class RuleResponder:
@@ -136,7 +94,11 @@ class RuleResponder:
 
 
 def tone_components() -> Components:
-    return Components(ToneRecognizer(), ToneSynthesizer(), RuleResponder())
+    return Components(
+        ToneRecognizer("test-tones", PHRASES, min_ms=50, min_peak=500),
+        ToneSynthesizer("test-tone-voice", MS_PER_CHAR),
+        RuleResponder(),
+    )
 
 
 # --------------------------------------------------------------------------- tools

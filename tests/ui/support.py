@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tomli_w
+from common.tones import ToneRecognizer, ToneSynthesizer
 from textual.pilot import Pilot
 
 from tests.ui.conftest import fixed_clock
 from voice_tui.config.loader import LoadedSettings, load_settings
 from voice_tui.server.app import LocalServer
 from voice_tui.server.components import (
-    SAMPLE_RATE,
     ChatMessage,
     Components,
     FunctionCallPiece,
@@ -44,44 +42,6 @@ STORY_OPENING = (
     "told the people who typed to it what the weather would be like. "
 )
 HOST_INSTRUCTIONS = "You take bookings for The Wild Brunch."
-
-
-class ToneSynthesizer:
-    name = "ui-test-tones"
-
-    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
-        n = SAMPLE_RATE * max(20 * len(text), 40) // 1000
-        wave = 0.2 * np.sin(2 * math.pi * 300.0 * np.arange(n) / SAMPLE_RATE)
-        pcm = (wave * 32767).astype("<i2").tobytes()
-        step = SAMPLE_RATE * 2 * 40 // 1000
-        for i in range(0, len(pcm), step):
-            yield pcm[i : i + step]
-
-
-class _ToneStream:
-    def __init__(self) -> None:
-        self._pcm = bytearray()
-
-    def feed(self, pcm: bytes) -> str | None:
-        self._pcm += pcm
-        return None
-
-    def finish(self) -> str:
-        samples = np.frombuffer(bytes(self._pcm), dtype="<i2").astype(np.float64)
-        if samples.size < SAMPLE_RATE // 10 or np.abs(samples).max() < 1000:
-            return ""
-        spectrum = np.abs(np.fft.rfft(samples))
-        peak = np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE)[int(spectrum.argmax())]
-        return HEARD_PHRASE if abs(peak - HEARD_TONE_HZ) < 30 else ""
-
-
-class ToneRecognizer:
-    """Really listens: a transcript only comes out when the tone arrived intact."""
-
-    name = "ui-test-tones"
-
-    def start(self, language: str | None = None, prompt: str | None = None) -> _ToneStream:
-        return _ToneStream()
 
 
 class KeywordResponder:
@@ -115,7 +75,11 @@ class KeywordResponder:
 
 def components(responder: KeywordResponder) -> Components:
     return Components(
-        recognizer=ToneRecognizer(), synthesizer=ToneSynthesizer(), responder=responder
+        recognizer=ToneRecognizer(
+            "ui-test-tones", {HEARD_TONE_HZ: HEARD_PHRASE}, min_ms=100, min_peak=1000
+        ),
+        synthesizer=ToneSynthesizer("ui-test-tones", 20),
+        responder=responder,
     )
 
 
