@@ -7,12 +7,14 @@ the command under test calls `asyncio.run` itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import threading
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -40,15 +42,16 @@ def _no_cloud_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def tone_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+S = TypeVar("S", LocalServer, ChaosServer)
+
+
+@contextlib.contextmanager
+def served_from_a_thread(start: Callable[[], Coroutine[Any, Any, S]]) -> Iterator[S]:
+    """The server on its own loop in a thread; the command under test runs its own."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    server = asyncio.run_coroutine_threadsafe(
-        start_server(components=tone_components(), api_key=KEY, models=["gpt-realtime"]), loop
-    ).result(10)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
         yield server
     finally:
@@ -56,6 +59,15 @@ def tone_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.fixture
+def tone_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    with served_from_a_thread(
+        lambda: start_server(components=tone_components(), api_key=KEY, models=["gpt-realtime"])
+    ) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        yield server
 
 
 def write_tone_wav(
@@ -307,20 +319,11 @@ def test_run_ends_when_the_assistant_ends_the_conversation(
 @pytest.fixture
 def chaos_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosServer]:
     """The tone server with chaos hooks (it keeps what every session received)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = asyncio.run_coroutine_threadsafe(
-        start_chaos_server(tone_components(), api_key=KEY, models=["gpt-realtime"]), loop
-    ).result(10)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    try:
+    with served_from_a_thread(
+        lambda: start_chaos_server(tone_components(), api_key=KEY, models=["gpt-realtime"])
+    ) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
         yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def test_run_voice_flag_beats_the_persona_voice(
