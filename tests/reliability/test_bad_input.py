@@ -14,6 +14,7 @@ from core.engine_support import (
     TEST_PERSONA,
     Recorder,
     ScriptedPlayback,
+    engine_factory,
     make_registry,
     tone_components,
 )
@@ -125,42 +126,37 @@ MARKER = '{"type":"rate_limits.updated","rate_limits":[{"name":"marker","limit":
 async def over_socket(stream: list[bytes | str], data_dir: Path) -> None:
     chaos = await start_chaos_server(tone_components(), api_key=API_KEY, models=[MODEL])
     settings_ = engine_settings(chaos.base_url, data_dir)
-    backend = OpenAIBackend(settings_)
-    engine = ConversationEngine(settings_, backend, make_registry(settings_), policy=FAST)
-    rec = Recorder()
-    engine.subscribe(rec)
     try:
-        await engine.start()
-        (session,) = chaos.sessions
-        for raw in stream:
-            await inject(session, raw)
-        await inject(session, MARKER)
-        await rec.wait_for(
-            RateLimitsChanged, lambda e: bool(e.limits) and e.limits[0].name == "marker"
-        )
-        check_consistent(engine, rec)
-        if engine.ended:  # the stream said something fatal: it must be said clearly
-            ended = rec.of(ConversationEnded)[0]
-            fatal = [e for e in rec.of(ErrorRaised) if e.fatal]
-            assert fatal and ended.reason == f"error: {fatal[0].message}"
-            return
-        mark = len(rec.events)
-        for _ in range(50):  # (a reconnect may be under way: then the send is refused)
-            if engine.connected:
-                break
-            await asyncio.sleep(0.1)
-        await engine.send_text("hello there")
-        done: Any = await rec.wait_for(
-            TurnCompleted,
-            lambda e: e.turn.role is Role.ASSISTANT and e.turn.text.startswith("You said:"),
-            after=mark,
-            within_s=15,
-        )
-        assert done.turn.text
-        check_consistent(engine, rec)
+        async with engine_factory(settings_, default_policy=FAST) as make_engine:
+            engine, rec = await make_engine()
+            (session,) = chaos.sessions
+            for raw in stream:
+                await inject(session, raw)
+            await inject(session, MARKER)
+            await rec.wait_for(
+                RateLimitsChanged, lambda e: bool(e.limits) and e.limits[0].name == "marker"
+            )
+            check_consistent(engine, rec)
+            if engine.ended:  # the stream said something fatal: it must be said clearly
+                ended = rec.of(ConversationEnded)[0]
+                fatal = [e for e in rec.of(ErrorRaised) if e.fatal]
+                assert fatal and ended.reason == f"error: {fatal[0].message}"
+                return
+            mark = len(rec.events)
+            for _ in range(50):  # (a reconnect may be under way: then the send is refused)
+                if engine.connected:
+                    break
+                await asyncio.sleep(0.1)
+            await engine.send_text("hello there")
+            done: Any = await rec.wait_for(
+                TurnCompleted,
+                lambda e: e.turn.role is Role.ASSISTANT and e.turn.text.startswith("You said:"),
+                after=mark,
+                within_s=15,
+            )
+            assert done.turn.text
+            check_consistent(engine, rec)
     finally:
-        await engine.close()
-        await backend.aclose()
         await chaos.close()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core.engine_support import API_KEY, MODEL, Recorder, make_registry, tone_components
+from core.engine_support import API_KEY, MODEL, engine_factory, tone_components
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import AsyncOpenAI
@@ -19,9 +19,7 @@ from openai.types.realtime import RealtimeErrorEvent, RealtimeServerEvent
 from pydantic import TypeAdapter
 from websockets.exceptions import ConnectionClosed
 
-from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.core.conversation import Role
-from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import TurnCompleted
 from voice_tui.server.app import LocalServer, start_server
 
@@ -82,20 +80,13 @@ async def open_raw(server: LocalServer) -> RawClient:
 
 
 async def engine_conversation(settings_: Any, text: str) -> str:
-    backend = OpenAIBackend(settings_)
-    engine = ConversationEngine(settings_, backend, make_registry(settings_), policy=FAST)
-    rec = Recorder()
-    engine.subscribe(rec)
-    try:
-        await engine.start()
+    async with engine_factory(settings_, default_policy=FAST) as make_engine:
+        engine, rec = await make_engine()
         await engine.send_text(text)
         done = await rec.wait_for(
             TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT, within_s=20
         )
         return done.turn.text
-    finally:
-        await engine.close()
-        await backend.aclose()
 
 
 BAD_INPUTS: list[tuple[str, str]] = [
