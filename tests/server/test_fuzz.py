@@ -86,30 +86,29 @@ events = st.lists(
 
 
 async def scenario(stream: list[dict[str, Any]]) -> None:
-    server = await start_server(components=make_components())
-    try:
-        async with open_client(server) as client:
-            # some real audio first, so appends, commits and truncates have something to act on
-            await client.send({"type": "input_audio_buffer.append", "audio": b64(voiced(200))})
-            for event in stream:
-                await client.send(event)
-            marker = {"type": "conversation.item.retrieve", "item_id": "marker", "event_id": "m"}
-            await client.send(marker)
-            while True:  # everything before the marker has been handled (each event validated)
-                event = await client.recv(wait_s=20)
-                if event["type"] == "error" and event["error"]["event_id"] == "m":
-                    break
-            blamed_self = [
-                e for e in client.of("error") if e["error"]["type"] != "invalid_request_error"
-            ]
-            assert not blamed_self, json.dumps(blamed_self)[:500]
-            await client.send(
-                {"type": "session.update", "session": {"type": "realtime", "instructions": "Hi"}}
-            )
-            updated = await client.until("session.updated", wait_s=20)
-            assert updated["session"]["instructions"] == "Hi"
-    finally:
-        await server.close()
+    async with (
+        await start_server(components=make_components()) as server,
+        open_client(server) as client,
+    ):
+        # some real audio first, so appends, commits and truncates have something to act on
+        await client.send({"type": "input_audio_buffer.append", "audio": b64(voiced(200))})
+        for event in stream:
+            await client.send(event)
+        marker = {"type": "conversation.item.retrieve", "item_id": "marker", "event_id": "m"}
+        await client.send(marker)
+        while True:  # everything before the marker has been handled (each event validated)
+            event = await client.recv(wait_s=20)
+            if event["type"] == "error" and event["error"]["event_id"] == "m":
+                break
+        blamed_self = [
+            e for e in client.of("error") if e["error"]["type"] != "invalid_request_error"
+        ]
+        assert not blamed_self, json.dumps(blamed_self)[:500]
+        await client.send(
+            {"type": "session.update", "session": {"type": "realtime", "instructions": "Hi"}}
+        )
+        updated = await client.until("session.updated", wait_s=20)
+        assert updated["session"]["instructions"] == "Hi"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -309,46 +309,44 @@ async def test_items_insert_delete_and_history_order(connect: Any, server: Local
 
 
 async def test_without_a_synthesizer_replies_are_text() -> None:
-    server = await start_server(components=make_components(synthesizer=False))
-    try:
-        async with open_client(server) as client:
-            await client.say("hi")
-            await client.send({"type": "response.create"})
-            done = (await client.until("response.done"))["response"]
-            assert done["output_modalities"] == ["text"]
-            assert done["output"][0]["content"][0]["text"] == "You said: hi. That is all."
-    finally:
-        await server.close()
+    async with (
+        await start_server(components=make_components(synthesizer=False)) as server,
+        open_client(server) as client,
+    ):
+        await client.say("hi")
+        await client.send({"type": "response.create"})
+        done = (await client.until("response.done"))["response"]
+        assert done["output_modalities"] == ["text"]
+        assert done["output"][0]["content"][0]["text"] == "You said: hi. That is all."
 
 
 async def test_transcription_fails_clearly_without_a_recognizer() -> None:
-    server = await start_server(components=make_components(recognizer=False))
-    try:
-        async with open_client(server) as client:
-            await client.send(
-                {
-                    "type": "session.update",
-                    "session": {
-                        "type": "realtime",
-                        "audio": {
-                            "input": {
-                                "transcription": {"model": "whisper-1"},
-                                "turn_detection": None,
-                            }
-                        },
+    async with (
+        await start_server(components=make_components(recognizer=False)) as server,
+        open_client(server) as client,
+    ):
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {
+                            "transcription": {"model": "whisper-1"},
+                            "turn_detection": None,
+                        }
                     },
-                }
-            )
-            await client.until("session.updated")
-            await stream_audio(client, voiced(500))
-            await client.send({"type": "input_audio_buffer.commit"})
-            failed = await client.until("conversation.item.input_audio_transcription.failed")
-            assert "no speech recogniser" in failed["error"]["message"]
-            await client.send({"type": "response.create"})
-            done = await asyncio.wait_for(client.until("response.done"), 10)
-            assert done["response"]["status"] == "completed"
-    finally:
-        await server.close()
+                },
+            }
+        )
+        await client.until("session.updated")
+        await stream_audio(client, voiced(500))
+        await client.send({"type": "input_audio_buffer.commit"})
+        failed = await client.until("conversation.item.input_audio_transcription.failed")
+        assert "no speech recogniser" in failed["error"]["message"]
+        await client.send({"type": "response.create"})
+        done = await asyncio.wait_for(client.until("response.done"), 10)
+        assert done["response"]["status"] == "completed"
 
 
 async def test_cancel_mid_sentence_stops_the_synthesiser(connect: Any, server: LocalServer) -> None:
@@ -382,20 +380,21 @@ class BrokenSynthesizer(ToneSynthesizer):
 
 async def test_a_failing_synthesiser_fails_the_response_not_the_session() -> None:
     components = make_components()
-    server = await start_server(components=replace(components, synthesizer=BrokenSynthesizer()))
-    try:
-        async with open_client(server) as client:
-            await client.say("hi")
-            await client.send({"type": "response.create"})
-            done = (await client.until("response.done"))["response"]
-            assert done["status"] == "failed"
-            assert "speech engine crashed" in done["status_details"]["error"]["message"]
-            assert done["output"][0]["status"] == "incomplete"
-            # the next response is tried again on the same session
-            await client.send({"type": "response.create"})
-            assert (await client.until("response.done"))["response"]["status"] == "failed"
-    finally:
-        await server.close()
+    async with (
+        await start_server(
+            components=replace(components, synthesizer=BrokenSynthesizer())
+        ) as server,
+        open_client(server) as client,
+    ):
+        await client.say("hi")
+        await client.send({"type": "response.create"})
+        done = (await client.until("response.done"))["response"]
+        assert done["status"] == "failed"
+        assert "speech engine crashed" in done["status_details"]["error"]["message"]
+        assert done["output"][0]["status"] == "incomplete"
+        # the next response is tried again on the same session
+        await client.send({"type": "response.create"})
+        assert (await client.until("response.done"))["response"]["status"] == "failed"
 
 
 class TinyChunkSynthesizer(ToneSynthesizer):
@@ -409,14 +408,10 @@ class TinyChunkSynthesizer(ToneSynthesizer):
 
 async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas() -> None:
     components = replace(make_components(), synthesizer=TinyChunkSynthesizer())
-    server = await start_server(components=components)
-    try:
-        async with open_client(server) as client:
-            await client.say("hi")
-            await client.send({"type": "response.create"})
-            await client.until("response.done")
-    finally:
-        await server.close()
+    async with await start_server(components=components) as server, open_client(server) as client:
+        await client.say("hi")
+        await client.send({"type": "response.create"})
+        await client.until("response.done")
     sizes = [len(base64.b64decode(e["delta"])) for e in client.of("response.output_audio.delta")]
     assert sum(sizes) // 48 == (len("You said: hi.") + len("That is all.")) * MS_PER_CHAR
     assert sizes[0] == 480  # the first audio is not held back
@@ -446,22 +441,18 @@ class CrashingRecognizer(FixedRecognizer):
 
 async def test_a_failing_recogniser_reports_failed_and_the_turn_goes_on() -> None:
     components = replace(make_components(), recognizer=CrashingRecognizer())
-    server = await start_server(components=components)
-    try:
-        async with open_client(server) as client:
-            await client.send(
-                {
-                    "type": "session.update",
-                    "session": {
-                        "type": "realtime",
-                        "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-                    },
-                }
-            )
-            await stream_audio(client, silence(300) + voiced(600) + silence(700))
-            failed = await client.until("conversation.item.input_audio_transcription.failed")
-            assert "acoustic model is missing" in failed["error"]["message"]
-            done = (await client.until("response.done"))["response"]
-            assert done["status"] == "completed"
-    finally:
-        await server.close()
+    async with await start_server(components=components) as server, open_client(server) as client:
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                },
+            }
+        )
+        await stream_audio(client, silence(300) + voiced(600) + silence(700))
+        failed = await client.until("conversation.item.input_audio_transcription.failed")
+        assert "acoustic model is missing" in failed["error"]["message"]
+        done = (await client.until("response.done"))["response"]
+        assert done["status"] == "completed"

@@ -13,8 +13,7 @@ from .support import TOOLS, espeak_pcm, open_client, silence, stream_audio
 
 
 async def test_spoken_question_gets_a_spoken_answer(tmp_path: Path) -> None:
-    server = await start_server()  # components None: the offline engine
-    try:
+    async with await start_server() as server:  # components None: the offline engine
         assert server.components.recognizer is not None
         assert server.components.synthesizer is not None
         async with open_client(server) as client:
@@ -51,5 +50,3 @@ async def test_spoken_question_gets_a_spoken_answer(tmp_path: Path) -> None:
             assert len(samples) > 24_000  # more than a second of speech
             assert 20 * np.log10(np.sqrt(np.mean(samples**2))) > -40  # and not silence
             assert first["content"][0]["transcript"].strip()
-    finally:
-        await server.close()

@@ -44,8 +44,7 @@ async def sessions_ended(server: LocalServer) -> None:
 
 
 async def test_many_sessions_leave_no_threads_or_tasks() -> None:
-    server = await start_server(components=make_components())
-    try:
+    async with await start_server(components=make_components()) as server:
         sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
         # one warm-up session: the executor's worker threads are created once
         async with sdk.realtime.connect(model="gpt-realtime") as conn:
@@ -77,8 +76,6 @@ async def test_many_sessions_leave_no_threads_or_tasks() -> None:
         assert tasks_after <= tasks
         assert not [t for t in threading.enumerate() if t.name == "server-asr"]
         assert not server.sessions
-    finally:
-        await server.close()
 
 
 async def test_server_close_ends_sessions_with_responses_in_flight() -> None:
@@ -99,8 +96,7 @@ async def test_server_close_ends_sessions_with_responses_in_flight() -> None:
 
 
 async def test_old_audio_is_released_but_its_length_remembered() -> None:
-    server = await start_server(components=make_components())
-    try:
+    async with await start_server(components=make_components()) as server:
         sdk = AsyncOpenAI(api_key="x", base_url=server.base_url)
         async with sdk.realtime.connect(model="gpt-realtime") as conn:
             client = Client(conn)
@@ -135,5 +131,3 @@ async def test_old_audio_is_released_but_its_length_remembered() -> None:
             assert done["usage"]["input_token_details"]["audio_tokens"] >= (
                 (KEEP_AUDIO_ITEMS + 2) * length_ms // 50
             )
-    finally:
-        await server.close()
