@@ -5,11 +5,11 @@ Reports JSON lines; commands on stdin: `say TEXT`, `reopen`, `quit`."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import threading
 from pathlib import Path
 
+from common.json_lines import emit
 from core.engine_support import API_KEY, MODEL, TEST_PERSONA, Recorder, tone_components
 
 from voice_tui.audio.status import AudioStatus
@@ -19,10 +19,6 @@ from voice_tui.core.conversation import Role
 from voice_tui.core.events import Phase, PhaseChanged, TurnCompleted
 from voice_tui.runtime import build_runtime
 from voice_tui.server.app import start_server
-
-
-def emit(kind: str, **data: object) -> None:
-    print(json.dumps({"kind": kind, **data}), flush=True)
 
 
 def emit_status(status: AudioStatus) -> None:

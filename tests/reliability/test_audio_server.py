@@ -4,56 +4,26 @@ devices are reopened without a restart, also when none was there at startup."""
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import shutil
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from audio.virtual import VIRTUAL_AUDIO
+from common.json_lines import JsonLinesProcess
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class RuntimeProbe:
+class RuntimeProbe(JsonLinesProcess):
+    """runtime_probe.py in a subprocess."""
+
     def __init__(self, env: dict[str, str], data_dir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("runtime_probe.py")), str(data_dir)],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                self.lines.put(json.loads(line))
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
-    def next(self, kind: str, timeout: float = 30) -> dict[str, Any]:
-        while True:
-            try:
-                message = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"the probe said no {kind!r}") from None
-            if message["kind"] == kind:
-                return message
+        script = Path(__file__).with_name("runtime_probe.py")
+        super().__init__(script, str(data_dir), env=env, cwd=REPO, timeout_s=30)
 
     def say(self, text: str) -> dict[str, Any]:
         self.send(f"say {text}")
