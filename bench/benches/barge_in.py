@@ -82,8 +82,9 @@ async def run(ctx: Context) -> list[BenchResult]:
         Target("<=", block_ms),
         note=f"target: one block ({block_ms} ms)",
         miss_note=(
-            "What the device already holds plays out first (its buffer, ~60 ms here: "
-            "see 'device buffer' in wire_to_speaker); voice-tui's part is the next row."
+            "What the device already holds plays out first (its buffer: audio.latency, see "
+            "'device buffer' in wire_to_speaker), after the wait for the next callback (a "
+            "third of it) and the 5 ms fade; voice-tui's part is the next row."
         ),
     )
     result.add_distribution(
