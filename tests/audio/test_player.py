@@ -303,3 +303,21 @@ def test_the_latency_setting_in_ms_sets_the_speakers_period_and_buffer() -> None
     assert output_buffering(AudioSettings(latency=15), 24_000) == (120, 0.01)  # 3 periods
     assert output_buffering(AudioSettings(latency=30), 48_000) == (480, 0.02)
     assert output_buffering(AudioSettings(latency="high", block_ms=20), 24_000) == (480, "high")
+
+
+def test_a_resampled_response_that_ran_out_is_not_resumed_by_the_filters_tail() -> None:
+    clock = FakeClock()
+    player = Player(48_000, 960, jitter_ms=0, clock=clock)
+    blocks: list[RenderedBlock] = []
+    player.add_render_observer(blocks.append)
+    player.play(chunk("a", "r", constant(30)))
+    for _ in range(4):  # plays, then runs out
+        player.render(np.zeros(960, np.int16), clock.t, clock.t)
+        clock.t += 0.02
+    player.flush_idle(clock.t + 1)  # chunks stopped long ago: the filter's tail
+    for _ in range(2):
+        player.render(np.zeros(960, np.int16), clock.t, clock.t)
+        clock.t += 0.02
+    assert player.underruns == 0
+    runs = [run for block in blocks for run in block.runs]
+    assert all(b.start == a.start + a.count for a, b in itertools.pairwise(runs))  # no gap

@@ -138,10 +138,20 @@ class Player:
         self._enqueue(chunk.item_id, chunk.content_index, chunk.response_id, len(pcm), samples)
 
     def _enqueue(
-        self, item_id: str, content_index: int, response_id: str, received: int, samples: Samples
+        self,
+        item_id: str,
+        content_index: int,
+        response_id: str,
+        received: int,
+        samples: Samples,
+        only_if_flowing: bool = False,
     ) -> None:
         with self._lock:
             if response_id in self._dropped:
+                return
+            if only_if_flowing and not (self._playing or self._segments):
+                # The stream already ran out: the filter's last millisecond after a
+                # silence would only be a click and a gap.
                 return
             item = self._items.get(item_id)
             if item is None:
@@ -180,7 +190,7 @@ class Player:
             self._resampler = StreamResampler(TARGET_RATE, self.rate)
             last = self._last_chunk
         if last is not None and len(tail):
-            self._enqueue(last[0], last[1], last[2], 0, tail)
+            self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
 
     def interrupt(self) -> HeardAudio | None:
         with self._lock:
