@@ -130,8 +130,9 @@ def test_read_wav_converts_to_24k_mono(
     ("content", "message"),
     [
         (None, "no such file"),
-        (b"this is a text file, not a recording\n", "is not a PCM WAV file"),
-        (b"", "is not a PCM WAV file"),
+        (b"this is a text file, not a recording\n", "is not a PCM WAV file \\(file does"),
+        (b"hello\n", "is not a PCM WAV file \\(it ends before its header does\\)"),
+        (b"", "is not a PCM WAV file \\(it ends before its header does\\)"),
     ],
 )
 def test_read_wav_errors(tmp_path: Path, content: bytes | None, message: str) -> None:

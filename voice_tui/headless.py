@@ -73,7 +73,8 @@ def read_wav(path: Path) -> bytes:
         raise AudioFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except (wave.Error, EOFError) as exc:
         raise AudioFileError(
-            f"{path} is not a PCM WAV file ({exc or 'it ends too early'}); convert it, e.g. "
+            f"{path} is not a PCM WAV file ({str(exc) or 'it ends before its header does'}); "
+            "convert it, e.g. "
             "`sox input -b 16 output.wav`"
         ) from None
     if width not in (1, 2, 3, 4):
