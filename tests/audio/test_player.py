@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_tui.audio.playback import FADE_MS, MAX_JITTER_GROWTH_MS, Player, output_buffering
+from voice_tui.audio.playback import (
+    MAX_JITTER_GROWTH_MS,
+    Player,
+    fade_samples,
+    output_buffering,
+)
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
@@ -82,19 +87,27 @@ def test_heard_counts_only_what_reached_the_dac() -> None:
 
 
 def test_interrupt_fades_within_one_block_and_drops_the_rest_of_the_response() -> None:
+    loud = 30_000  # near full scale: where a click would be worst
     player = Player(RATE, BLOCK, jitter_ms=0)
-    player.play(chunk("a", "r", constant(1000)))
+    player.play(chunk("a", "r", constant(1000, loud)))
     for _ in range(10):
         render(player)  # 200 ms handed to the device
     heard = player.interrupt()
     assert heard is not None
     assert heard.item_id == "a"
-    assert heard.heard_ms == 200 + FADE_MS  # what was handed, plus the fade
+    fade = fade_samples(RATE)
+    assert 60 <= fade < BLOCK // 4  # a real fade, and silence well within one block
+    assert heard.heard_ms == round((RATE // 5 + fade) * 1000 / RATE)  # handed, plus the fade
     assert heard.received_ms == 1000
     assert not heard.finished
     out = render(player)
-    fade = RATE * FADE_MS // 1000
-    assert out[0] == 1000 and (np.diff(out[:fade].astype(int)) <= 0).all() and out[fade - 1] < 100
+    assert out[0] == loud
+    steps = np.diff(out[: fade + 1].astype(int))  # through the first silent sample
+    assert (steps <= 0).all()
+    # No click: a hard stop would step by `loud` at once; the raised cosine's steepest
+    # step is pi/2 of a linear ramp's.
+    assert np.abs(steps).max() <= loud * np.pi / (2 * fade) + 1
+    assert abs(int(out[fade - 1])) < loud // 100  # all but silent at the fade's end
     assert not out[fade:].any()
     player.play(chunk("a", "r", constant(100)))  # late audio of the interrupted response
     assert player.chunks_dropped == 1

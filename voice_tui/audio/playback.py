@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock, RenderObserver
@@ -42,13 +43,27 @@ from voice_tui.core.ports import HeardAudio
 
 log = logging.getLogger(__name__)
 
-FADE_MS = 5  # an interruption fades out over this long: no click
+# An interruption fades out over this long: no click, and short enough that barge-in
+# reaches silence within one block (a raised-cosine ramp of >= 60 samples at 24 kHz).
+FADE_MS = 2.5
 REFERENCE_SECONDS = 2.0
 MAX_ITEMS = 64  # accounts of past items kept for heard()
 MAX_DROPPED_RESPONSES = 64
 JITTER_STEP_MS = 20  # the prebuffer grows this much after each underrun in a response
 MAX_JITTER_GROWTH_MS = 120  # and at most this much
 FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
+
+
+def fade_samples(rate: int) -> int:
+    """Length of the interrupt fade at `rate` (60 samples at 24 kHz)."""
+    return round(rate * FADE_MS / 1000)
+
+
+def fade_ramp(n: int) -> npt.NDArray[np.float32]:
+    """Gains 1 -> 0 over `n` samples (the next sample is silence) on a raised cosine:
+    no corner at either end, so no click even at full scale."""
+    k = np.arange(n, dtype=np.float64)
+    return (0.5 * (1.0 + np.cos(np.pi * k / n))).astype(np.float32)
 
 
 @dataclass(slots=True)
@@ -100,8 +115,8 @@ class Player:
         self._last_item: str | None = None  # item whose samples were handed last
         self._starved_response: str | None = None  # left a block short while playing it
         self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted responses
-        fade_len = rate * FADE_MS // 1000
-        self._ramp = np.linspace(1.0, 0.0, fade_len, endpoint=False, dtype=np.float32)
+        fade_len = fade_samples(rate)
+        self._ramp = fade_ramp(fade_len)
         self._fade: Samples = np.zeros(fade_len, dtype=np.int16)
         self._fade_len = 0
         self._fade_item: str | None = None
