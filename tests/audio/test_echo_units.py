@@ -13,6 +13,7 @@ import pytest
 import soxr
 
 from voice_tui.audio.echo import (
+    BYPASS_TAIL_MS,
     EchoCanceller,
     HalfDuplexGate,
     make_mic_processor,
@@ -25,6 +26,7 @@ from voice_tui.audio.ring import SampleRing, Samples
 from voice_tui.config.schema import AudioSettings, Settings
 
 from .signals import read_wav, speech_wav
+from .test_echo_e2e import MIN_ERLE_DB
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
@@ -390,3 +392,82 @@ def test_far_field_noise_reduction_is_suggested_with_aec_unless_chosen() -> None
     assert suggested_noise_reduction(chosen) == "near_field"
     headphones = Settings.model_validate({"audio": {"echo": "off"}})
     assert suggested_noise_reduction(headphones) == "near_field"
+
+
+# -- bypass while the speaker is silent ------------------------------------------------
+
+
+def run_blocks(
+    aec: EchoCanceller, line: Timeline, mic: Samples
+) -> tuple[list[Samples], list[Samples], list[bool]]:
+    """Like `simulate`, keeping each block sent and whether it was bypassed."""
+    blocks, sent, bypassed = [], [], []
+    for i in range(0, len(mic) - BLOCK + 1, BLOCK):
+        block = mic[i : i + BLOCK]
+        blocks.append(block)
+        sent.append(aec.process(block, line.mic_block()))
+        bypassed.append(aec.state.bypassed)
+    return blocks, sent, bypassed
+
+
+def test_bypass_engages_after_the_echo_tail_and_passes_a_copy_of_the_mic() -> None:
+    talk = noise(RATE, 6000, 1)
+    far = np.concatenate([np.zeros(RATE // 2, np.int16), talk, np.zeros(RATE * 3, np.int16)])
+    line = Timeline(far)
+    mic = echo_of(line, RATE * 3, delay_ms=40, gain=0.25) + noise(RATE * 3, 30, 2)
+    aec = EchoCanceller(Tap(line.ring))
+    blocks, sent, bypassed = run_blocks(aec, line, mic)
+    # The aligned far end (20 ms lead) falls silent at this mic block...
+    lead = RATE * 20 // 1000  # the canceller's default
+    silent_from = -(-(RATE // 2 + RATE - line.far_index(0) - lead) // BLOCK)
+    first = bypassed.index(True)
+    tail_blocks = (20 + BYPASS_TAIL_MS) * RATE // 1000 // BLOCK
+    assert not any(bypassed[: silent_from + tail_blocks - 1])  # ...and the echo dies out
+    assert first <= silent_from + tail_blocks + 1
+    assert all(bypassed[first:])
+    for block, out in zip(blocks[first:], sent[first:], strict=True):
+        assert out.dtype == np.int16 and np.array_equal(out, block)
+        assert not np.shares_memory(out, block)  # a copy, as from the canceller
+    stats = aec.stats
+    assert stats.bypassed_frames == (len(blocks) - first) * BLOCK // FRAME
+    assert stats.frames == len(blocks) * BLOCK // FRAME  # processed and bypassed
+    assert aec.state.bypassed and not aec.state.suppressing and not aec.state.far_active
+
+
+def test_bypass_ends_with_the_first_block_of_far_end_audio() -> None:
+    quiet = np.zeros(RATE * 2, np.int16)
+    far = np.concatenate([quiet, noise(RATE, 6000, 1), quiet])
+    line = Timeline(far)
+    recording = EchoRecording()
+    aec = EchoCanceller(Tap(line.ring), monitor=recording)
+    _, _, bypassed = run_blocks(aec, line, noise(RATE * 2, 30, 2))
+    _, far_seen, _, _ = recording.signals()
+    audible = [bool(far_seen[i : i + BLOCK].any()) for i in range(0, len(far_seen), BLOCK)]
+    start = audible.index(True)
+    assert all(bypassed[start - 5 : start])  # the speaker had long been silent
+    assert not any(bypassed[start:])  # processed from its first audible block on
+
+
+def test_echo_is_cancelled_on_the_first_answer_after_a_long_silence(speech: Samples) -> None:
+    """One answer, 3 s of silence (bypassed), a second answer: AEC3 cancels the second
+    as well as a canceller that never stopped, and the guard sends none of it."""
+    lead_in = np.zeros(RATE // 2, np.int16)
+    far = np.concatenate([lead_in, speech, np.zeros(RATE * 3, np.int16), speech, lead_in])
+    second = len(lead_in) + len(speech) + RATE * 3  # far index where the second starts
+    results = []
+    for tail in (BYPASS_TAIL_MS, None):
+        line = Timeline(far)
+        mic = echo_of(line, len(far) - RATE, delay_ms=40, gain=0.25)
+        recording = EchoRecording()
+        aec = EchoCanceller(Tap(line.ring), monitor=recording, bypass_tail_ms=tail)
+        sent = simulate(aec, line, mic)
+        m, _, cleaned, _ = recording.signals()
+        start = second - line.far_index(0)  # mic index where its echo starts
+        end = start + len(speech)
+        results.append((erle_db(m[start:end], cleaned[start:end]), sent[start:end], aec.stats))
+    (erle, sent_echo, stats), (erle_never, _, _) = results
+    print(f"first answer after silence: ERLE {erle:.1f} dB (never bypassed: {erle_never:.1f})")
+    assert stats.bypassed_frames >= 2 * RATE // FRAME  # most of the 3 s were bypassed
+    assert erle >= MIN_ERLE_DB
+    assert erle >= erle_never - 3.0  # the bypass cost the canceller nothing it had learned
+    assert not sent_echo.any()  # no echo reaches the server

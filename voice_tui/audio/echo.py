@@ -5,7 +5,9 @@ Three modes (`audio.echo`):
 - `aec` (default): WebRTC's AEC3 (pywebrtc-audio) cancels the echo, with the far end
   taken from exactly what the output callback handed to the device and aligned by the
   streams' timestamps (`echo_align`); the residual-echo guard (`echo_guard`) silences
-  what it misses unless near-end speech is clearly above the expected echo.
+  what it misses unless near-end speech is clearly above the expected echo. While the
+  speaker has been silent for longer than any echo lasts, both are bypassed (idle CPU)
+  and resume, with what they learned, as soon as the far end is audible again.
 - `half-duplex`: the mic sends silence while the assistant is audible (the user
   interrupts by key).
 - `off` (headphones): no processor at all.
@@ -16,6 +18,7 @@ The processors run on the audio worker thread (AEC3 is not thread-safe); the UI 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,11 +27,15 @@ from pywebrtc_audio import AudioProcessor
 
 from voice_tui.audio.devices import TARGET_RATE
 from voice_tui.audio.echo_align import FarEndAligner
-from voice_tui.audio.echo_guard import GuardSettings, ResidualEchoGuard, power
+from voice_tui.audio.echo_guard import FRAME, GuardSettings, ResidualEchoGuard, power
 from voice_tui.audio.ring import SampleRing, Samples
 from voice_tui.config.schema import AudioSettings, EchoMode, NoiseReduction, Settings
 
 HALF_DUPLEX_TAIL_MS = 300  # after the far end falls silent: the room's echo dies out
+# AEC3 is bypassed once the far end has been silent this long beyond the alignment
+# lead: longer than any echo (acoustic path + reverberation) and the guard's window.
+BYPASS_TAIL_MS = 500
+QUIET_PEAK = 4  # far-end samples within +-4 LSB (-78 dBFS): the speaker is silent
 
 
 class PlaybackTap(Protocol):
@@ -48,6 +55,7 @@ class EchoState:
     suppressing: bool = False
     far_active: bool = False  # the assistant is audible (within the echo window)
     has_reference: bool = True  # False: no speaker stream, nothing to cancel against
+    bypassed: bool = False  # the speaker has long been silent: the mic passes unprocessed
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +64,13 @@ class EchoStats:
 
     audio_s: float  # microphone audio processed
     cpu_s: float  # thread CPU time spent processing it
-    frames: int
+    frames: int  # 10 ms frames, processed or bypassed
     suppressed_frames: int
     passed_while_active: int
     vetoed_frames: int  # loud enough to pass, but the mic only resembled the far end
     resyncs: int  # far-end realignments after the first
     missing_far: int  # far-end samples that were not available
+    bypassed_frames: int = 0  # passed unprocessed: the far end had long been silent
 
     @property
     def cpu_share(self) -> float:
@@ -99,7 +108,10 @@ class EchoCanceller:
         noise_suppression: bool = False,
         guard: GuardSettings | None = None,
         monitor: EchoMonitor | None = None,
+        bypass_tail_ms: int | None = BYPASS_TAIL_MS,
     ) -> None:
+        """`bypass_tail_ms`: how long past the lead the far end must be silent before
+        AEC3 is bypassed (None: never)."""
         self._tap = tap
         self.monitor = monitor
         self._aligner = FarEndAligner(lead_ms=lead_ms)
@@ -109,6 +121,12 @@ class EchoCanceller:
         self._state = EchoState("aec")
         self._audio_samples = 0
         self._cpu_s = 0.0
+        # Mic samples whose aligned far end was silent, since it was last audible.
+        never = bypass_tail_ms is None
+        tail_ms = 0 if bypass_tail_ms is None else bypass_tail_ms
+        self._bypass_after = sys.maxsize if never else TARGET_RATE * (lead_ms + tail_ms) // 1000
+        self._far_quiet = 0
+        self._bypassed_samples = 0
 
     def _new_aec(self) -> AudioProcessor:
         # The aligner hands over the far end `lead` ahead of the mic: each echo comes
@@ -128,14 +146,31 @@ class EchoCanceller:
         if self._aligner.pull(ring):  # a new (or no) speaker stream: start over
             self._aec = self._new_aec()
             self._guard.reset()
+            self._far_quiet = 0
         if ring is None:
             self._state = EchoState("aec", has_reference=False)
             return samples
+        # Always taken, so the far-end cursor keeps pace with the mic while bypassed.
         far = self._aligner.take(len(samples), captured_at)
-        cleaned = self._aec.process(samples, far)
-        gated = self._guard.process(far, samples, cleaned)
-        g = self._guard
-        self._state = EchoState("aec", g.erle_db, g.suppressing, g.far_active)
+        if int(far.max()) > QUIET_PEAK or int(far.min()) < -QUIET_PEAK:
+            if self._far_quiet >= self._bypass_after:
+                # Resuming: the far end comes `lead` ahead of its echo, so this block
+                # is the lead-in AEC3 needs; its filter kept what it had learned.
+                self._guard.resume()
+            self._far_quiet = 0
+        else:
+            self._far_quiet += len(samples)
+        if self._far_quiet >= self._bypass_after:
+            # Nothing played for longer than any echo lasts: nothing to cancel, and
+            # the guard would pass everything anyway (its window is all quiet).
+            cleaned = gated = samples.copy()
+            self._bypassed_samples += len(samples)
+            self._state = EchoState("aec", self._guard.erle_db, bypassed=True)
+        else:
+            cleaned = self._aec.process(samples, far)
+            gated = self._guard.process(far, samples, cleaned)
+            g = self._guard
+            self._state = EchoState("aec", g.erle_db, g.suppressing, g.far_active)
         self._audio_samples += len(samples)
         self._cpu_s += time.thread_time() - started
         if self.monitor is not None:
@@ -149,15 +184,17 @@ class EchoCanceller:
     @property
     def stats(self) -> EchoStats:
         g, a = self._guard, self._aligner
+        bypassed = self._bypassed_samples // FRAME
         return EchoStats(
             self._audio_samples / TARGET_RATE,
             self._cpu_s,
-            g.frames,
+            g.frames + bypassed,
             g.suppressed_frames,
             g.passed_while_active,
             g.vetoed_frames,
             a.resyncs,
             a.missing,
+            bypassed,
         )
 
 

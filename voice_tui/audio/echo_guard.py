@@ -114,6 +114,12 @@ class EchoSimilarity:
         self._blocks += 1
         self._now = None
 
+    def forget_audio(self) -> None:
+        """Silence in place of the recent audio (after a gap); `usual` is kept."""
+        self._mic[:] = 0.0
+        self._far[:] = 0.0
+        self._now = None
+
     def now(self) -> float:
         if self._now is None:
             self._now = resemblance(self._mic, self._far)
@@ -167,6 +173,16 @@ class ResidualEchoGuard:
         self.suppressed_frames = 0
         self.passed_while_active = 0  # frames let through as near-end speech
         self.vetoed_frames = 0  # loud enough, but the mic was only echo
+
+    def resume(self) -> None:
+        """Frames were skipped while the far end was silent (the canceller bypassed):
+        forget the audio around the gap, keep what was learned about the echo."""
+        self._window.clear()
+        self._recent.clear()
+        self._hangover = 0
+        self._similarity.forget_audio()
+        self.far_active = False
+        self.suppressing = False
 
     @property
     def erle_db(self) -> float | None:
