@@ -20,6 +20,7 @@ from bench.context import Context
 from bench.probes import PlaybackTap, WireTap
 from bench.report import BenchResult, Target
 from bench.world import Events, bench_settings, poll, runtime, server_process
+from voice_tui.audio.playback import FADE_MS
 from voice_tui.core.events import AssistantInterrupted, AudioChunk
 
 HEARD_BEFORE_MS = 800  # let the answer play this long before talking over it
@@ -84,7 +85,7 @@ async def run(ctx: Context) -> list[BenchResult]:
         miss_note=(
             "What the device already holds plays out first (its buffer: audio.latency, see "
             "'device buffer' in wire_to_speaker), after the wait for the next callback (a "
-            "third of it) and the 5 ms fade; voice-tui's part is the next row."
+            f"third of it) and the {FADE_MS:g} ms fade; voice-tui's part is the next row."
         ),
     )
     result.add_distribution(
