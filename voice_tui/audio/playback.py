@@ -20,7 +20,6 @@ way for benchmarks and tools to follow playback on the device timeline.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from voice_tui.audio.device_stream import DeviceStream, stream_to_perf
 from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock, RenderObserver
 from voice_tui.audio.resample import StreamResampler
@@ -389,19 +389,18 @@ def output_buffering(settings: AudioSettings, rate: int) -> tuple[int, float | s
     return rate * settings.block_ms // 1000, settings.latency
 
 
-class Output:
+class Output(DeviceStream):
     """The output stream that drives a `Player`."""
 
     def __init__(
         self, sd: ModuleType, device: AudioDevice, settings: AudioSettings, rate: int | None = None
     ) -> None:
+        super().__init__()
         self.device = device
         self.rate = rate or pick_rate(sd.check_output_settings, device.id, device.default_rate)
         block, latency = output_buffering(settings, self.rate)
         self.player = Player(self.rate, block, settings.jitter_ms)
         self.device_underflows = 0
-        self.last_callback = time.perf_counter()
-        self.callbacks = 0
         self.stream: Any = sd.OutputStream(
             device=device.id,
             samplerate=self.rate,
@@ -414,26 +413,12 @@ class Output:
 
     def _callback(self, outdata: Any, frames: int, stamp: Any, status: Any) -> None:
         now = time.perf_counter()
-        dac = stamp.outputBufferDacTime
-        dac_time = dac - stamp.currentTime + now if dac > 0 else now
+        dac_time = stream_to_perf(stamp.outputBufferDacTime, stamp.currentTime, now)
         self.player.render(outdata[:, 0], dac_time, now)
         if status.output_underflow:
             self.device_underflows += 1
-        self.last_callback = now
-        self.callbacks += 1
-
-    def start(self) -> None:
-        self.last_callback = time.perf_counter()
-        self.stream.start()
-
-    @property
-    def active(self) -> bool:
-        return bool(self.stream.active)
+        self._beat(now)
 
     def close(self) -> None:
         self.player.enabled = False
-        # A stream whose device or server is gone may fail to stop: nothing to release.
-        with contextlib.suppress(Exception):
-            self.stream.abort(ignore_errors=True)
-        with contextlib.suppress(Exception):
-            self.stream.close(ignore_errors=True)
+        super().close()
