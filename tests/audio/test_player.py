@@ -20,6 +20,7 @@ from voice_tui.audio.playback import (
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
+from voice_tui.core.ports import HeardAudio
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
@@ -121,10 +122,36 @@ def test_interrupt_fades_within_one_block_and_drops_the_rest_of_the_response() -
 def test_interrupt_after_the_whole_item_played_says_finished() -> None:
     player = Player(RATE, BLOCK, jitter_ms=0)
     player.play(chunk("a", "r", constant(40)))
+    player.end_item("a")  # all of it came
     render(player, dac_ago=-5.0), render(player, dac_ago=-5.0)  # handed, not yet heard
     heard = player.interrupt()
     assert heard is not None and heard.finished and heard.heard_ms == 40
     assert player.interrupt() is None  # nothing left
+
+
+def test_a_dry_queue_mid_item_is_a_gap_that_an_interrupt_still_cuts() -> None:
+    player = Player(RATE, BLOCK, jitter_ms=0)
+    player.play(chunk("a", "r", constant(50)))
+    for _ in range(5):  # 50 ms played, then the queue is dry: more of "a" is late
+        render(player)
+    assert not player.is_playing()
+    assert player.take_finished(time.perf_counter() + 10) == []  # a gap, not its end
+    heard = player.interrupt()
+    assert heard == HeardAudio("a", 0, 50, 50, finished=False)  # so it is truncated
+    player.play(chunk("a", "r", constant(100)))  # the late audio, now unwanted
+    assert player.chunks_dropped == 1 and not render(player).any()
+    assert player.take_finished(time.perf_counter() + 10) == []  # interrupted, not finished
+
+
+def test_an_item_run_dry_finishes_when_its_end_is_announced() -> None:
+    player = Player(RATE, BLOCK, jitter_ms=0)
+    player.play(chunk("a", "r", constant(30)))
+    render(player, dac_ago=-5.0), render(player, dac_ago=-5.0)  # dry in the second block
+    player.end_item("a")
+    assert player.take_finished(time.perf_counter()) == []  # its end is not at the DAC yet
+    assert player.take_finished(time.perf_counter() + 10) == ["a"]
+    heard = player.interrupt()  # its tail is still in the device's buffer
+    assert heard is not None and heard.finished  # all of it came: nothing to truncate
 
 
 def test_interrupt_with_nothing_playing_returns_none() -> None:
@@ -135,6 +162,7 @@ def test_items_finish_when_their_last_sample_reaches_the_dac() -> None:
     player = Player(RATE, BLOCK, jitter_ms=0)
     player.play(chunk("a", "r", constant(20)))
     player.play(chunk("b", "r", constant(20)))
+    player.end_item("b")  # "a" is over when "b" starts; "b" when the engine says so
     render(player, dac_ago=-5.0), render(player, dac_ago=-5.0), render(player, dac_ago=-5.0)
     assert player.take_finished(time.perf_counter()) == []  # not at the DAC yet
     assert player.take_finished(time.perf_counter() + 10) == ["a", "b"]

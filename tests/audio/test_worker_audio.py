@@ -42,10 +42,15 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return speech_wav(tmp_path_factory.mktemp("speech") / "fox.wav")
 
 
-def play_pcm(worker: AudioWorker, item: str, response: str, pcm: np.ndarray) -> None:
+def play_pcm(
+    worker: AudioWorker, item: str, response: str, pcm: np.ndarray, *, complete: bool = True
+) -> None:
+    """Queue `pcm` as the engine would; `complete`: and say no more of the item comes."""
     for i in range(0, len(pcm), CHUNK):
         part = pcm[i : i + CHUNK].astype("<i2").tobytes()
         worker.play(AudioChunk(item, 0, response, part, time.perf_counter()))
+    if complete:
+        worker.end_item(item)
 
 
 def capture_speech(
@@ -106,7 +111,7 @@ def test_interrupt_stops_playback_where_heard_audio_says(
     worker, got = start_worker()
     block_ms = AudioSettings().block_ms
     with record_speaker(virtual_audio, tmp_path / "out.raw") as path:
-        play_pcm(worker, "item_1", "resp_1", tone(3.0))
+        play_pcm(worker, "item_1", "resp_1", tone(3.0), complete=False)
         wait_until(lambda: worker.heard("item_1") >= 700, what="playback to be under way")
         at_dac = worker.heard("item_1")
         heard = worker.interrupt()

@@ -233,10 +233,14 @@ class ScriptedPlayback(PlaybackSink):
         self.heard_ms: int | None = None  # None: everything received was heard
         self.finished = False
         self.interrupts = 0
+        self.ended: list[str] = []  # items the engine said are complete
 
     def play(self, chunk: AudioChunk) -> None:
         self.chunks.append(chunk)
         self.playing = True
+
+    def end_item(self, item_id: str) -> None:
+        self.ended.append(item_id)
 
     def received_ms(self, item_id: str) -> int:
         return sum(len(c.pcm) for c in self.chunks if c.item_id == item_id) // 48

@@ -102,20 +102,6 @@ def test_history_replays_what_was_heard() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("heard", "received", "expected"),
-    [
-        (0, 1000, ("", "one two three four")),
-        (1000, 1000, ("one two three four", "")),
-        (500, 1000, ("one two three", "four")),  # the word being spoken is finished
-        (250, 1000, ("one", "two three four")),  # "two" had not started
-        (100, 0, ("", "one two three four")),
-    ],
-)
-def test_split_heard(heard: int, received: int, expected: tuple[str, str]) -> None:
-    assert p.split_heard("one two three four", heard, received) == expected
-
-
 def test_prices_match_exact_names_then_prefixes() -> None:
     settings = Settings()
     assert p.prices_for(settings, "gpt-realtime").audio_output == 64.0

@@ -89,13 +89,6 @@ async def test_meter_mute_and_devices_with_real_audio(
         await until(pilot, lambda: meter.peak_dbfs > -20.0, "the tone after reopening")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open: when the player's queue runs dry mid-answer (an underrun, "
-    "frequent with the 15 ms default buffer under load) the player reports nothing "
-    "playing, so the interrupt key finds no item to truncate; the engine should fall "
-    "back to the active response's audio item (see the closing note of this change)",
-)
 async def test_interrupt_key_cuts_the_spoken_answer_at_what_was_heard(
     virtual_audio: VirtualAudio, server: LocalServer, tmp_path: Path
 ) -> None:

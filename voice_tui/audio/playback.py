@@ -7,6 +7,10 @@ anchored to PortAudio's DAC time. From that follow the heard position of each it
 playing, and the far-end reference for an echo canceller (`reference`, every sample
 handed to the device, silence included).
 
+An item is finished once its last sample has reached the DAC *and* the engine has said
+no more of it will come (`end_item`): until then a queue that runs dry mid-item is a gap,
+and an interruption in that gap still cuts the item at what was heard.
+
 A jitter buffer holds back the first sample of a response until `jitter_ms` of audio is
 queued (or `jitter_ms` has passed); after that, audio plays as soon as it arrives. When a
 response runs dry mid-way (a block left short, then more of it arrives: an underrun the
@@ -85,6 +89,7 @@ class _Item:
     received: int = 0  # 24 kHz samples received from the server
     queued: int = 0  # device samples waiting in the queue
     handed: int = 0  # device samples handed to the device
+    ended: bool = False  # no more of it will come (end_item)
     # [timeline start, count] runs of this item's samples on the device timeline
     runs: list[list[int]] = field(default_factory=list)
 
@@ -111,7 +116,7 @@ class Player:
         self._queued = 0
         self._prebuffering_since: float | None = None  # waiting for the jitter buffer
         self._playing = False
-        self._current: str | None = None  # item being played (None once drained)
+        self._current: str | None = None  # item being played, or run dry and not ended
         self._last_item: str | None = None  # item whose samples were handed last
         self._starved_response: str | None = None  # left a block short while playing it
         self._dropped: OrderedDict[str, None] = OrderedDict()  # interrupted responses
@@ -207,6 +212,25 @@ class Player:
         if last is not None and len(tail):
             self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
 
+    def end_item(self, item_id: str) -> None:
+        with self._resampler_lock:
+            last = self._last_chunk
+            tail: Samples | None = None
+            if last is not None and last[0] == item_id and not self._resampler.passthrough:
+                # Its end is known: push out what the resampler holds of it now.
+                tail = self._resampler.flush()
+                self._resampler = StreamResampler(TARGET_RATE, self.rate)
+                self._last_play = 0.0
+        if last is not None and tail is not None and len(tail):
+            self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None or item.ended:
+                return
+            item.ended = True
+            if self._current == item_id and not self._playing and not item.queued:
+                self._finish(item_id)  # it had run dry: that was its end
+
     def interrupt(self) -> HeardAudio | None:
         with self._lock:
             now = self._now()
@@ -214,6 +238,8 @@ class Player:
             item_id = head.item_id if head else None
             if item_id is None and self._timeline_at(now) < self._audible_until:
                 item_id = self._last_item  # its tail is still in the device's buffer
+            if item_id is None:
+                item_id = self._current  # it ran dry, and more of it was due
             if item_id is None or item_id not in self._items:
                 self._drop_queue()
                 return None
@@ -226,7 +252,7 @@ class Player:
             self._fade_len = fade_len
             self._fade_item = item_id
             heard = item.handed + fade_len
-            finished = item.queued == 0
+            finished = item.ended and item.queued == 0
             self._dropped[item.response_id] = None
             for seg in self._segments:
                 self._dropped[seg.response_id] = None
@@ -331,7 +357,7 @@ class Player:
                 if item is not None:
                     item.queued -= n
                 if self._current is not None and self._current != seg.item_id:
-                    self._finished.append((self._current, start + filled))
+                    self._finish(self._current)  # the next item started: this one is over
                 self._current = self._last_item = seg.item_id
                 self._account(seg.item_id, start + filled, n, observed)
                 filled += n
@@ -345,10 +371,11 @@ class Player:
             if self._playing and filled < frames:
                 self._playing = False
                 if self._current is not None:
-                    self._finished.append((self._current, start + filled))
                     item = self._items.get(self._current)
                     self._starved_response = item.response_id if item else None
-                    self._current = None
+                    if item is None or item.ended:
+                        self._finish(self._current)
+                    # else it ran dry mid-item: it finishes when end_item says so
             if filled < frames:
                 out[filled:] = 0
             self._anchor = (start, dac_time)
@@ -360,6 +387,14 @@ class Player:
             block = RenderedBlock(start, frames, dac_time, now, runs, audible_until)
             for observer in self._observers:
                 observer(block)
+
+    def _finish(self, item_id: str) -> None:
+        """`item_id` is over: finished once its last handed sample reaches the DAC."""
+        item = self._items.get(item_id)
+        end = item.runs[-1][0] + item.runs[-1][1] if item and item.runs else self._timeline
+        self._finished.append((item_id, end))
+        if self._current == item_id:
+            self._current = None
 
     def _account(self, item_id: str, start: int, count: int, observed: bool) -> None:
         item = self._items.get(item_id)

@@ -222,6 +222,11 @@ class AudioWorker:
         if output is not None:
             output.player.play(chunk)
 
+    def end_item(self, item_id: str) -> None:
+        output = self._output
+        if output is not None:
+            output.player.end_item(item_id)
+
     def interrupt(self) -> HeardAudio | None:
         output = self._output
         return output.player.interrupt() if output is not None else None

@@ -64,6 +64,7 @@ from voice_tui.core.reliability import (
 )
 from voice_tui.core.responses import ResponseMixin
 from voice_tui.core.restore import PendingCall, restore_items
+from voice_tui.core.spoken_text import SpokenText
 from voice_tui.core.tool_runner import run_tool_call
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.turnbook import TurnBook
@@ -143,7 +144,7 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self._rate_retries = 0
         self._rate_wait = False  # a rate-limited response is asked again after a pause
 
-        self._item_text: dict[str, str] = {}
+        self._spoken: dict[str, SpokenText] = {}  # each audio item's words, on its audio
         self._item_received_ms: dict[str, float] = {}
         self._item_response: dict[str, ResponseState] = {}
         self._last_audio_item: str | None = None
@@ -169,6 +170,7 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             "response.output_item.added": self._on_output_item_added,
             "response.output_item.done": self._on_output_item_done,
             "response.output_audio.delta": self._on_audio_delta,
+            "response.output_audio.done": self._on_audio_done,
             "response.output_audio_transcript.delta": self._on_text_delta,
             "response.output_text.delta": self._on_text_delta,
             "response.output_audio_transcript.done": self._on_text_done,
@@ -742,11 +744,11 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         resp = self._item_response.get(item_id)
         if resp is not None:
             resp.cut = True
-        text = self._item_text.get(item_id, "")
+        spoken = self._spoken.get(item_id, SpokenText())
         if heard.finished:
-            heard_text, unheard_text = text, ""
+            heard_text, unheard_text = spoken.text, ""
         else:
-            heard_text, unheard_text = p.split_heard(text, end_ms, received)
+            heard_text, unheard_text = spoken.split(end_ms, received)
             # The server's item is this long now; a later cut must not ask for more.
             self._item_received_ms[item_id] = end_ms
             self._send_tracked(

@@ -23,6 +23,7 @@ from voice_tui.core.link import Link
 from voice_tui.core.ports import PlaybackSink
 from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.core.restore import PendingCall
+from voice_tui.core.spoken_text import SpokenText
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.turnbook import TurnBook
 from voice_tui.core.usage import Prices, UsageTotals
@@ -113,7 +114,7 @@ class EngineBase:
     _rate_retries: int
     _rate_wait: bool
 
-    _item_text: dict[str, str]
+    _spoken: dict[str, SpokenText]
     _item_received_ms: dict[str, float]
     _item_response: dict[str, ResponseState]
     _last_audio_item: str | None
@@ -151,5 +152,6 @@ class EngineBase:
         def _cut_playback(self) -> None: ...
         async def _end_after_playback(self, reason: str) -> None: ...
         def _after_response(self) -> None: ...
+        def _end_response_audio(self, resp: ResponseState) -> None: ...
         def _begin_recovery(self, message: str) -> None: ...
         def _connection_lost(self, link: Link, exc: Exception) -> None: ...

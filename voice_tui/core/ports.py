@@ -21,7 +21,7 @@ class HeardAudio:
     content_index: int
     heard_ms: int  # measured at the output device (latency-corrected)
     received_ms: int  # audio of this item received from the server so far
-    finished: bool  # the whole item had already been played out
+    finished: bool  # the whole item had already been played out (all of it had come)
 
 
 class PlaybackSink(Protocol):
@@ -30,10 +30,14 @@ class PlaybackSink(Protocol):
     def play(self, chunk: AudioChunk) -> None:
         """Queue a chunk; never blocks the caller."""
 
+    def end_item(self, item_id: str) -> None:
+        """No more audio will come for `item_id`. Until this is said, a queue that runs
+        dry mid-item is a gap in it (an underrun), not its end."""
+
     def interrupt(self) -> HeardAudio | None:
         """Stop at once (short fade), flush the queue, drop the rest of the current
-        response, and say what was heard of the item that was playing (None if
-        nothing was playing or queued)."""
+        response, and say what was heard of the item that was playing, or that ran
+        dry with more of it to come (None if nothing was playing or due)."""
 
     def heard(self, item_id: str) -> int:
         """Milliseconds of `item_id` heard so far."""
@@ -46,6 +50,9 @@ class NullPlayback:
     """A sink for text mode and headless runs: nothing is heard, nothing plays."""
 
     def play(self, chunk: AudioChunk) -> None:
+        return None
+
+    def end_item(self, item_id: str) -> None:
         return None
 
     def interrupt(self) -> HeardAudio | None:

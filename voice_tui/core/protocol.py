@@ -263,15 +263,3 @@ def prices_for(settings: Settings, model: str) -> Prices:
     if match is None:
         return Prices()
     return Prices(**match.model_dump())
-
-
-def split_heard(text: str, heard_ms: int, received_ms: int) -> tuple[str, str]:
-    """Split a transcript in proportion to the audio heard, at a word boundary."""
-    if received_ms <= 0 or heard_ms <= 0:
-        return "", text
-    if heard_ms >= received_ms:
-        return text, ""
-    cut = round(len(text) * heard_ms / received_ms)
-    while 0 < cut < len(text) and not text[cut - 1].isspace() and not text[cut].isspace():
-        cut += 1  # finish the word being spoken
-    return text[:cut].rstrip(), text[cut:].lstrip()

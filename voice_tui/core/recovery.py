@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from voice_tui.core import protocol as p
 from voice_tui.core.engine_base import EngineBase, EngineError, OpenFailed
 from voice_tui.core.events import ConnectionChanged, ConnectionState, Notice, Phase
 from voice_tui.core.link import Link
 from voice_tui.core.reliability import backoff_delays
+from voice_tui.core.spoken_text import SpokenText
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,11 @@ class RecoveryMixin(EngineBase):
             heard = self.playback.interrupt()
             if heard is not None and not heard.finished:
                 received = int(self._item_received_ms.get(heard.item_id, heard.received_ms))
-                turn.heard_text, _ = p.split_heard(
-                    self._item_text.get(heard.item_id, turn.text),
-                    min(heard.heard_ms, received),
-                    received,
-                )
+                spoken = self._spoken.get(heard.item_id, SpokenText(turn.text))
+                turn.heard_text, _ = spoken.split(min(heard.heard_ms, received), received)
         if active is not None:
             active.done = active.cut = True
+            self._end_response_audio(active)
             if active.turn is not None and active.tools_running == 0:
                 self._book.finish(active.turn)
         self._active = None

@@ -34,6 +34,7 @@ from voice_tui.core.reliability import (
     fatal_response_message,
     retry_after_s,
 )
+from voice_tui.core.spoken_text import SpokenText
 from voice_tui.core.usage import TurnUsage
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class ResponseMixin(EngineBase):
             if resp is current or resp.done or resp is self._active:
                 continue
             resp.done = True
+            self._end_response_audio(resp)
             if resp.turn is not None and resp.tools_running == 0:
                 self._book.finish(resp.turn)
 
@@ -142,6 +144,21 @@ class ResponseMixin(EngineBase):
         self.playback.play(chunk)
         self._emit(chunk)
 
+    def _on_audio_done(self, event: dict[str, Any]) -> None:
+        item_id = p.str_field(event, "item_id")
+        if item_id:
+            self._end_audio(item_id)
+
+    def _end_audio(self, item_id: str) -> None:
+        """No more audio will come for `item_id`: the player may call it finished, and
+        the words of a cut are placed on all of its audio."""
+        self._spoken.setdefault(item_id, SpokenText()).audio_done = True
+        self.playback.end_item(item_id)
+
+    def _end_response_audio(self, resp: ResponseState) -> None:
+        for item_id in [i for i, owner in self._item_response.items() if owner is resp]:
+            self._end_audio(item_id)
+
     def _on_text_delta(self, event: dict[str, Any]) -> None:
         item_id = p.str_field(event, "item_id")
         delta = p.str_field(event, "delta")
@@ -154,7 +171,8 @@ class ResponseMixin(EngineBase):
             return
         turn = self._response_turn(resp, item_id)
         resp.spoke = True
-        self._item_text[item_id] = self._item_text.get(item_id, "") + delta
+        spoken = self._spoken.setdefault(item_id, SpokenText())
+        spoken.add(delta, self._item_received_ms.get(item_id, 0.0))
         turn.text += delta
         if text_only and (
             self._latency_t0 is not None or self.phase is not Phase.ASSISTANT_SPEAKING
@@ -193,11 +211,12 @@ class ResponseMixin(EngineBase):
         key = (
             "transcript" if event.get("type") == "response.output_audio_transcript.done" else "text"
         )
-        final = p.str_field(event, key, self._item_text.get(item_id, ""))
+        spoken = self._spoken.setdefault(item_id, SpokenText())
+        final = p.str_field(event, key, spoken.text)
         if final:
             resp.spoke = True
-            previous = self._item_text.get(item_id, "")
-            self._item_text[item_id] = final
+            previous = spoken.text
+            spoken.replace(final)
             if turn.text.endswith(previous):  # replace this item's part of the turn text
                 turn.text = turn.text[: len(turn.text) - len(previous)] + final
         self._emit(AssistantFinal(item_id, final))
@@ -208,6 +227,7 @@ class ResponseMixin(EngineBase):
         if resp.done and resp is not self._active:
             return  # already finished (e.g. salvaged when its connection dropped)
         resp.done = True
+        self._end_response_audio(resp)
         if self._active is resp:
             self._active = None
         self._retire_stale(resp)
@@ -313,7 +333,7 @@ class ResponseMixin(EngineBase):
             del self._responses[rid]
         if not self._responses:  # the per-item maps only matter for live responses
             live = {self._last_audio_item} if self.playback.is_playing() else set()
-            for mapping in (self._item_text, self._item_received_ms, self._item_response):
+            for mapping in (self._spoken, self._item_received_ms, self._item_response):
                 for key in [k for k in mapping if k not in live]:
                     del mapping[key]
 

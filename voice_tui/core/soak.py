@@ -129,7 +129,7 @@ def _engine_entries(engine: Any) -> int:
     """The size of the engine's per-response and per-item maps (must stay bounded)."""
     return sum(
         len(getattr(engine, name))
-        for name in ("_responses", "_item_text", "_item_received_ms", "_item_response")
+        for name in ("_responses", "_spoken", "_item_received_ms", "_item_response")
     )
 
 
