@@ -21,8 +21,6 @@ from pathlib import Path
 
 from voice_tui.audio.echo import EchoProcessor, make_mic_processor
 from voice_tui.audio.echo_metrics import EchoFigures, EchoRecording
-from voice_tui.audio.level import MicLevel
-from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import EchoMode, Settings
@@ -44,6 +42,7 @@ from voice_tui.server.app import start_server
 from voice_tui.server.components import Components, ResponderPiece, ResponderRequest, TextPiece
 
 from .virtual import REPO, VIRTUAL_AUDIO, VirtualAudio
+from .wiring import wired_worker
 
 API_KEY = "sk-local-echo-test"
 STORY = (  # about 12 s of espeak-ng speech
@@ -253,22 +252,8 @@ async def open_echo_session(
         }
     )
     backend = OpenAIBackend(settings)
-    loop = asyncio.get_running_loop()
     engine = ConversationEngine(settings, backend, build_registry(settings))
-
-    def on_mic(pcm: bytes, captured_at: float) -> None:
-        loop.call_soon_threadsafe(engine.send_audio, pcm, captured_at)
-
-    def on_finished(item_id: str) -> None:
-        loop.call_soon_threadsafe(engine.playback_finished, item_id)
-
-    def on_level(level: MicLevel) -> None:
-        return None
-
-    def on_status(status: AudioStatus) -> None:
-        return None
-
-    worker = AudioWorker(settings.audio, on_mic, on_level, on_status, on_finished)
+    worker = wired_worker(engine, settings.audio)
     recording = EchoRecording()
     processor = make_mic_processor(settings.audio, worker, monitor=recording)
     worker.set_mic_processor(processor)

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from voice_tui.audio.level import MicLevel
-from voice_tui.audio.status import AudioStatus
-from voice_tui.audio.worker import AudioWorker
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.engine import ConversationEngine
@@ -29,6 +26,7 @@ from voice_tui.server.components import (
 
 from .signals import RATE, active_spans, read_raw, record_speaker, speech_wav, tone
 from .virtual import VirtualAudio
+from .wiring import wired_worker
 
 pytestmark = pytest.mark.audio
 
@@ -116,26 +114,12 @@ async def test_speech_mid_answer_truncates_at_what_the_speaker_played(
         }
     )
     backend = OpenAIBackend(settings)
-    loop = asyncio.get_running_loop()
-    engine: ConversationEngine | None = None
-
-    def on_mic(pcm: bytes, captured_at: float) -> None:
-        if engine is not None:
-            loop.call_soon_threadsafe(engine.send_audio, pcm, captured_at)
-
-    def on_finished(item_id: str) -> None:
-        if engine is not None:
-            loop.call_soon_threadsafe(engine.playback_finished, item_id)
-
-    def on_level(level: MicLevel) -> None:
-        return None
-
-    statuses: list[AudioStatus] = []
-    worker = AudioWorker(settings.audio, on_mic, on_level, statuses.append, on_finished)
+    engine = ConversationEngine(settings, backend, build_registry(settings))
+    worker = wired_worker(engine, settings.audio)
     events = Events()
     try:
         assert worker.start().problem is None
-        engine = ConversationEngine(settings, backend, build_registry(settings), worker)
+        engine.playback = worker
         engine.subscribe(events)
         await engine.start()
         with record_speaker(virtual_audio, tmp_path / "speaker.raw") as recording:

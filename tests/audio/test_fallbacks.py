@@ -5,19 +5,15 @@ Each case runs the worker in a subprocess: PortAudio reads its environment once.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from common.json_lines import JsonLinesProcess
 
-from .virtual import REPO, VIRTUAL_AUDIO, VirtualAudio
+from .virtual import REPO, OwnAudioServer, VirtualAudio
 
 HIDE_PORTAUDIO = """\
 import ctypes.util
@@ -33,41 +29,11 @@ ctypes.util.find_library = find_library
 """
 
 
-class Probe:
+class Probe(JsonLinesProcess):
     """tests/audio/worker_probe.py in a subprocess, read line by line."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("worker_probe.py"))],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                self.lines.put(json.loads(line))
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
-    def next(self, kind: str, timeout: float = 20) -> dict[str, Any]:
-        while True:
-            try:
-                message = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"the probe said no {kind!r}") from None
-            if message["kind"] == kind:
-                return message
+        super().__init__(Path(__file__).with_name("worker_probe.py"), env=env, cwd=REPO)
 
     def mic_chunks(self) -> int:
         self.send("mic")
@@ -129,24 +95,8 @@ def test_without_an_audio_server_the_worker_says_to_start_one(
 def test_a_server_that_dies_is_reported_and_reopened_when_back(
     virtual_audio: VirtualAudio, tmp_path: Path, probes: list[Probe]
 ) -> None:
-    own = {**os.environ, "VIRTUAL_AUDIO_DIR": str(tmp_path / "va")}  # not the shared one
-
-    def server(command: str) -> dict[str, str]:
-        out = subprocess.run(
-            [str(VIRTUAL_AUDIO), command],
-            env=own,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        return dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in out.splitlines()
-            if line.startswith("export ")
-        )
-
-    pulse = server("start")
+    server = OwnAudioServer(tmp_path / "va")
+    pulse = server.start()
     try:
         probe = Probe(probe_env(**pulse))
         probes.append(probe)
@@ -154,14 +104,14 @@ def test_a_server_that_dies_is_reported_and_reopened_when_back(
         assert status["problem"] is None and status["input"] and status["output"]
         wait_for_chunks(probe, more_than=0)
 
-        server("stop")
+        server.stop()
         lost = probe.next("status")
         assert lost["problem"] is not None
         assert "stopped working" in lost["problem"]
         assert "restart the audio server" in lost["problem"]
         assert lost["input"] is None and lost["output"] is None
 
-        server("start")
+        server.start()
         before = probe.mic_chunks()
         probe.send("reopen")
         back = probe.next("status")
@@ -170,7 +120,7 @@ def test_a_server_that_dies_is_reported_and_reopened_when_back(
         wait_for_chunks(probe, more_than=before)
         assert probe.quit() == 0
     finally:
-        server("stop")
+        server.stop()
 
 
 def wait_for_chunks(probe: Probe, more_than: int) -> None:

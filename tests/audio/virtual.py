@@ -37,6 +37,36 @@ class VirtualAudio:
         )
 
 
+class OwnAudioServer:
+    """A PulseAudio server of a test's own (scripts/virtual-audio.sh in `directory`, not
+    the shared one), to stop and start at will."""
+
+    def __init__(self, directory: Path) -> None:
+        self._env = {**os.environ, "VIRTUAL_AUDIO_DIR": str(directory)}
+
+    def start(self) -> dict[str, str]:
+        """Start it (if not running); its PULSE_* variables."""
+        return self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def _run(self, command: str) -> dict[str, str]:
+        out = subprocess.run(
+            [str(VIRTUAL_AUDIO), command],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in out.splitlines()
+            if line.startswith("export ")
+        )
+
+
 def _server_answers(env: dict[str, str]) -> bool:
     try:
         subprocess.run(

@@ -13,10 +13,8 @@ import numpy as np
 import pytest
 from audio.signals import active_spans, read_raw, record_speaker
 from audio.virtual import VirtualAudio
+from audio.wiring import wired_worker
 
-from voice_tui.audio.level import MicLevel
-from voice_tui.audio.status import AudioStatus
-from voice_tui.audio.worker import AudioWorker
 from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
@@ -47,28 +45,13 @@ async def test_a_question_into_the_microphone_is_answered_out_of_the_speaker(
         }
     )
     backend = LocalBackend(settings)
-    loop = asyncio.get_running_loop()
-    engine: ConversationEngine | None = None
+    engine = ConversationEngine(settings, backend, build_registry(settings))
     played: set[str] = set()
-
-    def on_mic(pcm: bytes, captured_at: float) -> None:
-        if engine is not None:
-            loop.call_soon_threadsafe(engine.send_audio, pcm, captured_at)
-
-    def on_finished(item_id: str) -> None:
-        loop.call_soon_threadsafe(played.add, item_id)
-        if engine is not None:
-            loop.call_soon_threadsafe(engine.playback_finished, item_id)
-
-    def on_level(level: MicLevel) -> None:
-        return None
-
-    statuses: list[AudioStatus] = []
-    worker = AudioWorker(settings.audio, on_mic, on_level, statuses.append, on_finished)
+    worker = wired_worker(engine, settings.audio, also_finished=played.add)
     events = Events()
     try:
         assert worker.start().problem is None
-        engine = ConversationEngine(settings, backend, build_registry(settings), worker)
+        engine.playback = worker
         engine.subscribe(events)
         await engine.start()
         with record_speaker(virtual_audio, tmp_path / "speaker.raw") as recording:

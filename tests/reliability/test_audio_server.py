@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio.virtual import VIRTUAL_AUDIO
+from audio.virtual import OwnAudioServer
 from common.json_lines import JsonLinesProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,34 +40,18 @@ class RuntimeProbe(JsonLinesProcess):
 
 
 @pytest.fixture
-def own_audio_server(tmp_path: Path) -> Iterator[Any]:
-    env = {**os.environ, "VIRTUAL_AUDIO_DIR": str(tmp_path / "va")}  # not the shared one
-
-    def server(command: str) -> dict[str, str]:
-        out = subprocess.run(
-            [str(VIRTUAL_AUDIO), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        return dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in out.splitlines()
-            if line.startswith("export ")
-        )
-
+def own_audio_server(tmp_path: Path) -> Iterator[OwnAudioServer]:
+    server = OwnAudioServer(tmp_path / "va")
     try:
         yield server
     finally:
-        server("stop")
+        server.stop()
 
 
 @pytest.mark.audio
 @pytest.mark.skipif(shutil.which("pulseaudio") is None, reason="needs pulseaudio installed")
 def test_audio_server_killed_and_restarted_mid_session(
-    own_audio_server: Any, tmp_path: Path
+    own_audio_server: OwnAudioServer, tmp_path: Path
 ) -> None:
     va = tmp_path / "va"
     pulse = {"PULSE_SERVER": f"unix:{va}/native", "PULSE_COOKIE": str(va / "cookie")}
@@ -79,20 +63,20 @@ def test_audio_server_killed_and_restarted_mid_session(
         assert ready["text_mode"] and ready["problem"]
         assert probe.say("hello there")["text"] == "You said: hello there."
 
-        own_audio_server("start")  # the device comes back: reopened without a restart
+        own_audio_server.start()  # the device comes back: reopened without a restart
         probe.send("reopen")
         reopened = probe.next("reopened")
         assert reopened["problem"] is None and not reopened["text_mode"]
         spoken = probe.say("can you hear me")
         assert spoken["text"] == "You said: can you hear me." and spoken["heard_ms"] > 0
 
-        own_audio_server("stop")  # killed mid-session: noticed...
+        own_audio_server.stop()  # killed mid-session: noticed...
         lost = probe.next("status")
         assert lost["problem"] and "stopped working" in lost["problem"]
         typed = probe.say("still there")  # ...and the conversation goes on in text
         assert typed["text"] == "You said: still there." and typed["text_mode"]
 
-        own_audio_server("start")
+        own_audio_server.start()
         probe.send("reopen")
         assert probe.next("reopened")["problem"] is None
         again = probe.say("hello again")
