@@ -105,7 +105,11 @@ def test_decoders_are_reused_even_after_an_abandoned_utterance(
     dropped.feed(pcm[: len(pcm) // 2])
     del dropped  # the server cleared the buffer mid-utterance
     gc.collect()
-    assert "joke" in words(transcribe(recognizer, pcm)[1])
+    # The reused decoder hears the whole utterance afresh (not the dropped half). Only
+    # its opening is asserted: espeak's klatt voices add noise that differs on every
+    # call, and the last word is the one the model is least sure of.
+    heard = words(transcribe(recognizer, pcm)[1])
+    assert heard[:2] == ["tell", "me"] and heard.count("tell") == 1
     assert recognizer.decoders_loaded == 1
 
 
