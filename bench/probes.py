@@ -22,10 +22,12 @@ from typing import Any
 
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
+from bench.world import Events
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AppEvent, AudioChunk
+from voice_tui.runtime import Runtime
 
 APPEND_PREFIX = '{"type":"input_audio_buffer.append"'
 BYTES_PER_S = 24_000 * 2  # the engine's audio: 24 kHz pcm16 mono
@@ -183,3 +185,31 @@ class PlaybackTap:
             if run.item_offset <= offset < run.item_offset + run.count:
                 return run.start + offset - run.item_offset
         return None
+
+
+@dataclass
+class Taps:
+    """A started runtime's wire and speaker tapped, and its events recorded."""
+
+    audio: AudioWorker
+    wire: WireTap
+    playback: PlaybackTap
+    events: Events
+
+
+async def start_tapped(rt: Runtime, *, tap_engine: bool = False) -> Taps:
+    """Tap `rt` (which must have audio) and start its engine. `tap_engine`: also stamp
+    each microphone block the engine sends (for mic-to-wire figures)."""
+    audio = rt.audio
+    if audio is None:
+        raise RuntimeError(f"no audio devices: {rt.audio_problem}")
+    wire = WireTap()
+    wire.attach_backend(rt.backend)
+    if tap_engine:
+        wire.attach_engine(rt.engine)
+    playback = PlaybackTap(audio, wire)
+    events = Events.new()
+    rt.engine.subscribe(events)
+    rt.engine.subscribe(playback.on_event)
+    await rt.engine.start()
+    return Taps(audio, wire, playback, events)

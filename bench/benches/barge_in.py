@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from bench.context import Context
-from bench.probes import PlaybackTap, WireTap
+from bench.probes import start_tapped
 from bench.report import BenchResult, Target
 from bench.world import Events, bench_settings, poll, runtime, server_process
 from voice_tui.audio.playback import FADE_MS
@@ -35,15 +35,8 @@ async def run(ctx: Context) -> list[BenchResult]:
     async with server_process(8.0, paced=True) as url:
         loaded = bench_settings(url)
         async with runtime(loaded, audio=True) as rt:
-            audio = rt.audio
-            assert audio is not None
-            wire = WireTap()
-            wire.attach_backend(rt.backend)
-            playback = PlaybackTap(audio, wire)
-            events = Events.new()
-            rt.engine.subscribe(events)
-            rt.engine.subscribe(playback.on_event)
-            await rt.engine.start()
+            taps = await start_tapped(rt)
+            audio, wire, playback, events = taps.audio, taps.wire, taps.playback, taps.events
             await rt.engine.send_text("Tell me a long story.")
             for _ in range(trials):
                 await events.wait_for(lambda: _last_chunk(events) is not None, 30, "an answer")

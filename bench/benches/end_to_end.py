@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from bench.context import Context
-from bench.probes import PlaybackTap, WireTap
+from bench.probes import start_tapped
 from bench.report import BenchResult
 from bench.world import bench_settings, runtime, server_process
 
@@ -37,12 +37,8 @@ async def run(ctx: Context) -> list[BenchResult]:
     async with server_process(1.0) as url:
         loaded = bench_settings(url)
         async with runtime(loaded, audio=True) as rt:
-            assert rt.audio is not None
-            wire = WireTap()
-            wire.attach_backend(rt.backend)
-            playback = PlaybackTap(rt.audio, wire)
-            rt.engine.subscribe(playback.on_event)
-            await rt.engine.start()
+            taps = await start_tapped(rt)
+            wire, playback = taps.wire, taps.playback
             rows = await _harness(str(speech), trials)
     silence_ms = loaded.settings.session.silence_duration_ms
     firsts = [c.received_at for c in playback.chunks if c.offset == 0]

@@ -18,9 +18,9 @@ virtual mic) streams as it always does.
 from __future__ import annotations
 
 from bench.context import Context
-from bench.probes import PlaybackTap, WireTap
+from bench.probes import PlaybackTap, WireTap, start_tapped
 from bench.report import BenchResult, Target, percentile
-from bench.world import Events, bench_settings, poll, runtime, server_process
+from bench.world import bench_settings, poll, runtime, server_process
 from voice_tui.core.events import ResponseFinished
 
 
@@ -30,16 +30,8 @@ async def run(ctx: Context) -> list[BenchResult]:
     async with server_process(answer_s, paced=True) as url:
         loaded = bench_settings(url)
         async with runtime(loaded, audio=True) as rt:
-            audio = rt.audio
-            assert audio is not None
-            wire = WireTap()
-            wire.attach_backend(rt.backend)
-            wire.attach_engine(rt.engine)
-            playback = PlaybackTap(audio, wire)
-            events = Events.new()
-            rt.engine.subscribe(events)
-            rt.engine.subscribe(playback.on_event)
-            await rt.engine.start()
+            taps = await start_tapped(rt, tap_engine=True)
+            audio, wire, playback, events = taps.audio, taps.wire, taps.playback, taps.events
             for n in range(1, answers + 1):
                 await rt.engine.send_text("Tell me more.")
                 await events.wait_for(
