@@ -130,8 +130,6 @@ async def build_runtime(
         policy=policy,
         voice_override=voice,
     )
-    loop = asyncio.get_running_loop()
-
     journal: Journal | None = None
     meta = SessionMeta(backend.name, backend.model, engine.persona.name, resumed_from=resumed_from)
     if settings.journal.enabled:
@@ -153,25 +151,12 @@ async def build_runtime(
     echo: EchoProcessor | None = None
     problem: str | None = None
     if audio and settings.audio.enabled:
-        rec = recorder
-
-        def send_mic(pcm: bytes, captured_at: float) -> None:  # loop thread
-            # Recorded only when sent: push-to-talk drops audio while not talking.
-            if engine.send_audio(pcm, captured_at) and rec is not None:
-                rec.add_user(pcm)
-
-        def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
-            loop.call_soon_threadsafe(send_mic, pcm, captured_at)
-
-        def on_finished(item_id: str) -> None:  # worker thread
-            loop.call_soon_threadsafe(engine.playback_finished, item_id)
-
-        worker = AudioWorker(
+        worker = audio_worker_for(
+            engine,
             settings.audio,
-            on_mic=on_mic,
-            on_level=on_level or _ignore,
-            on_status=on_audio_status or _ignore,
-            on_playback_finished=on_finished,
+            on_level=on_level,
+            on_status=on_audio_status,
+            on_sent=recorder.add_user if recorder is not None else None,
         )
         # Open speakers: the canceller cleans the mic before it is metered, sent, recorded.
         echo = make_mic_processor(settings.audio, worker)
@@ -186,6 +171,39 @@ async def build_runtime(
     engine.notices.extend(n for n in notices if n not in loaded.notices)
     return Runtime(
         engine, backend, worker, problem, journal, recorder, notices, echo, settings.audio
+    )
+
+
+def audio_worker_for(
+    engine: ConversationEngine,
+    settings: AudioSettings,
+    *,
+    on_level: LevelCallback | None = None,
+    on_status: StatusCallback | None = None,
+    on_sent: Callable[[bytes], None] | None = None,
+) -> AudioWorker:
+    """A worker (not started) whose microphone feeds `engine.send_audio` and whose
+    played-out items reach `engine.playback_finished`, both on the running loop's
+    thread. `on_sent` gets the microphone audio the engine actually sent."""
+    loop = asyncio.get_running_loop()
+
+    def send_mic(pcm: bytes, captured_at: float) -> None:  # loop thread
+        # Only what was sent: push-to-talk drops audio while not talking.
+        if engine.send_audio(pcm, captured_at) and on_sent is not None:
+            on_sent(pcm)
+
+    def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
+        loop.call_soon_threadsafe(send_mic, pcm, captured_at)
+
+    def on_finished(item_id: str) -> None:  # worker thread
+        loop.call_soon_threadsafe(engine.playback_finished, item_id)
+
+    return AudioWorker(
+        settings,
+        on_mic=on_mic,
+        on_level=on_level or _ignore,
+        on_status=on_status or _ignore,
+        on_playback_finished=on_finished,
     )
 
 

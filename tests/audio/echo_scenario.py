@@ -38,11 +38,11 @@ from voice_tui.core.events import (
 )
 from voice_tui.core.tools import build_registry
 from voice_tui.offline.tts import EspeakSynthesizer
+from voice_tui.runtime import audio_worker_for
 from voice_tui.server.app import start_server
 from voice_tui.server.components import Components, ResponderPiece, ResponderRequest, TextPiece
 
 from .virtual import REPO, VIRTUAL_AUDIO, VirtualAudio
-from .wiring import wired_worker
 
 API_KEY = "sk-local-echo-test"
 STORY = (  # about 12 s of espeak-ng speech
@@ -253,7 +253,7 @@ async def open_echo_session(
     )
     backend = OpenAIBackend(settings)
     engine = ConversationEngine(settings, backend, build_registry(settings))
-    worker = wired_worker(engine, settings.audio)
+    worker = audio_worker_for(engine, settings.audio)
     recording = EchoRecording()
     processor = make_mic_processor(settings.audio, worker, monitor=recording)
     worker.set_mic_processor(processor)

@@ -16,6 +16,7 @@ from voice_tui.config.schema import Settings
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AppEvent, AssistantInterrupted, AudioChunk, ErrorRaised
 from voice_tui.core.tools import build_registry
+from voice_tui.runtime import audio_worker_for
 from voice_tui.server.app import start_server
 from voice_tui.server.components import (
     Components,
@@ -26,7 +27,6 @@ from voice_tui.server.components import (
 
 from .signals import RATE, active_spans, read_raw, record_speaker, speech_wav, tone
 from .virtual import VirtualAudio
-from .wiring import wired_worker
 
 pytestmark = pytest.mark.audio
 
@@ -115,7 +115,7 @@ async def test_speech_mid_answer_truncates_at_what_the_speaker_played(
     )
     backend = OpenAIBackend(settings)
     engine = ConversationEngine(settings, backend, build_registry(settings))
-    worker = wired_worker(engine, settings.audio)
+    worker = audio_worker_for(engine, settings.audio)
     events = Events()
     try:
         assert worker.start().problem is None

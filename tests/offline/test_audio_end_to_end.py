@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from audio.signals import active_spans, read_raw, record_speaker
 from audio.virtual import VirtualAudio
-from audio.wiring import wired_worker
 
 from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
@@ -22,6 +21,7 @@ from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import ErrorRaised, ToolCallFinished, TurnCompleted, UserTranscriptFinal
 from voice_tui.core.tools import build_registry
 from voice_tui.offline.tts import EspeakSynthesizer
+from voice_tui.runtime import audio_worker_for
 from voice_tui.server.components import SAMPLE_RATE
 
 from .engine_events import Events
@@ -46,8 +46,7 @@ async def test_a_question_into_the_microphone_is_answered_out_of_the_speaker(
     )
     backend = LocalBackend(settings)
     engine = ConversationEngine(settings, backend, build_registry(settings))
-    played: set[str] = set()
-    worker = wired_worker(engine, settings.audio, also_finished=played.add)
+    worker = audio_worker_for(engine, settings.audio)
     events = Events()
     try:
         assert worker.start().problem is None
@@ -63,7 +62,7 @@ async def test_a_question_into_the_microphone_is_answered_out_of_the_speaker(
                 TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT and bool(e.turn.text)
             )
             async with asyncio.timeout(30):  # the speaker has played the whole answer
-                while answer.turn.item_id not in played:  # noqa: ASYNC110
+                while worker.is_playing():  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
         heard = await events.wait_for(UserTranscriptFinal)
         assert "time" in words(heard.transcript)

@@ -200,29 +200,11 @@ class Player:
     def flush_idle(self, now: float) -> None:
         """Push out what the resampler still holds once chunks stop arriving (a
         pass-through when the device runs at 24 kHz)."""
-        if self._resampler.passthrough:
-            return
-        with self._resampler_lock:
-            if self._last_play == 0.0 or now - self._last_play < FLUSH_IDLE_S:
-                return
-            self._last_play = 0.0
-            tail = self._resampler.flush()
-            self._resampler = StreamResampler(TARGET_RATE, self.rate)
-            last = self._last_chunk
-        if last is not None and len(tail):
-            self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
+        self._flush_resampler(lambda _: self._last_play and now - self._last_play >= FLUSH_IDLE_S)
 
     def end_item(self, item_id: str) -> None:
-        with self._resampler_lock:
-            last = self._last_chunk
-            tail: Samples | None = None
-            if last is not None and last[0] == item_id and not self._resampler.passthrough:
-                # Its end is known: push out what the resampler holds of it now.
-                tail = self._resampler.flush()
-                self._resampler = StreamResampler(TARGET_RATE, self.rate)
-                self._last_play = 0.0
-        if last is not None and tail is not None and len(tail):
-            self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
+        # Its end is known: push out what the resampler holds of it now.
+        self._flush_resampler(lambda last: last is not None and last[0] == item_id)
         with self._lock:
             item = self._items.get(item_id)
             if item is None or item.ended:
@@ -230,6 +212,21 @@ class Player:
             item.ended = True
             if self._current == item_id and not self._playing and not item.queued:
                 self._finish(item_id)  # it had run dry: that was its end
+
+    def _flush_resampler(self, due: Callable[[tuple[str, int, str] | None], object]) -> None:
+        """When `due(last chunk)`, queue the resampler's tail after that chunk and start
+        a fresh resampler (nothing to do when the device runs at 24 kHz)."""
+        if self._resampler.passthrough:
+            return
+        with self._resampler_lock:
+            last = self._last_chunk
+            if not due(last):
+                return
+            self._last_play = 0.0
+            tail = self._resampler.flush()
+            self._resampler = StreamResampler(TARGET_RATE, self.rate)
+        if last is not None and len(tail):
+            self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
 
     def interrupt(self) -> HeardAudio | None:
         with self._lock:
