@@ -7,13 +7,12 @@ loop and are re-posted as messages; audio threads only ever `post_message`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -60,9 +59,6 @@ from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
 from voice_tui.ui.widgets.status_light import StatusLight, light_for
 from voice_tui.ui.widgets.tool_log import ToolLog
 from voice_tui.ui.widgets.transcript import Clock, Transcript
-
-if TYPE_CHECKING:
-    from voice_tui.config.loader import LoadedSettings
 
 log = logging.getLogger(__name__)
 
@@ -703,10 +699,3 @@ ECHO_MODE_LABELS: dict[EchoMode, str] = {
 }
 
 _APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}
-
-
-def run_app(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    """`voice-tui`: the full-screen app (the CLI's default command)."""
-    from voice_tui.ui.launch import launch
-
-    return launch(loaded, args)
