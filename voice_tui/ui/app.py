@@ -47,7 +47,7 @@ from voice_tui.ui import keys
 from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
 from voice_tui.ui.export import transcript_markdown
 from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
-from voice_tui.ui.ports import EngineCommands, Runtime
+from voice_tui.ui.ports import EngineCommands, Runtime, TalkControls
 from voice_tui.ui.saver import ChoiceSaver
 from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
@@ -110,10 +110,8 @@ class VoiceApp(App[int]):
         # What the lights are computed from.
         self.connection = ConnectionState.CONNECTING
         self.phase = Phase.IDLE
-        self.muted = False
-        self.talking = False
         self.error_active = False
-        self.turn_mode = TurnMode(settings.session.turn_detection)
+        self._configured_turn_mode = TurnMode(settings.session.turn_detection)
         self.persona = settings.active_persona.name
         self._session_id = ""
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
@@ -236,8 +234,6 @@ class VoiceApp(App[int]):
         if runtime.engine.conversation:  # --resume: show what was said before
             await self.transcript.show_history(list(runtime.engine.conversation))
         meter = self._main(MicMeter)
-        if runtime.audio is not None:  # also in text mode: a device may come back
-            runtime.audio.set_ptt(self.turn_mode is TurnMode.PUSH_TO_TALK)
         if runtime.text_mode:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
@@ -313,7 +309,6 @@ class VoiceApp(App[int]):
                     await self.transcript.add_note(Text(f"⚡ {state.value}: {detail}"), "notice")
             case SessionReady():
                 self._session_id = event.session_id
-                self.turn_mode = event.turn_mode
                 self.persona = event.persona
                 bar.change(
                     backend=event.backend,
@@ -397,6 +392,23 @@ class VoiceApp(App[int]):
             return None
         return self.runtime.engine
 
+    def _talk(self) -> TalkControls | None:
+        """Push-to-talk, mute and turn mode, or None after saying why there are none."""
+        return self.runtime.talk if self._engine() is not None and self.runtime else None
+
+    # Talk state is the runtime's (engine and microphone agree); the app only shows it.
+    @property
+    def turn_mode(self) -> TurnMode:
+        return self.runtime.talk.turn_mode if self.runtime else self._configured_turn_mode
+
+    @property
+    def talking(self) -> bool:
+        return self.runtime is not None and self.runtime.talk.talking
+
+    @property
+    def muted(self) -> bool:
+        return self.runtime is not None and self.runtime.talk.muted
+
     async def action_push_to_talk(self) -> None:
         if self.turn_mode is not TurnMode.PUSH_TO_TALK:
             self.notify(
@@ -405,51 +417,33 @@ class VoiceApp(App[int]):
                 markup=False,
             )
             return
-        engine = self._engine()
-        if engine is None:
-            return
-        audio = self.runtime.audio if self.runtime else None
-        if not self.talking:
-            self.talking = True
-            if audio is not None:
-                audio.set_talking(True)
-            await engine.start_talking()
-        else:
-            self.talking = False
-            if audio is not None:
-                audio.set_talking(False)
-            await engine.stop_talking()
+        talk = self._talk()
+        if talk is not None:
+            await talk.toggle_talking()
 
     async def action_cycle_turn_mode(self) -> None:
         index = TURN_MODE_CYCLE.index(self.turn_mode)
         await self.set_turn_mode(TURN_MODE_CYCLE[(index + 1) % len(TURN_MODE_CYCLE)])
 
     async def set_turn_mode(self, mode: TurnMode) -> None:
-        engine = self._engine()
-        if engine is None:
+        talk = self._talk()
+        if talk is None:
             return
-        if self.talking and mode is not TurnMode.PUSH_TO_TALK:
-            await self.action_push_to_talk()  # end the open push-to-talk turn first
         try:
-            await engine.set_turn_mode(mode)
+            await talk.set_turn_mode(mode)  # an open push-to-talk turn is ended first
         except Exception as exc:
             await self._show_error(f"The turn mode was not changed: {exc}")
             return
-        self.turn_mode = mode
-        if self.runtime is not None and self.runtime.audio is not None:
-            self.runtime.audio.set_ptt(mode is TurnMode.PUSH_TO_TALK)
         self.status_bar.change(turn_mode=mode)
         self.notify(f"Turn mode: {TURN_MODE_LABELS[mode]}")
         self.save_choice({"session.turn_detection": mode.value})
 
     def action_toggle_mute(self) -> None:
-        audio = self.runtime.audio if self.runtime else None
-        if audio is None:
+        talk = self.runtime.talk if self.runtime else None
+        if talk is None or not talk.set_muted(not talk.muted):
             self.notify("No microphone in text mode.", severity="warning")
             return
-        self.muted = not self.muted
-        audio.set_muted(self.muted)
-        self._main(MicMeter).muted = self.muted
+        self._main(MicMeter).muted = talk.muted
         self._refresh_light()
 
     async def action_interrupt(self) -> None:
