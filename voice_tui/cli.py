@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the built-in Realtime server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    serve.add_argument(
+        "--allow-no-key",
+        action="store_true",
+        help="listen beyond this machine without a key (anyone on the network can use it)",
+    )
 
     sub.add_parser("devices", parents=[common], help="list audio input and output devices")
 

@@ -113,6 +113,7 @@ async def server() -> Any:
         await srv.close()
 
 
+@pytest.mark.invalid_client_events  # bad input on purpose
 async def test_bad_input_gets_errors_and_the_other_session_goes_on(
     server: LocalServer, tmp_path: Path
 ) -> None:

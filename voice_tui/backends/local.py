@@ -34,11 +34,20 @@ class LocalBackend:
     async def _ensure_started(self) -> OpenAIBackend:
         if self._client is not None:
             return self._client
-        from voice_tui.server.app import start_server
+        from voice_tui.server.app import is_loopback, start_server
 
         local = self._settings.local
+        key = local.api_key.get_secret_value() if local.api_key else None
+        if key is None and not is_loopback(local.host):
+            raise BackendError(
+                f"The built-in server would listen on {local.host} without a key; set "
+                "local.api_key, or local.host = 127.0.0.1.",
+                setting="local.api_key",
+            )
         try:
-            server = await start_server(host=local.host, port=local.port, settings=self._settings)
+            server = await start_server(
+                host=local.host, port=local.port, settings=self._settings, api_key=key
+            )
         except OSError as exc:
             raise BackendError(
                 f"Could not start the built-in server on {local.host}:{local.port} "
@@ -48,7 +57,11 @@ class LocalBackend:
         self._server = server
         self.description = f"local · offline engine · {server.base_url}"
         self._client = OpenAIBackend(
-            self._settings, name="local", base_url=server.base_url, url_setting="local.port"
+            self._settings,
+            name="local",
+            base_url=server.base_url,
+            api_key=key,
+            url_setting="local.port",
         )
         return self._client
 

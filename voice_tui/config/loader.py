@@ -31,12 +31,14 @@ ENV_KEYS: dict[str, KeyPath] = {
     "AZURE_OPENAI_API_KEY": ("azure", "api_key"),
     "AZURE_OPENAI_DEPLOYMENT": ("azure", "deployment"),
     "OPENAI_API_VERSION": ("azure", "api_version"),
+    "VOICE_TUI_LOCAL_API_KEY": ("local", "api_key"),
 }
 
 SECRET_KEYS: tuple[KeyPath, ...] = (
     ("openai", "api_key"),
     ("azure", "api_key"),
     ("local", "chat_api_key"),
+    ("local", "api_key"),
 )
 
 

@@ -87,6 +87,9 @@ class LocalSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)  # 0 = a free port
+    # The key clients must present (Bearer, or Azure's api-key header); None: no key.
+    # Binding beyond loopback without one is refused unless explicitly allowed.
+    api_key: SecretStr | None = None
     # An OpenAI-compatible chat-completions endpoint (Ollama, llama.cpp, vLLM...).
     chat_url: str | None = None  # e.g. http://127.0.0.1:11434/v1
     chat_model: str | None = None
