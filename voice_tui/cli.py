@@ -17,6 +17,7 @@ from typing import Any
 from voice_tui import __version__
 from voice_tui.config.errors import ConfigError
 from voice_tui.config.loader import LoadedSettings, load_settings
+from voice_tui.config.models import REASONING_EFFORTS
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -50,6 +51,11 @@ def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
         help="how turns end",
     )
     g.add_argument("--voice", help="assistant voice (overrides the persona's)")
+    g.add_argument(
+        "--reasoning-effort",
+        choices=list(REASONING_EFFORTS),
+        help="how hard a reasoning model (gpt-realtime-2 family) thinks (default: low)",
+    )
     g.add_argument(
         "--text-only", action="store_true", help="no audio devices: type, and read the replies"
     )
@@ -104,6 +110,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "persona": "session.persona",
         "turn_mode": "session.turn_detection",
         "voice": "session.voice",
+        "reasoning_effort": "session.reasoning_effort",
         "theme": "ui.theme",
         "input_device": "audio.input_device",
         "output_device": "audio.output_device",

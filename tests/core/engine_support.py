@@ -38,7 +38,7 @@ from voice_tui.server.components import (
 )
 
 API_KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-realtime"
+MODEL = "gpt-realtime-2.1"
 
 # What the test recogniser "hears" for each tone.
 PHRASES = {

@@ -180,6 +180,7 @@ CLIENT_EVENTS = st.fixed_dictionaries(
 ).map(lambda e: json.dumps(e, allow_nan=True))
 
 
+@pytest.mark.invalid_client_events  # generated junk on purpose
 @settings(
     max_examples=10,
     deadline=None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
 from voice_tui.backends.base import BackendError, ErrorContext
-from voice_tui.backends.openai import KEY_SETTING, OpenAIBackend
+from voice_tui.backends.openai import KEY_SETTING, OPENAI_SESSION_LIMIT_S, OpenAIBackend
 from voice_tui.config.schema import Settings
 
 if TYPE_CHECKING:
@@ -22,10 +22,12 @@ CLOUD_HINT = (
 
 class LocalBackend:
     name = "local"
+    session_limit_s = OPENAI_SESSION_LIMIT_S  # the built-in server follows OpenAI
 
     def __init__(self, settings: Settings, *, notice: str | None = None) -> None:
         self._settings = settings
         self.model = settings.backend.model
+        self.model_id = self.model
         self.notice = notice
         self.description = f"local · offline engine on {settings.local.host}"
         self._server: LocalServer | None = None

@@ -101,6 +101,12 @@ def load_settings(
             origins[key] = f"command line ({dotted})"
 
     settings = validate(data, document=document, origins=origins, path=config_path)
+    if settings.azure.api_version and settings.azure.endpoint:
+        where = origins.get(("azure", "api_version"), "azure.api_version")
+        notices.append(
+            f"{where} is ignored: Azure's GA realtime endpoint (/openai/v1) takes no "
+            "api-version (2025-08-28 was a gpt-realtime model version); remove it."
+        )
     if document is not None:
         notice = _permission_notice(document)
         if notice:

@@ -146,7 +146,11 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
 def scrub_credentials(text: str) -> str:
     """Blank every credential-bearing header value, `Bearer` token and key-like query
     parameter in log text."""
-    text = _CREDENTIAL_HEADER.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    text = _CREDENTIAL_HEADER.sub(
+        # A value the Redactor already masked keeps its telling prefix ("sk-pr…").
+        lambda m: m[0] if REDACTED in m[3] else f"{m[1]}{m[2]}{REDACTED}",
+        text,
+    )
     text = _CREDENTIAL_QUERY.sub(lambda m: f"{m[1]}{REDACTED}", text)
     return _BEARER.sub(lambda m: f"{m[1]} {REDACTED}", text)
 
