@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,9 @@ class Session:
         self.transcriber = Transcriber(components.recognizer, self.emit)
         self.closed = False
         self.audio_produced = False
+        # What clients sent and what was refused (by code): the wire, counted.
+        self.received: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
         self.input = InputAudio(
             lambda: self.transcriber.begin(self.config.audio.input.transcription)
         )
@@ -175,8 +179,10 @@ class Session:
                 protocol_log.warning("refused %s: %s", kind, "; ".join(p.message for p in problems))
                 first = problems[0]
                 raise ClientError(first.message, code=first.code, param=first.param)
+            self.received[kind] += 1
             await handler(event)
         except ClientError as exc:
+            self.refused[exc.code or ""] += 1
             exc.event_id = event_id
             await self.emit(exc.to_event())
         except Exception:  # a bug here must not end the session
