@@ -389,7 +389,7 @@ class Session:
                 code="invalid_value",
                 param="content_index",
             )
-        length_ms = item.audio_ms(index)
+        length_ms = max(0, item.audio_ms(index) - self.faults.short_items_ms)
         if end_ms > length_ms:
             raise ClientError(
                 f"Audio content of {length_ms}ms is already shorter than {end_ms}ms",

@@ -30,6 +30,7 @@ class StatusInfo:
     last_turn: TurnUsage | None = None
     latency_s: float | None = None
     echo: str = ""  # echo handling in force; "" without audio
+    reasoning: str = ""  # the reasoning effort; "" for a model that does not reason
 
     def with_(self, **changes: object) -> StatusInfo:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -66,6 +67,8 @@ def status_text(info: StatusInfo) -> Text:
     persona = info.persona or "—"
     if info.voice:
         persona += f" ({info.voice})"
+    if info.reasoning:
+        where += f" · thinks {info.reasoning}"
     return Text.assemble(
         (where, "bold"),
         sep,
