@@ -199,3 +199,13 @@ def test_descriptions_never_show_keys(make_settings: Any) -> None:
 def test_mask_key() -> None:
     assert mask_key("sk-abcdefghijklmnop") == "sk-ab…"
     assert mask_key("short") == "…"
+
+
+async def test_local_backend_will_not_listen_beyond_loopback_without_a_key(
+    make_settings: Any,
+) -> None:
+    backend = select_backend(make_settings(backend={"kind": "local"}, local={"host": "0.0.0.0"}))
+    with pytest.raises(BackendError) as refused:
+        await backend.connect()
+    assert "without a key" in refused.value.message and "local.api_key" in refused.value.message
+    await backend.aclose()

@@ -71,3 +71,19 @@ async def test_a_model_that_does_not_reason_says_so(server: LocalServer, tmp_pat
             "the notice",
         )
         assert only_session(server).config.reasoning is None
+
+
+def test_status_bar_shows_reasoning_tokens_and_unknown_prices() -> None:
+    from voice_tui.core.usage import TurnUsage, UsageTotals
+    from voice_tui.ui.widgets.status_bar import StatusInfo, status_text
+
+    turn = TurnUsage(output_text_tokens=120, output_reasoning_tokens=80, cost_usd=0.0, priced=False)
+    info = StatusInfo(
+        backend="azure", model="team-voice", totals=UsageTotals().add(turn), last_turn=turn
+    )
+    text = status_text(info).plain
+    assert "120 tok (80 reasoning) price unknown" in text
+    assert "$0.0000" not in text  # an unknown price is never shown as free
+    priced = TurnUsage(output_text_tokens=10, cost_usd=0.0123)
+    shown = status_text(StatusInfo(totals=UsageTotals().add(priced), last_turn=priced)).plain
+    assert "10 tok $0.0123" in shown

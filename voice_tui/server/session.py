@@ -76,6 +76,7 @@ class Session:
         # What clients sent and what was refused (by code): the wire, counted.
         self.received: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self.last_event_ids: dict[str, str] = {}  # event type -> the client's last event_id
         self.input = InputAudio(
             lambda: self.transcriber.begin(self.config.audio.input.transcription)
         )
@@ -180,6 +181,8 @@ class Session:
                 first = problems[0]
                 raise ClientError(first.message, code=first.code, param=first.param)
             self.received[kind] += 1
+            if event_id is not None:
+                self.last_event_ids[kind] = event_id
             await handler(event)
         except ClientError as exc:
             self.refused[exc.code or ""] += 1
