@@ -17,6 +17,7 @@ from typing import Any
 from voice_tui import __version__
 from voice_tui.config.errors import ConfigError
 from voice_tui.config.loader import LoadedSettings, load_settings
+from voice_tui.output import OutputError, discard_stdout, guarded_stdout
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -116,18 +117,38 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run a command; its output to stdout is guarded: a reader that went away
+    (`| head`) ends it quietly, any other failed write (a full disk) in one line,
+    both with exit code 1 and without a traceback."""
     try:
-        loaded = load_settings(
-            path=args.config,
-            env=os.environ,
-            overrides=overrides_from_args(args),
-        )
-    except ConfigError as exc:
-        print(f"voice-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return _dispatch(args, loaded)
+        with guarded_stdout() as stdout:
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit:  # --help, --version, usage errors: already printed
+                stdout.flush()
+                raise
+            try:
+                loaded = load_settings(
+                    path=args.config,
+                    env=os.environ,
+                    overrides=overrides_from_args(args),
+                )
+            except ConfigError as exc:
+                print(f"voice-tui: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            if args.command is not None:
+                code = _dispatch(args, loaded)
+                stdout.flush()
+                return code
+    except OutputError as exc:
+        discard_stdout()
+        if not exc.reader_gone:
+            print(f"voice-tui: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    # The app draws on the terminal itself, outside the guard.
+    from voice_tui.ui.app import run_app
+
+    return run_app(loaded, args)
 
 
 def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
@@ -148,9 +169,7 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
         from voice_tui.journal.history import history_command
 
         return history_command(loaded, args)
-    from voice_tui.ui.app import run_app
-
-    return run_app(loaded, args)
+    raise AssertionError(f"unknown command {command!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover
