@@ -74,8 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="headless conversation from an audio file")
-    run.add_argument("--input-file", type=Path, required=True, metavar="WAV")
-    run.add_argument("--output-file", type=Path, metavar="WAV", help="assistant audio, 24 kHz")
+    run.add_argument(
+        "--input-file",
+        type=Path,
+        required=True,
+        metavar="AUDIO",
+        help="what you say: WAV, FLAC, Ogg, MP3... (any rate and channel count)",
+    )
+    run.add_argument(
+        "--output-file", type=Path, metavar="WAV", help="the assistant's audio, 24 kHz WAV"
+    )
     run.add_argument("--transcript", type=Path, metavar="MD", help="write the conversation")
     run.add_argument("--record", type=Path, metavar="DIR", help="record both sides to WAV")
 
