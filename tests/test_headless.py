@@ -505,7 +505,7 @@ def same_as_input(kind: str, question: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["path", "relative", "symlink", "hardlink"])
-@pytest.mark.parametrize("flag", ["--output-file", "--transcript"])
+@pytest.mark.parametrize("flag", ["--output-file", "--transcript", "--log-file"])
 def test_run_refuses_to_write_over_its_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, flag: str
 ) -> None:

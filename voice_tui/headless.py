@@ -157,13 +157,11 @@ def check_outputs(args: argparse.Namespace) -> list[str]:
         for flag, path in (
             ("--output-file", args.output_file),
             ("--transcript", args.transcript),
+            ("--log-file", getattr(args, "log_file", None)),  # opened by the logging setup
         )
         if path is not None
     ]
     claimed: list[tuple[str, Path]] = [("--input-file", args.input_file)]
-    log_file = getattr(args, "log_file", None)
-    if log_file is not None:
-        claimed.append(("--log-file", log_file))
     for flag, path in outputs:
         clash = next((c for c in claimed if _same_file(path, c[1])), None)
         if clash is not None:
@@ -174,7 +172,7 @@ def check_outputs(args: argparse.Namespace) -> list[str]:
             )
             continue
         claimed.append((flag, path))
-        problem = _unwritable(path)
+        problem = None if flag == "--log-file" else _unwritable(path)
         if problem:
             problems.append(f"{flag} {problem}")
     return problems
