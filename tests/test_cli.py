@@ -134,9 +134,9 @@ def test_a_bad_flag_value_is_blamed_on_the_flag(env: dict[str, str]) -> None:
     result = voice_tui("devices", "--persona", "Nobody", env=env)
     assert result.returncode == 2
     assert result.stderr == (
-        "voice-tui: command line (session.persona): session.persona is 'Nobody', "
-        "but the personas are: Assistant, Grumpy Professor, The Wild Brunch, "
-        "Pirate Weather, Quote Caller\n"
+        "voice-tui: command line (session.persona): session.persona is 'Nobody', but no "
+        "persona has that name; set session.persona to one of 'Assistant', "
+        "'Grumpy Professor', 'The Wild Brunch', 'Pirate Weather', 'Quote Caller'\n"
     )
 
 

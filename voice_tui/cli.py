@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; its output to stdout is guarded: a reader that went away
     (`| head`) ends it quietly, any other failed write (a full disk) in one line,
     both with exit code 1 and without a traceback."""
+    original_stdout = sys.stdout
     try:
         with guarded_stdout() as stdout:
             try:
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stdout.flush()
                 return code
     except OutputError as exc:
-        discard_stdout()
+        discard_stdout(original_stdout)
         if not exc.reader_gone:
             print(f"voice-tui: {exc}", file=sys.stderr)
         return EXIT_FAILURE

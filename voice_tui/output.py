@@ -80,12 +80,14 @@ def guarded_stdout() -> Iterator[GuardedOutput]:
         sys.stdout = original
 
 
-def discard_stdout() -> None:
-    """Point file descriptor 1 at /dev/null, so what is still buffered for a stdout that
-    failed cannot fail again (with a traceback) when the interpreter exits."""
+def discard_stdout(stream: TextIO) -> None:
+    """Point the failed stream's file descriptor at /dev/null, so what is still buffered
+    for it cannot fail again (with a traceback) when the interpreter exits. A stream
+    without a descriptor of its own (a test's capture) is left alone."""
     with contextlib.suppress(OSError, ValueError):
+        fd = stream.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
-            os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+            os.dup2(devnull, fd)
         finally:
             os.close(devnull)
