@@ -458,17 +458,8 @@ def run_command(
     max_file_bytes: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`voice-tui run ...` in a process of its own, as a user runs it; with
-    `max_file_bytes`, every file it writes stops growing there (RLIMIT_FSIZE), as on
-    a disk that fills up."""
-
-    def limit_file_size() -> None:
-        import resource
-        import signal
-
-        assert max_file_bytes is not None
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails (EFBIG) instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-
+    `max_file_bytes`, every file it writes stops growing there (RLIMIT_FSIZE; Python
+    ignores SIGXFSZ, so the write fails with EFBIG), as on a disk that fills up."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_"))}
     env.update(
         OPENAI_API_KEY=KEY,
@@ -477,8 +468,15 @@ def run_command(
         PYTHONPATH=str(ROOT),
         PYTHONDONTWRITEBYTECODE="1",
     )
+    # The limit is set by the child itself (no preexec_fn: this process has threads).
+    limit = (
+        f"import resource; resource.setrlimit(resource.RLIMIT_FSIZE, ({max_file_bytes},) * 2); "
+        if max_file_bytes is not None
+        else ""
+    )
+    launcher = f"{limit}import runpy; runpy.run_module('voice_tui', run_name='__main__')"
     return subprocess.run(
-        [sys.executable, "-m", "voice_tui", "run", *args],
+        [sys.executable, "-c", launcher, "run", *args],
         env=env,
         cwd=tmp_path,
         stdout=stdout,
@@ -486,7 +484,6 @@ def run_command(
         stdin=subprocess.DEVNULL,
         text=True,
         timeout=90,
-        preexec_fn=limit_file_size if max_file_bytes is not None else None,
     )
 
 

@@ -69,7 +69,7 @@ READABLE_FORMATS = (
     "WAV (PCM, float or WAVE_FORMAT_EXTENSIBLE, any rate and channel count), "
     "FLAC, Ogg (Vorbis, Opus), MP3, AIFF, CAF, W64, RF64 and the other formats of libsndfile"
 )
-_BLOCK_S = 1  # read and resample a second at a time: a long file is never held twice
+_BLOCK_S = 1  # a second at a time: a long file is never held whole as float samples
 
 
 def read_audio(path: Path) -> bytes:
