@@ -232,3 +232,18 @@ def test_a_malformed_line_is_flagged_in_the_list_the_export_and_for_resume(
     record = last_session(data_dir / "sessions")  # what --resume continues
     assert record is not None and record.session_id == sid
     assert [t.item_id for t in record.turns] == [t.item_id for t in sample_turns()]
+
+
+def test_notes_on_damaged_sessions_are_few_under_a_long_list(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for n in range(5):
+        sid = write_session(data_dir / "sessions", sample_turns(), started_at=T0 + n)
+        with (data_dir / "sessions" / f"{sid}.jsonl").open("a", encoding="utf-8") as journal:
+            journal.write("[]\n")
+    assert main(["history"]) == 0
+    captured = capsys.readouterr()
+    assert sum(" turns !  " in line for line in captured.out.splitlines()) == 5
+    notes = captured.err.splitlines()
+    assert len(notes) == 4 and all("(line 7: skipped (not a JSON object))" in n for n in notes[:3])
+    assert notes[3] == "voice-tui: and 2 more (!): `voice-tui history ID` says which lines"

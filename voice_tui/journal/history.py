@@ -26,6 +26,7 @@ from voice_tui.journal.redact import Redactor, default_redactor
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+MAX_NOTES = 3  # notes on damaged journals printed under the list
 
 
 class HasSettings(Protocol):
@@ -271,9 +272,13 @@ def _print_list(sessions: list[SessionSummary], directory: Path, out: TextIO, er
             f"{s.session_id}  {when}  {s.persona:<14} {s.turns:>4} turns{mark}  {words}",
             file=out,
         )
-    for s in sessions:  # the list stays clean for pipes; the notes go to stderr
-        if s.problems:
-            print(f"voice-tui: {s.session_id} (!): {problems_note(s.problems)}", file=err)
+    # The list stays clean for pipes; the notes go to stderr, a few at most.
+    flagged = [s for s in sessions if s.problems]
+    for s in flagged[:MAX_NOTES]:
+        print(f"voice-tui: {s.session_id} (!): {problems_note(s.problems)}", file=err)
+    if len(flagged) > MAX_NOTES:
+        more = len(flagged) - MAX_NOTES
+        print(f"voice-tui: and {more} more (!): `voice-tui history ID` says which lines", file=err)
 
 
 def history_command(
