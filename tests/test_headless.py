@@ -631,3 +631,20 @@ def test_run_into_a_full_stdout_stops_with_one_line(
     assert result.stderr == (
         "voice-tui: cannot write to standard output: No space left on device\n"
     )
+
+
+def test_outputs_to_devices_are_written_to_not_replaced(
+    tone_server: LocalServer, tmp_path: Path
+) -> None:
+    """`--output-file /dev/null`, `--transcript /dev/stdout`: written as they are (even
+    as root, /dev/null must stay a device)."""
+    question = write_tone_wav(tmp_path / "q.wav", phrase_tone("hello there"), 600)
+    result = run_command(
+        tmp_path,
+        "--backend", "openai", "--base-url", tone_server.base_url,
+        "--input-file", str(question),
+        "--output-file", os.devnull, "--transcript", "/dev/stdout",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert "**You**" in result.stdout and "> hello there" in result.stdout  # the Markdown

@@ -189,12 +189,11 @@ def _same_file(a: Path, b: Path) -> bool:
 def _unwritable(path: Path) -> str | None:
     if path.is_dir():
         return f"{path} is a directory"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path}: the file is read-only"
+    if _is_special(path):
+        return None  # /dev/null, /dev/stdout, a fifo: written as they are
     target = path.resolve()  # a symlink is written through, as the config is
-    if target.exists():
-        if not os.access(target, os.W_OK):
-            return f"{path}: the file is read-only"
-        if not target.is_file():
-            return None  # /dev/null, a fifo: written as they are
     folder = target.parent
     if not folder.is_dir():
         return f"{path}: the directory {folder} does not exist"
@@ -210,20 +209,25 @@ def _unwritable(path: Path) -> str | None:
 def write_output(path: Path, data: bytes, flag: str) -> None:
     """Write an output all at once: a temporary file replaces the old one, so a full
     disk leaves the old file (or none), never a truncated one. Raises OutputFileError."""
-    target = path.resolve()
-    existed = target.exists()
     try:
-        if existed and not target.is_file():  # /dev/null, a fifo
-            with target.open("wb") as handle:
+        if _is_special(path):
+            with path.open("wb") as handle:
                 handle.write(data)
             return
+        target = path.resolve()
+        existed = target.exists()
         mode = stat.S_IMODE(target.stat().st_mode) if existed else None
         write_atomically(target, data, mode=mode)
     except OSError as exc:
-        kept = "the old file is unchanged" if existed else "nothing was written"
+        kept = "the old file is unchanged" if path.is_file() else "nothing was written"
         raise OutputFileError(
             f"cannot write {flag} {path}: {exc.strerror or exc} ({kept})"
         ) from None
+
+
+def _is_special(path: Path) -> bool:
+    """A device, pipe or socket (`/dev/null`, `/dev/stdout`): written to, never replaced."""
+    return path.exists() and not path.is_file() and not path.is_dir()
 
 
 def wav_bytes(pcm: bytes) -> bytes:
