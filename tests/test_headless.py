@@ -173,6 +173,8 @@ def tone(ms: int, rate: int, channels: int) -> np.ndarray:
         ("speech.flac", "FLAC", "PCM_16", 16_000, 1),
         ("speech.ogg", "OGG", "VORBIS", 44_100, 2),
         ("speech.aiff", "AIFF", "PCM_16", 22_050, 1),
+        ("speech.opus", "OGG", "OPUS", 48_000, 1),
+        ("speech.mp3", "MP3", "MPEG_LAYER_III", 44_100, 2),
     ],
 )
 def test_read_audio_takes_what_libsndfile_reads(
@@ -186,7 +188,7 @@ def test_read_audio_takes_what_libsndfile_reads(
     assert abs(len(pcm) // 2 - RATE // 2) <= 24
     assert abs(dominant_hz(pcm) - 660.0) < 5
     peak = np.abs(np.frombuffer(pcm, dtype="<i2")).max() / 32767
-    assert 0.3 < peak < 0.5
+    assert 0.3 < peak < 0.55  # 0.4, give or take what a lossy codec does
 
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="needs the sox command")
