@@ -32,13 +32,13 @@ def error_of(path: Path) -> str:
             'talk = "k"',
             "unknown action 'talk' in [ui.keys]; the actions are: push_to_talk, turn_mode, "
             "mute, echo_mode, interrupt, type_message, personas, devices, theme, "
-            "save_transcript, new_session, quit",
+            "save_transcript, new_session, reasoning_effort, quit",
         ),
         (
             'persona = "k"',
             "unknown action 'persona' in [ui.keys] (did you mean 'personas'?); the actions are: "
             "push_to_talk, turn_mode, mute, echo_mode, interrupt, type_message, personas, "
-            "devices, theme, save_transcript, new_session, quit",
+            "devices, theme, save_transcript, new_session, reasoning_effort, quit",
         ),
         (
             'push_to_talk = "q"',

@@ -31,6 +31,7 @@ DEFAULT_KEYS: dict[str, str] = {
     "theme": "t",
     "save_transcript": "s",
     "new_session": "n",
+    "reasoning_effort": "r",
     "quit": "q",
 }
 

@@ -387,10 +387,14 @@ def turn_from_json(value: object) -> Turn:
         if not isinstance(usage, dict):
             raise JournalLineError("turn.usage is not an object")
         for name in usage:
-            _number(usage, name, "turn.usage.")
+            if name in _USAGE_FLAGS:
+                _flag(usage, name, "turn.usage.")
+            else:
+                _number(usage, name, "turn.usage.")
     return Turn.from_json(value)
 
 
+_USAGE_FLAGS = frozenset({"priced"})  # the rest of a turn's usage is numbers
 _TOOL_CALL_FIELDS = frozenset(
     {"call_id", "name", "arguments", "output", "ok", "error", "duration_s"}
 )
