@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
 
     sub.add_parser("devices", parents=[common], help="list audio input and output devices")
+    sub.add_parser(
+        "mcp", parents=[common], help="connect to each configured MCP server and list its tools"
+    )
 
     history = sub.add_parser("history", parents=[common], help="past conversations")
     history.add_argument("session", nargs="?", help="session id (or prefix) to export")
@@ -144,6 +147,10 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
         from voice_tui.audio.devices import print_devices
 
         return print_devices(loaded)
+    if command == "mcp":
+        from voice_tui.mcp.command import mcp_command
+
+        return mcp_command(loaded)
     if command == "history":
         from voice_tui.journal.history import history_command
 

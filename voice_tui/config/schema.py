@@ -17,6 +17,10 @@ EchoMode = Literal["aec", "half-duplex", "off"]
 Latency = Literal["low", "high"]
 # The speaker's device buffer in milliseconds (PortAudio's named latencies, or a number).
 LatencyMs = Annotated[int, Field(ge=6, le=500)]
+ImageDetail = Literal["auto", "low", "high"]
+ApprovalPolicy = Literal["always", "never"]
+# MCP server names prefix their tools' names, which the API limits to this charset.
+MCP_SERVER_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
 # The voices of gpt-realtime; the local engine maps each to an espeak-ng voice.
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -63,6 +67,9 @@ class SessionSettings(_Section):
     max_output_tokens: int | Literal["inf"] = "inf"
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
     tool_output_max_chars: int = Field(16_000, ge=256)
+    # Images sent to the model: "low" is cheapest, "high" reads fine print.
+    image_detail: ImageDetail = "auto"
+    image_max_side: int = Field(2048, ge=64, le=8192)  # larger images are scaled down
 
 
 class AudioSettings(_Section):
@@ -143,12 +150,60 @@ def _default_prices() -> dict[str, ModelPrices]:
     }
 
 
+class McpServerSettings(_Section):
+    """An MCP server whose tools the assistant may use (`[[mcp_servers]]`).
+
+    Local (voice-tui connects): `command` + `args` + `env` (stdio) or `url` + `headers`
+    (streamable HTTP). Remote (`remote = true`): the Realtime service itself calls `url`
+    or `connector_id`. Values may say `${VARIABLE}` to keep secrets in the environment.
+    """
+
+    name: str = Field(pattern=MCP_SERVER_NAME)
+    description: str = ""
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    remote: bool = False  # true: the Realtime service connects, not voice-tui
+    connector_id: str | None = None  # a service connector (remote only), e.g. connector_gmail
+    authorization: str | None = None  # OAuth token for a remote server, e.g. "${TOKEN}"
+    allowed_tools: list[str] | None = None  # None: every tool the server offers
+    # "always", "never", or the names of the tools that need the user's approval.
+    require_approval: ApprovalPolicy | list[str] = "always"
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if self.remote:
+            if (self.url is None) == (self.connector_id is None):
+                raise ValueError(
+                    f"MCP server {self.name!r} is remote: give it either url or connector_id"
+                )
+            if self.command is not None:
+                raise ValueError(
+                    f"MCP server {self.name!r} is remote: the service cannot run a command"
+                )
+            return self
+        if self.connector_id is not None or self.authorization is not None:
+            raise ValueError(
+                f"MCP server {self.name!r}: connector_id and authorization need remote = true"
+            )
+        if (self.command is None) == (self.url is None):
+            raise ValueError(
+                f"MCP server {self.name!r}: give it either command (stdio) or url (HTTP)"
+            )
+        return self
+
+
 class Persona(_Section):
     name: str = Field(min_length=1)
     description: str = ""
     instructions: str
     voice: str | None = None
     tools: list[str] = Field(default_factory=list)  # names of built-in tools
+    mcp: list[str] = Field(default_factory=list)  # names of [[mcp_servers]]
     greet_first: bool = False  # the assistant speaks first, as in an outbound call
 
 
@@ -181,6 +236,7 @@ class Settings(_Section):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     pricing: dict[str, ModelPrices] = Field(default_factory=_default_prices)
     personas: list[Persona] = Field(default_factory=lambda: _builtin_personas())
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
 
     @field_validator("personas")
     @classmethod
@@ -191,6 +247,19 @@ class Settings(_Section):
                 raise ValueError(f"two personas are named {p.name!r}")
             seen.add(p.name.casefold())
         return personas
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_server_names(cls, servers: list[McpServerSettings]) -> list[McpServerSettings]:
+        seen: set[str] = set()
+        for server in servers:
+            if server.name in seen:
+                raise ValueError(f"two MCP servers are named {server.name!r}")
+            seen.add(server.name)
+        return servers
+
+    def find_mcp_server(self, name: str) -> McpServerSettings | None:
+        return next((s for s in self.mcp_servers if s.name == name), None)
 
     @model_validator(mode="after")
     def _persona_exists(self) -> Settings:
