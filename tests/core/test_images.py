@@ -89,7 +89,7 @@ def test_bad_files_get_a_clear_message(tmp_path: Path, make, message: str) -> No
 
 
 def test_an_empty_path_asks_which_image() -> None:
-    with pytest.raises(ImageError, match="Which image?"):
+    with pytest.raises(ImageError, match=r"Which image\?"):
         prepare_image("  ", 2048)
 
 
