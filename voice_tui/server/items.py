@@ -25,6 +25,8 @@ ROOT = "root"  # previous_item_id that inserts at the start
 # Items whose audio bytes are kept (retrieve, truncate); older ones keep only the length,
 # so a long conversation does not grow memory by 48 kB per second of speech.
 KEEP_AUDIO_ITEMS = 32
+IMAGE_TOKENS_LOW = 85  # what a low-detail image costs in OpenAI's accounting
+IMAGE_TOKENS = 765  # a typical high-detail image (four tiles)
 
 
 @dataclass(eq=False, slots=True)
@@ -104,10 +106,12 @@ class _Strict(BaseModel):
 
 
 class _Part(_Strict):
-    type: Literal["input_text", "input_audio", "output_text", "output_audio"]
+    type: Literal["input_text", "input_audio", "input_image", "output_text", "output_audio"]
     text: str | None = None
     audio: str | None = None
     transcript: str | None = None
+    image_url: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
 
 
 class _NewItem(_Strict):
@@ -124,7 +128,7 @@ class _NewItem(_Strict):
 
 
 _ALLOWED_PARTS = {
-    "user": {"input_text", "input_audio"},
+    "user": {"input_text", "input_audio", "input_image"},
     "system": {"input_text"},
     "assistant": {"output_text", "output_audio"},
 }
@@ -171,6 +175,14 @@ def item_from_client(raw: Any, max_audio_bytes: int) -> Item:
             if part.text is None:
                 raise _missing(f"{param}.text")
             item.content.append({"type": part.type, "text": part.text})
+        elif part.type == "input_image":
+            if part.image_url is None:
+                raise _missing(f"{param}.image_url")
+            check_image_url(part.image_url, f"{param}.image_url", max_audio_bytes)
+            image: dict[str, Any] = {"type": "input_image", "image_url": part.image_url}
+            if part.detail is not None:
+                image["detail"] = part.detail
+            item.content.append(image)
         elif part.type == "input_audio":
             if part.audio is None:
                 raise _missing(f"{param}.audio")
@@ -181,6 +193,36 @@ def item_from_client(raw: Any, max_audio_bytes: int) -> Item:
             if part.audio is not None:
                 item.add_audio(index, decode_audio(part.audio, f"{param}.audio", max_audio_bytes))
     return item
+
+
+IMAGE_URL_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,")
+
+
+def check_image_url(url: str, param: str, max_bytes: int) -> None:
+    """A PNG or JPEG as a base64 data URL, as the Realtime API takes images."""
+    prefix = next((p for p in IMAGE_URL_PREFIXES if url.startswith(p)), None)
+    if prefix is None:
+        raise ClientError(
+            f"Invalid '{param}': expected a base64 data URL of a PNG or JPEG image "
+            "(data:image/png;base64,... or data:image/jpeg;base64,...).",
+            code="invalid_value",
+            param=param,
+        )
+    b64 = url[len(prefix) :]
+    if len(b64) > max_bytes * 4 // 3 + 4:
+        raise ClientError(
+            f"The image in '{param}' is too large: at most {max_bytes // (1024 * 1024)} MiB.",
+            code="invalid_value",
+            param=param,
+        )
+    try:
+        base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ClientError(
+            f"Invalid '{param}': the image is not valid base64.",
+            code="invalid_value",
+            param=param,
+        ) from None
 
 
 def decode_audio(b64: str, param: str, max_bytes: int) -> bytes:
@@ -284,7 +326,10 @@ class Conversation:
                 messages.append(ChatMessage("tool", item.output, tool_call_id=item.call_id))
             else:
                 assert item.role is not None
-                messages.append(ChatMessage(item.role, item.text()))
+                images = tuple(
+                    str(p["image_url"]) for p in item.content if p.get("type") == "input_image"
+                )
+                messages.append(ChatMessage(item.role, item.text(), images=images))
         return tuple(messages)
 
     def input_tokens(self, instructions: str, items: list[Item] | None = None) -> tuple[int, int]:
@@ -296,4 +341,10 @@ class Conversation:
                 audio += sum(audio_tokens(audio_ms(n)) for n in item.audio_bytes.values())
             else:
                 text += text_tokens(item.text())
+            # Images are billed as input text tokens: a flat figure per image here.
+            text += sum(
+                IMAGE_TOKENS_LOW if p.get("detail") == "low" else IMAGE_TOKENS
+                for p in item.content
+                if p.get("type") == "input_image"
+            )
         return text, audio
