@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import io
 import logging
 import os
 import tempfile
@@ -345,3 +346,28 @@ def _describe(exc: BaseException, stderr: IO[str], http_status: int | None = Non
         return tail or exc.error.message
     tail = _stderr_tail(stderr)
     return tail or f"{type(exc).__name__}: {exc}"
+
+
+async def _ignore_response(_: httpx2.Response) -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def http_session(url: str, headers: Mapping[str, str]) -> Any:
+    """One streamable HTTP session, initialised (for short jobs: list, call, close)."""
+    async with (
+        _http_transport(url, dict(headers), _ignore_response) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+async def list_tools_at(url: str, headers: Mapping[str, str]) -> list[types.Tool]:
+    async with http_session(url, headers) as session:
+        return await _list_all_tools(session)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The plain reason an MCP connection or call failed."""
+    return _describe(exc, io.StringIO())

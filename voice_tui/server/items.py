@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from voice_tui.mcp.names import public_name
 from voice_tui.server.components import ChatMessage
 from voice_tui.server.config import client_error_from
 from voice_tui.server.wire import BYTES_PER_MS, ClientError, audio_ms, new_id
@@ -29,10 +31,21 @@ IMAGE_TOKENS_LOW = 85  # what a low-detail image costs in OpenAI's accounting
 IMAGE_TOKENS = 765  # a typical high-detail image (four tiles)
 
 
+ItemType = Literal[
+    "message",
+    "function_call",
+    "function_call_output",
+    "mcp_list_tools",
+    "mcp_call",
+    "mcp_approval_request",
+    "mcp_approval_response",
+]
+
+
 @dataclass(eq=False, slots=True)
 class Item:
     id: str
-    type: Literal["message", "function_call", "function_call_output"]
+    type: ItemType
     role: Literal["user", "assistant", "system"] | None = None
     content: list[dict[str, Any]] = field(default_factory=list)
     audio: dict[int, bytearray] = field(default_factory=dict)  # content index -> pcm
@@ -44,6 +57,13 @@ class Item:
     status: Status = "completed"
     transcript: asyncio.Future[str] | None = None  # user audio being recognised
     truncated: bool = False  # truncated audio: no more audio may be appended
+    # MCP items (remote servers the session calls itself)
+    server_label: str = ""
+    mcp_tools: list[dict[str, Any]] = field(default_factory=list)  # mcp_list_tools
+    approval_request_id: str | None = None  # mcp_call, mcp_approval_response
+    approve: bool = False  # mcp_approval_response
+    reason: str | None = None
+    error: dict[str, Any] | None = None  # mcp_call that failed
 
     def to_wire(self, include_audio: bool = False) -> dict[str, Any]:
         base: dict[str, Any] = {
@@ -56,6 +76,8 @@ class Item:
             return {**base, "call_id": self.call_id, "name": self.name, "arguments": self.arguments}
         if self.type == "function_call_output":
             return {**base, "call_id": self.call_id, "output": self.output}
+        if self.type.startswith("mcp_"):
+            return self._mcp_wire(base)
         content = []
         for index, part in enumerate(self.content):
             part = dict(part)
@@ -63,6 +85,26 @@ class Item:
                 part["audio"] = base64.b64encode(bytes(self.audio[index])).decode()
             content.append(part)
         return {**base, "role": self.role, "content": content}
+
+    def _mcp_wire(self, base: dict[str, Any]) -> dict[str, Any]:
+        wire: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "mcp_list_tools":
+            return {**wire, "server_label": self.server_label, "tools": self.mcp_tools}
+        if self.type == "mcp_approval_response":
+            return {
+                **wire,
+                "approval_request_id": self.approval_request_id,
+                "approve": self.approve,
+                "reason": self.reason,
+            }
+        wire.update(server_label=self.server_label, name=self.name, arguments=self.arguments)
+        if self.type == "mcp_call":
+            wire.update(
+                approval_request_id=self.approval_request_id,
+                output=self.output if self.error is None and self.output else None,
+                error=self.error,
+            )
+        return wire
 
     def add_audio(self, content_index: int, pcm: bytes) -> None:
         self.audio.setdefault(content_index, bytearray()).extend(pcm)
@@ -84,8 +126,10 @@ class Item:
         """What the item says, as text (transcripts stand in for audio)."""
         if self.type == "function_call":
             return self.arguments
-        if self.type == "function_call_output":
+        if self.type in ("function_call_output", "mcp_call"):
             return self.output
+        if self.type.startswith("mcp_"):
+            return ""
         pieces = [p.get("text") or p.get("transcript") or "" for p in self.content]
         return " ".join(p for p in pieces if p)
 
@@ -115,7 +159,7 @@ class _Part(_Strict):
 
 
 class _NewItem(_Strict):
-    type: Literal["message", "function_call", "function_call_output"]
+    type: Literal["message", "function_call", "function_call_output", "mcp_approval_response"]
     id: str | None = Field(default=None, min_length=1, max_length=64)
     object: Literal["realtime.item"] | None = None
     status: Status | None = None
@@ -125,6 +169,9 @@ class _NewItem(_Strict):
     name: str | None = None
     arguments: str | None = None
     output: str | None = None
+    approval_request_id: str | None = None
+    approve: bool | None = None
+    reason: str | None = None
 
 
 _ALLOWED_PARTS = {
@@ -141,6 +188,18 @@ def item_from_client(raw: Any, max_audio_bytes: int) -> Item:
     except ValidationError as exc:
         raise client_error_from(exc, "item") from None
     item_id = new.id or new_id("item")
+    if new.type == "mcp_approval_response":
+        if new.approval_request_id is None or new.approve is None:
+            raise _missing(
+                "item.approval_request_id" if new.approval_request_id is None else "item.approve"
+            )
+        return Item(
+            item_id,
+            "mcp_approval_response",
+            approval_request_id=new.approval_request_id,
+            approve=new.approve,
+            reason=new.reason,
+        )
     if new.type == "function_call_output":
         if new.call_id is None or new.output is None:
             missing = "call_id" if new.call_id is None else "output"
@@ -324,6 +383,12 @@ class Conversation:
                     messages.append(ChatMessage("assistant", "", (call,)))
             elif item.type == "function_call_output":
                 messages.append(ChatMessage("tool", item.output, tool_call_id=item.call_id))
+            elif item.type == "mcp_call" or (
+                item.type == "mcp_approval_request" and self._denied(item.id)
+            ):
+                messages.extend(_mcp_call_messages(item, self._denied(item.id)))
+            elif item.type.startswith("mcp_"):
+                continue  # listings and approvals: what the model reads is in the calls
             else:
                 assert item.role is not None
                 images = tuple(
@@ -331,6 +396,28 @@ class Conversation:
                 )
                 messages.append(ChatMessage(item.role, item.text(), images=images))
         return tuple(messages)
+
+    def _denied(self, approval_request_id: str) -> bool:
+        return any(
+            i.type == "mcp_approval_response"
+            and i.approval_request_id == approval_request_id
+            and not i.approve
+            for i in self.items
+        )
+
+    def approved_requests(self) -> list[Item]:
+        """Approval requests the user approved that have not been called yet."""
+        called = {i.approval_request_id for i in self.items if i.type == "mcp_call"}
+        approved = {
+            i.approval_request_id
+            for i in self.items
+            if i.type == "mcp_approval_response" and i.approve
+        }
+        return [
+            i
+            for i in self.items
+            if i.type == "mcp_approval_request" and i.id in approved and i.id not in called
+        ]
 
     def input_tokens(self, instructions: str, items: list[Item] | None = None) -> tuple[int, int]:
         """(text, audio) tokens a response reads: the instructions plus every item."""
@@ -348,3 +435,24 @@ class Conversation:
                 if p.get("type") == "input_image"
             )
         return text, audio
+
+
+def _mcp_call_messages(item: Item, denied: bool) -> list[ChatMessage]:
+    """An MCP call as chat messages: the assistant's call and what came of it."""
+    call_id = f"mcp_{item.id}"
+    name = public_name(item.server_label, item.name or "", ())  # as the responder saw it
+    call = {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": item.arguments},
+    }
+    if denied:
+        result = '{"error": "the user declined this call"}'
+    elif item.error is not None:
+        result = json.dumps({"error": item.error.get("message", "the call failed")})
+    else:
+        result = item.output
+    return [
+        ChatMessage("assistant", "", (call,)),
+        ChatMessage("tool", result, tool_call_id=call_id),
+    ]
