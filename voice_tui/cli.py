@@ -77,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output-file", type=Path, metavar="WAV", help="assistant audio, 24 kHz")
     run.add_argument("--transcript", type=Path, metavar="MD", help="write the conversation")
     run.add_argument("--record", type=Path, metavar="DIR", help="record both sides to WAV")
+    run.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="show the assistant an image (PNG, JPEG, WebP, GIF) before the audio; repeatable",
+    )
+    run.add_argument(
+        "--mcp-approval",
+        choices=["deny", "allow"],
+        default="deny",
+        help="MCP tool calls that need approval: deny (default) or allow them all",
+    )
 
     serve = sub.add_parser("serve", parents=[common], help="run the built-in Realtime server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")

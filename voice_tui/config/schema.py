@@ -64,7 +64,16 @@ class SessionSettings(_Section):
     transcription_model: str = "gpt-4o-mini-transcribe"
     transcription_language: str | None = None
     noise_reduction: NoiseReduction = "near_field"
-    max_output_tokens: int | Literal["inf"] = "inf"
+    max_output_tokens: Annotated[int, Field(ge=1, le=4096)] | Literal["inf"] = "inf"
+    # server_vad: after this much silence from the user (ms, 5000-30000), the model is
+    # prompted to speak. None: wait as long as it takes.
+    idle_timeout_ms: int | None = Field(None, ge=5000, le=30000)
+    # When the conversation outgrows the context: "auto" drops the oldest turns,
+    # "disabled" fails instead, a number (0-1) keeps that share of the conversation at
+    # each cut (fewer cuts: more of the input is read from the cache, at a lower price).
+    truncation: Literal["auto", "disabled"] | Annotated[float, Field(gt=0, lt=1)] = "auto"
+    # With a retention ratio: the conversation tokens (after the instructions) to allow.
+    truncation_token_limit: int | None = Field(None, ge=1)
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
     tool_output_max_chars: int = Field(16_000, ge=256)
     # Images sent to the model: "low" is cheapest, "high" reads fine print.

@@ -80,6 +80,7 @@ class UsageTotals:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # of the input tokens: read from the cache, billed far less
 
     def add(self, turn: TurnUsage) -> UsageTotals:
         return UsageTotals(
@@ -87,4 +88,12 @@ class UsageTotals:
             input_tokens=self.input_tokens + turn.input_text_tokens + turn.input_audio_tokens,
             output_tokens=self.output_tokens + turn.output_text_tokens + turn.output_audio_tokens,
             cost_usd=self.cost_usd + turn.cost_usd,
+            cached_tokens=self.cached_tokens + turn.input_cached_tokens,
         )
+
+    @property
+    def cached_share(self) -> float | None:
+        """The share of input tokens read from the cache; None before any input."""
+        if not self.input_tokens:
+            return None
+        return min(self.cached_tokens / self.input_tokens, 1.0)

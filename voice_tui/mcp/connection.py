@@ -29,8 +29,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from voice_tui.config.envrefs import MissingVariable, expand, expand_all
 from voice_tui.config.schema import McpServerSettings
-from voice_tui.mcp.envrefs import MissingVariable, expand, expand_all
 
 log = logging.getLogger(__name__)
 

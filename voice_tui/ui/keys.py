@@ -16,6 +16,9 @@ BINDINGS: list[BindingType] = [
     Binding("m", "toggle_mute", "Mute", id="mute"),
     Binding("e", "cycle_echo_mode", "Echo", id="echo_mode"),
     Binding("x", "interrupt", "Stop", id="interrupt"),
+    # Not in the footer (it is full): in the palette and the README.
+    Binding("c", "cancel_tools", "Cancel tool", id="cancel_tool", show=False),
+    Binding("i", "attach_image", "Image", id="attach_image", show=False),
     Binding("enter", "type_message", "Type", id="type_message"),
     Binding("p", "personas", "Persona", id="personas"),
     Binding("d", "devices", "Devices", id="devices"),

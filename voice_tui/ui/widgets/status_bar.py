@@ -30,6 +30,7 @@ class StatusInfo:
     last_turn: TurnUsage | None = None
     latency_s: float | None = None
     echo: str = ""  # echo handling in force; "" without audio
+    mcp: str = ""  # "MCP 2/3 ✗ files"; "" without MCP servers
 
     def with_(self, **changes: object) -> StatusInfo:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -45,6 +46,9 @@ def status_text(info: StatusInfo) -> Text:
     where = f"{info.backend} · {info.model}" if info.backend else "not connected"
     tokens = info.totals.input_tokens + info.totals.output_tokens
     session = f"{_tokens(tokens)} tok ${info.totals.cost_usd:.4f}"
+    cached = info.totals.cached_share
+    if cached is not None:  # the cheap part of the input: long sessions live on it
+        session += f" ({cached:.0%} cached)"
     last = (
         f"{_tokens(info.last_turn.total_tokens)} tok ${info.last_turn.cost_usd:.4f}"
         if info.last_turn
@@ -61,6 +65,7 @@ def status_text(info: StatusInfo) -> Text:
         sep,
         TURN_MODE_LABELS[info.turn_mode],
         *((sep, info.echo) if info.echo else ()),
+        *((sep, info.mcp) if info.mcp else ()),
         sep,
         info.connection.value,
         sep,
