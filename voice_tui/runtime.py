@@ -140,6 +140,7 @@ async def build_runtime(
         history=history,
         policy=policy,
         voice_override=voice,
+        approvals=approvals,
     )
     mcp = _start_mcp(settings, registry, approvals)
     journal: Journal | None = None

@@ -37,6 +37,15 @@ class _Call:
     started: float = 0.0
     announced: bool = False
 
+    def took(self, arguments: str, response_id: str = "") -> None:
+        self.arguments = arguments
+        self.response_id = response_id or self.response_id
+
+    def first_announcement(self) -> bool:
+        """True the first time only: a call is announced once."""
+        first, self.announced = not self.announced, True
+        return first
+
 
 class RemoteMcpEvents:
     def __init__(
@@ -59,7 +68,11 @@ class RemoteMcpEvents:
         self.answered: set[str] = set()  # approval requests already answered
 
     def handlers(self) -> dict[str, Handler]:
+        # MCP items are followed as conversation items: their output-item events belong
+        # to the collaborators of messages and function calls.
         return {
+            "conversation.item.added": lambda e: self.on_item(p.obj(e, "item"), done=False),
+            "conversation.item.done": lambda e: self.on_item(p.obj(e, "item"), done=True),
             "mcp_list_tools.completed": self._on_listed,
             "mcp_list_tools.failed": self._on_list_failed,
             "response.mcp_call_arguments.done": self._on_arguments,
@@ -70,9 +83,9 @@ class RemoteMcpEvents:
         for task in self._asking:
             task.cancel()
 
-    # ---- items (the engine forwards output items and conversation items of mcp types)
+    # ---- items
 
-    def on_item(self, item: dict[str, Any], response_id: str, done: bool) -> None:
+    def on_item(self, item: dict[str, Any], *, done: bool) -> None:
         kind = p.str_field(item, "type")
         item_id = p.str_field(item, "id")
         if kind == "mcp_list_tools":
@@ -82,14 +95,14 @@ class RemoteMcpEvents:
             if call is None:
                 call = _Call(
                     item_id,
-                    response_id,
+                    "",
                     p.str_field(item, "server_label"),
                     p.str_field(item, "name"),
                     started=time.monotonic(),
                 )
                 self._calls[item_id] = call
             if done:
-                call.arguments = p.str_field(item, "arguments", call.arguments)
+                call.took(p.str_field(item, "arguments", call.arguments))
                 self._finish(call, item)
         elif kind == "mcp_approval_request" and done and item_id not in self.answered:
             self.answered.add(item_id)
@@ -123,15 +136,14 @@ class RemoteMcpEvents:
         call = self._calls.get(p.str_field(event, "item_id"))
         if call is None:
             return
-        call.arguments = p.str_field(event, "arguments", "{}")
+        call.took(p.str_field(event, "arguments", "{}"), p.str_field(event, "response_id"))
         self._announce(call)
 
     def _on_call_failed(self, event: dict[str, Any]) -> None:
         log.info("remote MCP call %s failed", p.str_field(event, "item_id"))
 
     def _announce(self, call: _Call) -> None:
-        if not call.announced:
-            call.announced = True
+        if call.first_announcement():
             self._emit(ToolCallStarted(call.item_id, call.name, call.arguments, call.server))
 
     def _finish(self, call: _Call, item: dict[str, Any]) -> None:
