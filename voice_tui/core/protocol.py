@@ -11,6 +11,7 @@ import base64
 import itertools
 import json
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -236,12 +237,14 @@ def user_image_item(item_id: str, data_url: str, detail: str, event_id: str) -> 
 
 
 def mcp_approval_item(approval_request_id: str, approve: bool, event_id: str) -> str:
-    """The user's answer to a remote MCP server's approval request."""
+    """The user's answer to a remote MCP server's approval request (the SDK's type
+    wants the item's id)."""
     return dumps(
         {
             "type": "conversation.item.create",
             "event_id": event_id,
             "item": {
+                "id": "mcpa_vt" + uuid.uuid4().hex[:20],
                 "type": "mcp_approval_response",
                 "approval_request_id": approval_request_id,
                 "approve": approve,
