@@ -70,3 +70,33 @@ def test_without_servers_it_says_how_to_add_one(
     path.write_text("", encoding="utf-8")
     assert main(["mcp", "--config", str(path)]) == 0
     assert "No MCP servers are configured" in capsys.readouterr().out
+
+
+def test_mcp_credentials_are_redacted_from_logs() -> None:
+    from voice_tui.config.schema import McpServerSettings, Settings
+    from voice_tui.journal.redact import Redactor
+
+    settings = Settings(
+        mcp_servers=[
+            McpServerSettings(
+                name="a",
+                url="https://x.example/${PATH_PART}",
+                headers={"Authorization": "Bearer literal-header-token-123", "X-Team": "blue"},
+                env={"API_TOKEN": "literal-env-token-456"},
+            ),
+            McpServerSettings(
+                name="b", remote=True, connector_id="connector_gmail", authorization="${GMAIL}"
+            ),
+        ]
+    )
+    env = {"GMAIL": "oauth-token-from-env-789", "PATH_PART": "secret-path-segment"}
+    redactor = Redactor.from_settings(settings, env)
+    text = (
+        "auth literal-header-token-123 env literal-env-token-456 "
+        "oauth-token-from-env-789 https://x.example/secret-path-segment team blue"
+    )
+    redacted = redactor.redact(text)
+    for secret in ("literal-header-token-123", "literal-env-token-456", "oauth-token-from-env-789"):
+        assert secret not in redacted
+    assert "secret-path-segment" not in redacted
+    assert redacted.endswith("team blue")

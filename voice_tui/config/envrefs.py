@@ -24,3 +24,8 @@ def expand(value: str, env: Mapping[str, str], *, where: str) -> str:
 
 def expand_all(values: Mapping[str, str], env: Mapping[str, str], *, where: str) -> dict[str, str]:
     return {key: expand(v, env, where=f"{where}.{key}") for key, v in values.items()}
+
+
+def references(value: str) -> list[str]:
+    """The names of the variables `value` refers to."""
+    return _REFERENCE.findall(value)
