@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -115,6 +116,7 @@ class ToolCalls:
         self._lifetime.spawn(self._run(resp, call_id, name, args))
 
     async def _run(self, resp: ResponseState, call_id: str, name: str, args: str) -> None:
+        started = time.monotonic()
         work = asyncio.ensure_future(
             run_tool_call(self._registry, self._settings.session, call_id, name, args)
         )
@@ -125,7 +127,15 @@ class ToolCalls:
             if call_id not in self._cancelled or not work.cancelled():
                 raise  # the engine is closing
             output = json.dumps({"error": "the user cancelled this call before it finished"})
-            record = ToolCallRecord(call_id, name, args, output, False, "cancelled by the user")
+            record = ToolCallRecord(
+                call_id,
+                name,
+                args,
+                output,
+                False,
+                "cancelled by the user",
+                time.monotonic() - started,
+            )
             outcome = ToolOutcome(record, ends_conversation=False)
         finally:
             self._work.pop(call_id, None)

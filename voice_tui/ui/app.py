@@ -133,6 +133,7 @@ class VoiceApp(App[int]):
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
         self._found: dict[tuple[type[Widget], str | None], Widget] = {}
         self._mcp: dict[str, ServerStatus] = {}  # the latest status of each MCP server
+        self._mcp_down: set[str] = set()  # servers whose failure was announced
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -418,7 +419,6 @@ class VoiceApp(App[int]):
             self._show_mcp(message.status, announce=True)
 
     def _show_mcp(self, status: ServerStatus, *, announce: bool) -> None:
-        before = self._mcp.get(status.name)
         self._mcp[status.name] = status
         ready = sum(s.state is ServerState.READY for s in self._mcp.values())
         failed = [s.name for s in self._mcp.values() if s.state is ServerState.FAILED]
@@ -426,20 +426,14 @@ class VoiceApp(App[int]):
         self.status_bar.change(mcp=label)
         if not announce:
             return
-        if status.state is ServerState.FAILED and (
-            before is None or before.state is not ServerState.FAILED
-        ):
+        # Said once per outage (a server that keeps failing retries quietly), and once
+        # when it is back; the status bar shows the rest.
+        if status.state is ServerState.FAILED and status.name not in self._mcp_down:
+            self._mcp_down.add(status.name)
             self.notify(status.describe(), title="MCP server", severity="warning", markup=False)
-        elif (
-            status.state is ServerState.READY
-            and before is not None
-            and before.state
-            in (
-                ServerState.FAILED,
-                ServerState.CONNECTING,
-            )
-        ):
-            self.notify(status.describe(), title="MCP server", markup=False)
+        elif status.state is ServerState.READY and status.name in self._mcp_down:
+            self._mcp_down.discard(status.name)
+            self.notify(status.describe(), title="MCP server back", markup=False)
 
     def action_mcp_status(self) -> None:
         if not self._mcp:

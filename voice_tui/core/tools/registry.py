@@ -211,6 +211,7 @@ class ToolRegistry:
         started = time.monotonic()
         limit = max(max_output_chars, MIN_OUTPUT_CHARS)
         ends = False
+        waited = [0.0]  # time spent asking the user, not running the tool
         try:
             entry = self._entries.get(name)
             if entry is None and name in self._gone:
@@ -221,7 +222,7 @@ class ToolRegistry:
                     "available_tools": self.names(),
                 }
             else:
-                payload = await self._run(entry, arguments_json, timeout_s)
+                payload = await self._run(entry, arguments_json, timeout_s, waited)
                 ends = entry.tool.ends_conversation and "error" not in payload
         except asyncio.CancelledError:
             raise
@@ -233,11 +234,13 @@ class ToolRegistry:
             output=output,
             ok=error is None,
             error=error,
-            duration_s=time.monotonic() - started,
+            duration_s=time.monotonic() - started - waited[0],
             ends_conversation=ends and error is None,
         )
 
-    async def _run(self, entry: _Entry, arguments_json: str, timeout_s: float) -> JsonObject:
+    async def _run(
+        self, entry: _Entry, arguments_json: str, timeout_s: float, waited: list[float]
+    ) -> JsonObject:
         name = entry.tool.name
         try:
             # Some models send "" for a function without parameters.
@@ -259,10 +262,13 @@ class ToolRegistry:
         if entry.tool.timeout_s is not None:
             timeout_s = entry.tool.timeout_s
         if entry.tool.gate is not None:
+            asked = time.monotonic()
             try:
                 await entry.tool.gate(arguments, arguments_json)
             except ToolError as exc:
                 return {"error": exc.message, **exc.details}
+            finally:
+                waited[0] = time.monotonic() - asked
         try:
             async with asyncio.timeout(max(timeout_s, 0.0)) as deadline:
                 result = await entry.tool.handler(arguments, self.context)
