@@ -422,7 +422,12 @@ class VoiceApp(App[int]):
         self._mcp[status.name] = status
         ready = sum(s.state is ServerState.READY for s in self._mcp.values())
         failed = [s.name for s in self._mcp.values() if s.state is ServerState.FAILED]
-        label = f"MCP {ready}/{len(self._mcp)}" + (f" ✗ {', '.join(failed)}" if failed else "")
+        connecting = sum(s.state is ServerState.CONNECTING for s in self._mcp.values())
+        label = f"MCP {ready}/{len(self._mcp)}"
+        if connecting:
+            label += f" ({connecting} connecting)"
+        if failed:
+            label += f" ✗ {', '.join(failed)}"
         self.status_bar.change(mcp=label)
         if not announce:
             return
