@@ -37,7 +37,8 @@ PHRASES = {HELLO_TONE: "hello there"}
 
 @dataclass
 class ToolUser:
-    """Uses MCP tools by their suffix, as a model would: "shout X", "crash", "slow N"."""
+    """Uses MCP tools by their suffix, as a model would: "shout X", "crash", "slow N",
+    "picture"."""
 
     name: str = "tool-user"
     requests: list[ResponderRequest] = field(default_factory=list)
@@ -48,9 +49,17 @@ class ToolUser:
         if last.role == "tool":
             yield TextPiece(f"The tool says {last.content}")
             return
+        if last.images and not last.content:
+            yield TextPiece(f"I see {len(last.images)} image(s).")
+            return
         said = last.content
         words = said.split(" ", 1)
-        wanted = {"shout": "__shout", "crash": "__crash", "slow": "__slow"}.get(words[0])
+        wanted = {
+            "shout": "__shout",
+            "crash": "__crash",
+            "slow": "__slow",
+            "picture": "__picture",
+        }.get(words[0])
         if wanted is None:
             yield TextPiece(f"You said: {said}.")
             return

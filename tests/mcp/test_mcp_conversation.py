@@ -151,3 +151,24 @@ async def test_remote_mcp_through_the_built_in_server_with_approval() -> None:
             assert len(asker.asked) == 1 and asker.asked[0].remote
             turn = next(e.turn for e in c.events.of(TurnCompleted) if e.turn.tool_calls)
             assert turn.tool_calls[0].server == "web"
+
+
+async def test_an_image_result_is_shown_to_the_model_after_the_output() -> None:
+    async with realtime_server() as server:
+        settings = settings_for(server, [stdio_settings()], mcp=["demo"])
+        async with conversation(server, settings) as c:
+            await c.engine.send_text("picture")
+            finished = await c.events.wait_for(ToolCallFinished)
+            payload = json.loads(finished.output)
+            assert payload["content"][0]["type"] == "image"
+            assert payload["images_shown"] == "1 image(s) follow this output for you to see"
+            await c.events.wait_for(AssistantFinal, said("I see 1 image(s)."))
+            [session] = [s for s in server.sessions if not s.closed]
+            kinds = [
+                (i.type, i.content[0]["type"] if i.content else "")
+                for i in session.conversation.items
+            ]
+            at = kinds.index(("function_call_output", ""))
+            assert kinds[at + 1] == ("message", "input_image")
+            image = session.conversation.items[at + 1].content[0]
+            assert image["image_url"].startswith("data:image/png;base64,")

@@ -78,7 +78,12 @@ def prepare_image(path_text: str, max_side: int) -> PreparedImage:
     if not text:
         raise ImageError("Which image? Give the path of a PNG, JPEG, WebP or GIF file.")
     path = Path(text).expanduser()
-    raw = _read(path)
+    return prepare_image_bytes(_read(path), path, max_side)
+
+
+def prepare_image_bytes(raw: bytes, path: Path, max_side: int) -> PreparedImage:
+    """The same for an image already in memory (e.g. an MCP tool's result); `path`
+    names it in messages."""
     try:
         with Image.open(io.BytesIO(raw)) as opened:
             kind = opened.format or ""

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+import uuid
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from voice_tui.config.schema import Settings
@@ -17,14 +21,17 @@ from voice_tui.core.announcer import Announcer
 from voice_tui.core.connection import Connection, Handler
 from voice_tui.core.conversation import ToolCallRecord
 from voice_tui.core.events import Phase, ToolCallFinished, ToolCallStarted
+from voice_tui.core.images import ImageError, prepare_image_bytes
 from voice_tui.core.lifetime import Lifetime
 from voice_tui.core.response_state import ResponseState
 from voice_tui.core.responses import Responses
 from voice_tui.core.restore import PendingCall
 from voice_tui.core.scheduler import ResponseScheduler
 from voice_tui.core.tool_runner import ToolOutcome, run_tool_call
-from voice_tui.core.tools import ToolRegistry
+from voice_tui.core.tools import ToolImage, ToolRegistry
 from voice_tui.core.turnbook import TurnBook
+
+log = logging.getLogger(__name__)
 
 
 class ToolCalls:
@@ -166,4 +173,27 @@ class ToolCalls:
             "conversation.item.create",
             lambda eid: p.function_output_item(call_id, record.output, eid),
         )
+        self._show_images(name, outcome.images)
         self._next_step()
+
+    def _show_images(self, tool: str, images: tuple[ToolImage, ...]) -> None:
+        """A function output is text: a tool's images follow it as a user message the
+        model can look at (PNG or JPEG, scaled like the user's own)."""
+        session = self._settings.session
+        for index, image in enumerate(images):
+            try:
+                prepared = prepare_image_bytes(
+                    image.data, Path(f"{tool}-{index + 1}"), session.image_max_side
+                )
+            except ImageError as exc:
+                log.warning("an image from %s was not shown: %s", tool, exc)
+                continue
+            self._connection.send(
+                "conversation.item.create",
+                partial(
+                    p.user_image_item,
+                    "item_vt" + uuid.uuid4().hex[:20],
+                    prepared.data_url(),
+                    session.image_detail,
+                ),
+            )

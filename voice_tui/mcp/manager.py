@@ -18,7 +18,14 @@ import mcp_types as types
 
 from voice_tui.config.schema import McpServerSettings
 from voice_tui.core.approval import ApprovalGate, ApprovalRequest, needs_approval
-from voice_tui.core.tools import JsonObject, Tool, ToolContext, ToolError, ToolRegistry
+from voice_tui.core.tools import (
+    JsonObject,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolRegistry,
+    ToolReply,
+)
 from voice_tui.core.tools.registry import schema_validator
 from voice_tui.mcp.connection import (
     Backoff,
@@ -29,7 +36,7 @@ from voice_tui.mcp.connection import (
     ServerUnavailable,
 )
 from voice_tui.mcp.names import public_name
-from voice_tui.mcp.results import result_payload
+from voice_tui.mcp.results import tool_reply
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +128,7 @@ class McpManager:
         description = mcp_tool.description or mcp_tool.title or mcp_tool.name
         server_tool = mcp_tool.name
 
-        async def handler(arguments: JsonObject, _: ToolContext) -> JsonObject:
+        async def handler(arguments: JsonObject, _: ToolContext) -> JsonObject | ToolReply:
             return await self._call(connection, server_tool, arguments)
 
         gate = None
@@ -148,7 +155,7 @@ class McpManager:
 
     async def _call(
         self, connection: McpConnection, tool: str, arguments: dict[str, Any]
-    ) -> JsonObject:
+    ) -> JsonObject | ToolReply:
         timeout_s = connection.settings.timeout_s
         try:
             result = await connection.call(tool, arguments, timeout_s)
@@ -161,7 +168,7 @@ class McpManager:
         except Exception as exc:  # an MCP protocol error (e.g. invalid params)
             message = getattr(getattr(exc, "error", None), "message", None) or str(exc)
             raise ToolError(f"{tool} (MCP server {connection.name!r}) failed: {message}") from None
-        return result_payload(result)
+        return tool_reply(result)
 
 
 def describe_arguments(arguments_json: str) -> str:

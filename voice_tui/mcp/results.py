@@ -8,7 +8,7 @@ from typing import Any
 
 import mcp_types as types
 
-from voice_tui.core.tools import JsonObject, ToolError
+from voice_tui.core.tools import JsonObject, ToolError, ToolImage, ToolReply
 
 
 def _decoded_size(data: str) -> int:
@@ -53,3 +53,25 @@ def result_payload(result: types.CallToolResult) -> JsonObject:
     if len(blocks) == 1 and isinstance(blocks[0], str):
         return {"text": blocks[0]}
     return {"content": blocks}
+
+
+def tool_reply(result: types.CallToolResult) -> JsonObject | ToolReply:
+    """The payload, with the result's images to show the model (it cannot read
+    base64 in a function output, but it can look at an image)."""
+    payload = result_payload(result)
+    images = tuple(
+        ToolImage(block.mime_type, data)
+        for block in result.content
+        if isinstance(block, types.ImageContent) and (data := _decoded(block.data)) is not None
+    )
+    if not images:
+        return payload
+    payload["images_shown"] = f"{len(images)} image(s) follow this output for you to see"
+    return ToolReply(payload, images)
+
+
+def _decoded(data: str) -> bytes | None:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None

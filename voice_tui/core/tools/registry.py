@@ -61,7 +61,7 @@ class ToolContext:
     now: Callable[[], datetime] = _local_now  # timezone-aware; a seam for date logic
 
 
-ToolHandler = Callable[[JsonObject, ToolContext], Awaitable[JsonObject]]
+ToolHandler = Callable[[JsonObject, ToolContext], Awaitable["JsonObject | ToolReply"]]
 # Runs before the handler and outside its timeout (asking the user may take a while);
 # raises ToolError to refuse the call.
 ToolGate = Callable[[JsonObject, str], Awaitable[None]]
@@ -89,12 +89,29 @@ class Tool:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolImage:
+    """An image a tool returned: the model sees it after the call's output."""
+
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReply:
+    """What a handler returns when its result has images besides the JSON."""
+
+    payload: JsonObject
+    images: tuple[ToolImage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ToolResult:
     output: str  # JSON text sent as function_call_output (error results too)
     ok: bool
     error: str | None
     duration_s: float
     ends_conversation: bool = False
+    images: tuple[ToolImage, ...] = ()  # shown to the model after the output
 
 
 @dataclass(slots=True)
@@ -212,6 +229,7 @@ class ToolRegistry:
         limit = max(max_output_chars, MIN_OUTPUT_CHARS)
         ends = False
         waited = [0.0]  # time spent asking the user, not running the tool
+        images: list[ToolImage] = []
         try:
             entry = self._entries.get(name)
             if entry is None and name in self._gone:
@@ -222,7 +240,7 @@ class ToolRegistry:
                     "available_tools": self.names(),
                 }
             else:
-                payload = await self._run(entry, arguments_json, timeout_s, waited)
+                payload = await self._run(entry, arguments_json, timeout_s, waited, images)
                 ends = entry.tool.ends_conversation and "error" not in payload
         except asyncio.CancelledError:
             raise
@@ -236,10 +254,16 @@ class ToolRegistry:
             error=error,
             duration_s=time.monotonic() - started - waited[0],
             ends_conversation=ends and error is None,
+            images=tuple(images) if error is None else (),
         )
 
     async def _run(
-        self, entry: _Entry, arguments_json: str, timeout_s: float, waited: list[float]
+        self,
+        entry: _Entry,
+        arguments_json: str,
+        timeout_s: float,
+        waited: list[float],
+        images: list[ToolImage],
     ) -> JsonObject:
         name = entry.tool.name
         try:
@@ -284,6 +308,9 @@ class ToolRegistry:
         except Exception as exc:
             log.warning("tool %s raised", name, exc_info=True)
             return {"error": f"{name} failed: {type(exc).__name__}: {exc}"}
+        if isinstance(result, ToolReply):
+            images.extend(result.images)
+            result = result.payload
         if not isinstance(result, dict):
             return {"error": f"{name} returned {type(result).__name__}, not a JSON object"}
         return result
