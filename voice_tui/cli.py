@@ -153,7 +153,7 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
 
         return run_file(loaded, args)
     if command == "serve":
-        from voice_tui.server.standalone import serve
+        from voice_tui.serve import serve
 
         return serve(loaded, args)
     if command == "devices":
@@ -168,9 +168,9 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
         from voice_tui.journal.history import history_command
 
         return history_command(loaded, args)
-    from voice_tui.ui.app import run_app
+    from voice_tui.ui.launch import launch
 
-    return run_app(loaded, args)
+    return launch(loaded, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -274,8 +274,8 @@ def run_file(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     log_file = getattr(args, "log_file", None)
     if log_file is None:
         return asyncio.run(_run(loaded, args, pcm, out, err))
-    from voice_tui.journal.redact import Redactor
     from voice_tui.logsetup import setup_logging
+    from voice_tui.redact import Redactor
 
     try:  # the same redacted debug log as the app
         logging_setup = setup_logging(log_file, Redactor.from_settings(loaded.settings))

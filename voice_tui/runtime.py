@@ -29,10 +29,12 @@ from voice_tui.core.conversation import Turn
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.core.tools import ToolRegistry, build_registry
+from voice_tui.engine_bridge import EngineBridge
 from voice_tui.journal.history import last_session
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, new_session_id
 from voice_tui.journal.recorder import Recorder
 from voice_tui.mcp import McpManager
+from voice_tui.talk import Talk
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,10 @@ class Runtime:
     # Who says yes to tools that need approval: the app's dialog or the run's policy.
     approvals: ApprovalGate = field(default_factory=ApprovalGate)
     _closed: bool = False
+    talk: Talk = field(init=False)  # push-to-talk, mute, turn mode: what the UI calls
+
+    def __post_init__(self) -> None:
+        self.talk = Talk(self.engine, self.audio)
 
     @property
     def text_mode(self) -> bool:
@@ -220,26 +226,15 @@ def audio_worker_for(
 ) -> AudioWorker:
     """A worker (not started) whose microphone feeds `engine.send_audio` and whose
     played-out items reach `engine.playback_finished`, both on the running loop's
-    thread. `on_sent` gets the microphone audio the engine actually sent."""
-    loop = asyncio.get_running_loop()
-
-    def send_mic(pcm: bytes, captured_at: float) -> None:  # loop thread
-        # Only what was sent: push-to-talk drops audio while not talking.
-        if engine.send_audio(pcm, captured_at) and on_sent is not None:
-            on_sent(pcm)
-
-    def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
-        loop.call_soon_threadsafe(send_mic, pcm, captured_at)
-
-    def on_finished(item_id: str) -> None:  # worker thread
-        loop.call_soon_threadsafe(engine.playback_finished, item_id)
-
+    thread (through an `EngineBridge`). `on_sent` gets the microphone audio the engine
+    actually sent."""
+    bridge = EngineBridge(engine, asyncio.get_running_loop(), on_sent)
     return AudioWorker(
         settings,
-        on_mic=on_mic,
+        on_mic=bridge.mic,
         on_level=on_level or _ignore,
         on_status=on_status or _ignore,
-        on_playback_finished=on_finished,
+        on_playback_finished=bridge.played_out,
     )
 
 

@@ -24,7 +24,7 @@ from voice_tui.core.events import (
 )
 from voice_tui.core.usage import UsageTotals
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, read_session
-from voice_tui.journal.redact import Redactor
+from voice_tui.redact import Redactor
 
 from .turns import T0, sample_turns
 

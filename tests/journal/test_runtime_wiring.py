@@ -14,8 +14,8 @@ from voice_tui.core.conversation import Role
 from voice_tui.core.events import AppEvent, AudioChunk, TurnCompleted
 from voice_tui.journal.history import last_session
 from voice_tui.journal.journal import read_session
-from voice_tui.journal.redact import Redactor
 from voice_tui.logsetup import setup_logging
+from voice_tui.redact import Redactor
 from voice_tui.runtime import Runtime, build_runtime
 
 

@@ -3,6 +3,7 @@ reached through the very same OpenAI SDK code path as the cloud."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
@@ -34,11 +35,14 @@ class LocalBackend:
     async def _ensure_started(self) -> OpenAIBackend:
         if self._client is not None:
             return self._client
+        # Loaded on first use: the offline engine is heavy, and cloud users never need it.
+        from voice_tui.offline import build_components
         from voice_tui.server.app import start_server
 
         local = self._settings.local
+        components = await asyncio.to_thread(build_components, self._settings)
         try:
-            server = await start_server(host=local.host, port=local.port, settings=self._settings)
+            server = await start_server(components, host=local.host, port=local.port)
         except OSError as exc:
             raise BackendError(
                 f"Could not start the built-in server on {local.host}:{local.port} "

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from voice_tui.config.personas import BUILTIN_PERSONAS
+from voice_tui.config.personas import DEFAULT_PERSONA as DEFAULT_PERSONA
+from voice_tui.config.personas import Persona as Persona  # where everyone looks for it
+from voice_tui.config.section import Section as _Section
 
 BackendKind = Literal["auto", "openai", "azure", "local"]
 TurnDetection = Literal["server_vad", "semantic_vad", "push_to_talk"]
@@ -24,10 +29,6 @@ MCP_SERVER_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
 # The voices of gpt-realtime; the local engine maps each to an espeak-ng voice.
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class BackendSettings(_Section):
@@ -206,30 +207,7 @@ class McpServerSettings(_Section):
         return self
 
 
-class Persona(_Section):
-    name: str = Field(min_length=1)
-    description: str = ""
-    instructions: str
-    voice: str | None = None
-    tools: list[str] = Field(default_factory=list)  # names of built-in tools
-    mcp: list[str] = Field(default_factory=list)  # names of [[mcp_servers]]
-    greet_first: bool = False  # the assistant speaks first, as in an outbound call
-
-
-DEFAULT_PERSONA = Persona(
-    name="Assistant",
-    description="A helpful, concise voice assistant",
-    instructions=(
-        "You are a helpful voice assistant in a terminal. Answer briefly and naturally, "
-        "as in a spoken conversation."
-    ),
-    tools=["get_current_time", "end_conversation"],
-)
-
-
 def _builtin_personas() -> list[Persona]:
-    from voice_tui.config.personas import BUILTIN_PERSONAS  # it builds on this module
-
     return [p.model_copy(deep=True) for p in BUILTIN_PERSONAS]
 
 

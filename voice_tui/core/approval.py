@@ -8,6 +8,7 @@ unless someone said yes: the default asker denies.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -60,3 +61,11 @@ class ApprovalGate:
         if decision is Decision.ALLOW_SESSION:
             self._allowed.add((request.server, request.tool))
         return decision is not Decision.DENY
+
+
+def describe_arguments(arguments_json: str) -> str:
+    """Arguments as indented JSON for the approval dialog (the text itself if not JSON)."""
+    try:
+        return json.dumps(json.loads(arguments_json or "{}"), indent=2, ensure_ascii=False)
+    except ValueError:
+        return arguments_json

@@ -199,6 +199,11 @@ class ConversationEngine:
         return self._user.turn_mode
 
     @property
+    def talking(self) -> bool:
+        """Push-to-talk: the talk key is held (between start_talking and stop_talking)."""
+        return self._user.talking
+
+    @property
     def totals(self) -> UsageTotals:
         return self._responses.totals
 

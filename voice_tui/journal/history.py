@@ -21,7 +21,7 @@ from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role, ToolCallRecord, Turn
 from voice_tui.fileio import write_atomically
 from voice_tui.journal.journal import SUFFIX, SessionRecord, default_sessions_dir, read_session
-from voice_tui.journal.redact import Redactor, default_redactor
+from voice_tui.redact import Redactor, default_redactor
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -38,7 +38,7 @@ from voice_tui.core.conversation import Turn
 from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
 from voice_tui.core.usage import UsageTotals
 from voice_tui.fileio import fsync_directory
-from voice_tui.journal.redact import Redactor, default_redactor
+from voice_tui.redact import Redactor, default_redactor
 
 log = logging.getLogger(__name__)
 

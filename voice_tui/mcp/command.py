@@ -12,7 +12,7 @@ from typing import TextIO
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import McpServerSettings, Settings
 from voice_tui.core.approval import needs_approval
-from voice_tui.mcp.connection import Backoff, McpConnection, ServerState
+from voice_tui.mcp_client.connection import Backoff, McpConnection, ServerState
 
 CHECK_TIMEOUT_S = 40.0
 DESCRIPTION_CHARS = 70

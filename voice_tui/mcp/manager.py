@@ -9,7 +9,6 @@ error result, a crash, a timeout) into something the model can read.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,7 +26,8 @@ from voice_tui.core.tools import (
     ToolReply,
 )
 from voice_tui.core.tools.registry import schema_validator
-from voice_tui.mcp.connection import (
+from voice_tui.mcp.results import tool_reply
+from voice_tui.mcp_client.connection import (
     Backoff,
     ConnectionBroken,
     McpConnection,
@@ -35,8 +35,7 @@ from voice_tui.mcp.connection import (
     ServerStatus,
     ServerUnavailable,
 )
-from voice_tui.mcp.names import public_name
-from voice_tui.mcp.results import tool_reply
+from voice_tui.mcp_client.names import public_name
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +168,3 @@ class McpManager:
             message = getattr(getattr(exc, "error", None), "message", None) or str(exc)
             raise ToolError(f"{tool} (MCP server {connection.name!r}) failed: {message}") from None
         return tool_reply(result)
-
-
-def describe_arguments(arguments_json: str) -> str:
-    """Arguments as indented JSON for the approval dialog (the text itself if not JSON)."""
-    try:
-        return json.dumps(json.loads(arguments_json or "{}"), indent=2, ensure_ascii=False)
-    except ValueError:
-        return arguments_json

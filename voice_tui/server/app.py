@@ -9,17 +9,15 @@ an unknown model an `error` event `model_not_found` followed by a close, as Open
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http
-import importlib
 import json
 import logging
 import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -30,9 +28,6 @@ from voice_tui.server.components import Components
 from voice_tui.server.faults import FaultPlan
 from voice_tui.server.session import Session, SessionOptions
 from voice_tui.server.wire import azure_http_error, error_event, new_id, openai_http_error
-
-if TYPE_CHECKING:
-    from voice_tui.config.schema import Settings
 
 log = logging.getLogger(__name__)
 
@@ -265,28 +260,18 @@ class LocalServer:
 
 
 async def start_server(
+    components: Components,
+    *,
     host: str = "127.0.0.1",
     port: int = 0,
-    components: Components | None = None,
     api_key: str | None = None,
-    settings: Settings | None = None,
     models: Collection[str] | None = None,
 ) -> LocalServer:
-    """Start listening; `components` None means the offline engine built from settings."""
-    if components is None:
-        components = await asyncio.to_thread(_offline_components, settings)
+    """Start listening with `components` (the caller picks them: the offline engine's
+    from `voice_tui.offline.build_components`, or a test's own)."""
     server = LocalServer(components, api_key, models)
     await server._start(host, port)
     return server
-
-
-def _offline_components(settings: Settings | None) -> Components:
-    from voice_tui.config.schema import Settings
-
-    # Imported by name: the offline engine is optional at type-check time and heavy to load.
-    offline = importlib.import_module("voice_tui.offline")
-    components: Components = offline.build_components(settings or Settings())
-    return components
 
 
 def _bearer(headers: Headers) -> str | None:

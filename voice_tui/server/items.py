@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from voice_tui.mcp.names import public_name
+from voice_tui.mcp_client.names import public_name
 from voice_tui.server.components import ChatMessage
 from voice_tui.server.config import client_error_from
 from voice_tui.server.wire import BYTES_PER_MS, ClientError, audio_ms, new_id

@@ -21,9 +21,9 @@ from typing import Any
 
 import mcp_types as types
 
-from voice_tui.mcp.connection import describe_failure, http_session, list_tools_at
-from voice_tui.mcp.names import public_name
-from voice_tui.mcp.results import content_block
+from voice_tui.mcp_client.connection import describe_failure, http_session, list_tools_at
+from voice_tui.mcp_client.content import content_block
+from voice_tui.mcp_client.names import public_name
 from voice_tui.server.config import McpTool
 from voice_tui.server.items import Conversation, Item
 from voice_tui.server.wire import new_id

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from voice_tui.core.events import AppEvent
-from voice_tui.mcp.connection import ServerStatus
+from voice_tui.mcp_client.connection import ServerStatus
 
 
 @dataclass

@@ -12,8 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from voice_tui.core.approval import ApprovalRequest, Decision
-from voice_tui.mcp.manager import describe_arguments
+from voice_tui.core.approval import ApprovalRequest, Decision, describe_arguments
 
 
 class ApprovalScreen(ModalScreen[Decision]):

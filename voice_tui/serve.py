@@ -9,8 +9,9 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from voice_tui.journal.redact import RedactingFilter, Redactor
 from voice_tui.logsetup import setup_logging
+from voice_tui.offline import build_components
+from voice_tui.redact import RedactingFilter, Redactor
 from voice_tui.server.app import start_server
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ def _console_handler(redactor: Redactor) -> logging.Handler:
 
 async def _serve(loaded: LoadedSettings, host: str, port: int) -> int:
     try:
-        server = await start_server(host=host, port=port, settings=loaded.settings)
+        components = await asyncio.to_thread(build_components, loaded.settings)
+        server = await start_server(components, host=host, port=port)
     except OSError as exc:
         print(
             f"voice-tui serve: cannot listen on {host}:{port} ({exc.strerror or exc}). "
