@@ -73,9 +73,8 @@ def test_without_servers_it_says_how_to_add_one(
 
 
 def test_mcp_credentials_are_redacted_from_logs() -> None:
-    from voice_tui.redact import Redactor
-
     from voice_tui.config.schema import McpServerSettings, Settings
+    from voice_tui.redact import Redactor
 
     settings = Settings(
         mcp_servers=[
