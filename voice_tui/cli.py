@@ -92,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--transcript", type=Path, metavar="MD", help="write the conversation")
     run.add_argument("--record", type=Path, metavar="DIR", help="record both sides to WAV")
+    run.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="show the assistant an image (PNG, JPEG, WebP, GIF) before the audio; repeatable",
+    )
+    run.add_argument(
+        "--mcp-approval",
+        choices=["deny", "allow"],
+        default="deny",
+        help="MCP tool calls that need approval: deny (default) or allow them all",
+    )
 
     serve = sub.add_parser("serve", parents=[common], help="run the built-in Realtime server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -103,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("devices", parents=[common], help="list audio input and output devices")
+    sub.add_parser(
+        "mcp", parents=[common], help="connect to each configured MCP server and list its tools"
+    )
 
     history = sub.add_parser("history", parents=[common], help="past conversations")
     history.add_argument("session", nargs="?", help="session id (or prefix) to export")
@@ -186,6 +202,10 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
         from voice_tui.audio.devices import print_devices
 
         return print_devices(loaded)
+    if command == "mcp":
+        from voice_tui.mcp.command import mcp_command
+
+        return mcp_command(loaded)
     if command == "history":
         from voice_tui.journal.history import history_command
 

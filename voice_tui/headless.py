@@ -28,6 +28,7 @@ import soxr
 
 from voice_tui.backends import BackendError
 from voice_tui.config.loader import LoadedSettings
+from voice_tui.core.approval import allow_all, deny_all
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.engine import ConversationEngine, EngineError
 from voice_tui.core.events import (
@@ -42,8 +43,10 @@ from voice_tui.core.events import (
     TurnMode,
     UserTurnStarted,
 )
+from voice_tui.core.images import ImageError, PreparedImage, prepare_image
 from voice_tui.core.protocol import BYTES_PER_MS, SAMPLE_RATE
 from voice_tui.fileio import write_atomically
+from voice_tui.mcp import McpManager, ServerState
 from voice_tui.output import OutputError
 
 EXIT_OK = 0
@@ -56,6 +59,7 @@ NO_SPEECH_WAIT_S = 1.5  # after the trailing silence, before committing explicit
 SETTLE_S = 0.3  # quiet time that means "no further answer is coming"
 ANSWER_TIMEOUT_S = 60.0
 MIN_AUDIO_MS = 100  # the Realtime API refuses to commit less
+MCP_READY_TIMEOUT_S = 45.0  # the persona's MCP servers, before the first turn
 
 
 class AudioFileError(Exception):
@@ -248,8 +252,11 @@ def format_turn(turn: Turn) -> list[str]:
     lines = []
     for call in turn.tool_calls:
         state = "ok" if call.ok else f"failed: {call.error}"
-        lines.append(f"  [tool {call.name}({call.arguments}) -> {call.output}] ({state})")
-    if turn.role is Role.USER:
+        name = f"{call.server}/{call.name}" if call.server else call.name
+        lines.append(f"  [tool {name}({call.arguments}) -> {call.output}] ({state})")
+    if turn.role is Role.USER and turn.image is not None:
+        lines.append(f"You: [image: {turn.image.description}]")
+    elif turn.role is Role.USER:
         lines.append(f"You: {turn.text or '(not understood)'}")
     elif turn.text or not turn.tool_calls:
         lines.append(f"Assistant: {turn.spoken_text or '(no words)'}")
@@ -382,6 +389,14 @@ def run_file(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     except AudioFileError as exc:
         print(f"voice-tui: {exc}", file=err)
         return EXIT_BAD_INPUT
+    images: list[PreparedImage] = []
+    for path in getattr(args, "image", None) or []:
+        try:  # every image is checked before anything is sent
+            images.append(prepare_image(path, loaded.settings.session.image_max_side))
+        except ImageError as exc:
+            print(f"voice-tui: --image: {exc}", file=err)
+            return EXIT_BAD_INPUT
+    args.prepared_images = images
     log_file = getattr(args, "log_file", None)
     if log_file is None:
         return asyncio.run(_run(loaded, args, pcm, out, err))
@@ -416,11 +431,17 @@ async def _run(
         return EXIT_FAILURE
     session = _Session(rt.engine, out, err)
     rt.engine.subscribe(session)
+    policy = getattr(args, "mcp_approval", "deny")
+    rt.approvals.ask = allow_all if policy == "allow" else deny_all
     try:
+        if rt.mcp is not None:  # the first turn should find the tools there
+            await _wait_for_mcp(rt.mcp, err)
         try:
             await rt.engine.start()
         except EngineError:
             return EXIT_FAILURE  # already printed through ErrorRaised
+        for image in getattr(args, "prepared_images", []):
+            await rt.engine.send_image(image)
         await _stream(rt.engine, pcm, session)
         timeout = ANSWER_TIMEOUT_S + rt.engine.settings.session.tool_timeout_s
         if not await session.wait_settled(timeout):
@@ -433,6 +454,18 @@ async def _run(
         return _write_outputs(rt.engine, args, session, loaded, err)
     finally:
         await rt.aclose()
+
+
+async def _wait_for_mcp(mcp: McpManager, err: TextIO) -> None:
+    """Until every MCP server is ready or has failed once (each failure is printed)."""
+    try:
+        async with asyncio.timeout(MCP_READY_TIMEOUT_S):
+            for connection in mcp.connections.values():
+                status = await connection.wait_settled()
+                if status.state is not ServerState.READY:
+                    print(f"voice-tui: MCP server {status.describe()}", file=err, flush=True)
+    except TimeoutError:
+        print("voice-tui: MCP servers still connecting; going on without them", file=err)
 
 
 def _write_outputs(

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from voice_tui.config.envrefs import references
 from voice_tui.config.schema import Settings
 
 REDACTED = "[redacted]"
@@ -80,6 +81,23 @@ def secrets_in_env(env: Mapping[str, str]) -> list[str]:
     ]
 
 
+def secrets_of_mcp(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """What MCP servers are given that may be secret: the values of the environment
+    variables their settings refer to, and literal credentials (authorization, and
+    headers or env entries whose names say key, token, secret...)."""
+    found: list[str] = []
+    for server in settings.mcp_servers:
+        named = {**server.env, **server.headers, "authorization": server.authorization or ""}
+        for name, value in named.items():
+            names = references(value)
+            found += [env[n] for n in names if env.get(n)]
+            if not names and (name.lower() == "authorization" or _SECRET_ENV_NAME.search(name)):
+                found.append(value.removeprefix("Bearer ").strip())
+        for value in [server.url or "", *server.args]:
+            found += [env[n] for n in references(value) if env.get(n)]
+    return found
+
+
 class Redactor:
     """Replaces known secret values in text. Thread-safe; secrets can be added later
     (an Entra ID token fetched mid-session, for instance)."""
@@ -95,7 +113,9 @@ class Redactor:
     @classmethod
     def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Redactor:
         env = os.environ if env is None else env
-        return cls([*secrets_in_settings(settings), *secrets_in_env(env)])
+        return cls(
+            [*secrets_in_settings(settings), *secrets_in_env(env), *secrets_of_mcp(settings, env)]
+        )
 
     def add(self, secret: str | SecretStr | None) -> None:
         if isinstance(secret, SecretStr):

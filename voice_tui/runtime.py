@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +25,16 @@ from voice_tui.backends import Backend, select_backend
 from voice_tui.backends.tailor import tailor_settings
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import AudioSettings, EchoMode, Settings
+from voice_tui.core.approval import ApprovalGate
 from voice_tui.core.conversation import Turn
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.reliability import ReconnectPolicy
-from voice_tui.core.tools import build_registry
+from voice_tui.core.tools import ToolRegistry, build_registry
 from voice_tui.engine_bridge import EngineBridge
 from voice_tui.journal.history import last_session, problems_note
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, new_session_id
 from voice_tui.journal.recorder import Recorder
+from voice_tui.mcp import McpManager
 from voice_tui.talk import Talk
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,10 @@ class Runtime:
     notices: list[str] = field(default_factory=list)
     echo: EchoProcessor | None = None  # None: echo handling off (headphones) or no audio
     audio_settings: AudioSettings | None = None
+    # The local MCP servers the personas use, connecting in the background.
+    mcp: McpManager | None = None
+    # Who says yes to tools that need approval: the app's dialog or the run's policy.
+    approvals: ApprovalGate = field(default_factory=ApprovalGate)
     _closed: bool = False
     talk: Talk = field(init=False)  # push-to-talk, mute, turn mode: what the UI calls
 
@@ -92,6 +99,8 @@ class Runtime:
             return
         self._closed = True
         await self.engine.close()
+        if self.mcp is not None:
+            await self.mcp.aclose()  # stops the servers voice-tui started
         if self.audio is not None:
             await asyncio.to_thread(self.audio.close)  # joins the worker thread
         if self.recorder is not None:
@@ -136,14 +145,18 @@ async def build_runtime(
             if record.problems:
                 notices.append(f"Resuming {record.session_id}: {problems_note(record.problems)}.")
 
+    registry = build_registry(settings)
+    approvals = ApprovalGate()
     engine = ConversationEngine(
         _with_far_field(settings) if audio and settings.audio.enabled else settings,
         backend,
-        build_registry(settings),
+        registry,
         history=history,
         policy=policy,
         voice_override=voice,
+        approvals=approvals,
     )
+    mcp = _start_mcp(settings, registry, approvals)
     journal: Journal | None = None
     meta = SessionMeta(backend.name, backend.model, engine.persona.name, resumed_from=resumed_from)
     if settings.journal.enabled:
@@ -184,8 +197,31 @@ async def build_runtime(
     # The caller shows loaded.notices itself; the engine announces the rest on start.
     engine.notices.extend(n for n in notices if n not in loaded.notices)
     return Runtime(
-        engine, backend, worker, problem, journal, recorder, notices, echo, settings.audio
+        engine,
+        backend,
+        worker,
+        problem,
+        journal,
+        recorder,
+        notices,
+        echo,
+        settings.audio,
+        mcp,
+        approvals,
     )
+
+
+def _start_mcp(
+    settings: Settings, registry: ToolRegistry, approvals: ApprovalGate
+) -> McpManager | None:
+    """Connect, in the background, the local MCP servers some persona uses."""
+    used = {name for persona in settings.personas for name in persona.mcp}
+    servers = [s for s in settings.mcp_servers if s.name in used and not s.remote]
+    if not servers:
+        return None
+    manager = McpManager(servers, registry, approvals, os.environ)
+    manager.start()
+    return manager
 
 
 def audio_worker_for(

@@ -98,6 +98,7 @@ def test_models_and_paths_are_written_as_plain_toml(write_config: WriteConfig) -
         "instructions": "Arr.",
         "voice": "ash",
         "tools": ["get_weather"],
+        "mcp": [],
         "greet_first": False,
     }
     assert "voice" not in data["personas"][0]

@@ -14,7 +14,9 @@ LAST_TURN = TurnUsage(
     output_audio_tokens=190,
     cost_usd=0.01911,
 )
-TOTALS = UsageTotals(turns=2, input_tokens=1180, output_tokens=402, cost_usd=0.03342)
+TOTALS = UsageTotals(
+    turns=2, input_tokens=1180, output_tokens=402, cost_usd=0.03342, cached_tokens=512
+)
 
 CONVERSATION: list[ev.AppEvent] = [
     ev.ConnectionChanged(ConnectionState.CONNECTED, "local"),

@@ -20,7 +20,12 @@ from pydantic import ValidationError
 from voice_tui.config.errors import ConfigError
 from voice_tui.config.keys import key_problems
 from voice_tui.config.paths import default_config_path
-from voice_tui.config.problems import Problem, problems_from_validation, unknown_tool_problems
+from voice_tui.config.problems import (
+    Problem,
+    problems_from_validation,
+    unknown_mcp_problems,
+    unknown_tool_problems,
+)
 from voice_tui.config.schema import Settings
 from voice_tui.config.toml_positions import KeyPath, key_positions
 
@@ -186,7 +191,7 @@ def validate(
     path: Path,
 ) -> Settings:
     """Validate merged data against the schema; raise every problem, each placed."""
-    problems = unknown_tool_problems(data) + key_problems(data)
+    problems = unknown_tool_problems(data) + unknown_mcp_problems(data) + key_problems(data)
     settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)

@@ -20,6 +20,7 @@ class Persona(Section):
     instructions: str
     voice: str | None = None
     tools: list[str] = Field(default_factory=list)  # names of built-in tools
+    mcp: list[str] = Field(default_factory=list)  # names of [[mcp_servers]]
     greet_first: bool = False  # the assistant speaks first, as in an outbound call
 
 

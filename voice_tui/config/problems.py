@@ -22,7 +22,9 @@ from voice_tui.config.schema import Settings
 from voice_tui.config.toml_positions import KeyPath
 
 # Values never shown in messages.
-SECRET_FIELDS = frozenset({"api_key", "chat_api_key"})
+SECRET_FIELDS = frozenset({"api_key", "chat_api_key", "authorization"})
+# Tables whose values may be secrets (an MCP server's environment and HTTP headers).
+SECRET_TABLES = frozenset({"env", "headers"})
 
 _EXPECTED: dict[str, str] = {
     "string_type": "a string in quotes",
@@ -132,6 +134,40 @@ def unknown_tool_problems(data: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+def unknown_mcp_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Persona `mcp` entries must name one of the [[mcp_servers]]."""
+    personas = data.get("personas")
+    servers = data.get("mcp_servers")
+    if not isinstance(personas, list):
+        return []
+    known = [
+        s["name"]
+        for s in (servers if isinstance(servers, list) else [])
+        if isinstance(s, Mapping) and isinstance(s.get("name"), str)
+    ]
+    problems: list[Problem] = []
+    for index, persona in enumerate(personas):
+        names = persona.get("mcp") if isinstance(persona, Mapping) else None
+        if not isinstance(names, list):
+            continue
+        for position, name in enumerate(names):
+            if isinstance(name, str) and name not in known:
+                key: KeyPath = ("personas", index, "mcp", position)
+                listed = (
+                    f"; the servers are: {', '.join(known)}"
+                    if known
+                    else "; no [[mcp_servers]] are configured"
+                )
+                problems.append(
+                    Problem(
+                        [key],
+                        f"unknown MCP server '{name}' {table_label(key[:2], data)}"
+                        f"{_did_you_mean(name, known)}{listed}",
+                    )
+                )
+    return problems
+
+
 def _model_problem(error: ErrorDetails) -> Problem:
     message = error["msg"].removeprefix("Value error, ")
     for prefix, candidates in _MODEL_ERROR_KEYS.items():
@@ -167,7 +203,8 @@ def _wrong_value(key: KeyPath, errors: list[ErrorDetails], data: Mapping[str, An
         if text not in wanted:
             wanted.append(text)
     value = _walk(data, key)
-    shown = "" if key and key[-1] in SECRET_FIELDS else f", not {_show(value)}"
+    secret = bool(key) and (key[-1] in SECRET_FIELDS or any(k in SECRET_TABLES for k in key))
+    shown = "" if secret else f", not {_show(value)}"
     return f"{dotted(key)} must be {' or '.join(wanted)}{shown}"
 
 

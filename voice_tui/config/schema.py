@@ -30,6 +30,10 @@ EchoMode = Literal["aec", "half-duplex", "off"]
 Latency = Literal["low", "high"]
 # The speaker's device buffer in milliseconds (PortAudio's named latencies, or a number).
 LatencyMs = Annotated[int, Field(ge=6, le=500)]
+ImageDetail = Literal["auto", "low", "high"]
+ApprovalPolicy = Literal["always", "never"]
+# MCP server names prefix their tools' names, which the API limits to this charset.
+MCP_SERVER_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
 # The voices of gpt-realtime; the local engine maps each to an espeak-ng voice.
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -102,9 +106,21 @@ class SessionSettings(_Section):
     reasoning_effort: ReasoningEffort | None = "low"
     parallel_tool_calls: bool = True  # reasoning models may call several tools at once
     noise_reduction: NoiseReduction = "near_field"
-    max_output_tokens: int | Literal["inf"] = "inf"
+    max_output_tokens: Annotated[int, Field(ge=1, le=4096)] | Literal["inf"] = "inf"
+    # server_vad: after this much silence from the user (ms, 5000-30000), the model is
+    # prompted to speak. None: wait as long as it takes.
+    idle_timeout_ms: int | None = Field(None, ge=5000, le=30000)
+    # When the conversation outgrows the context: "auto" drops the oldest turns,
+    # "disabled" fails instead, a number (0-1) keeps that share of the conversation at
+    # each cut (fewer cuts: more of the input is read from the cache, at a lower price).
+    truncation: Literal["auto", "disabled"] | Annotated[float, Field(gt=0, lt=1)] = "auto"
+    # With a retention ratio: the conversation tokens (after the instructions) to allow.
+    truncation_token_limit: int | None = Field(None, ge=1)
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
     tool_output_max_chars: int = Field(16_000, ge=256)
+    # Images sent to the model: "low" is cheapest, "high" reads fine print.
+    image_detail: ImageDetail = "auto"
+    image_max_side: int = Field(2048, ge=64, le=8192)  # larger images are scaled down
 
 
 class AudioSettings(_Section):
@@ -192,6 +208,53 @@ def _default_prices() -> dict[str, ModelPrices]:
     }
 
 
+class McpServerSettings(_Section):
+    """An MCP server whose tools the assistant may use (`[[mcp_servers]]`).
+
+    Local (voice-tui connects): `command` + `args` + `env` (stdio) or `url` + `headers`
+    (streamable HTTP). Remote (`remote = true`): the Realtime service itself calls `url`
+    or `connector_id`. Values may say `${VARIABLE}` to keep secrets in the environment.
+    """
+
+    name: str = Field(pattern=MCP_SERVER_NAME)
+    description: str = ""
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    remote: bool = False  # true: the Realtime service connects, not voice-tui
+    connector_id: str | None = None  # a service connector (remote only), e.g. connector_gmail
+    authorization: str | None = None  # OAuth token for a remote server, e.g. "${TOKEN}"
+    allowed_tools: list[str] | None = None  # None: every tool the server offers
+    # "always", "never", or the names of the tools that need the user's approval.
+    require_approval: ApprovalPolicy | list[str] = "always"
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if self.remote:
+            if (self.url is None) == (self.connector_id is None):
+                raise ValueError(
+                    f"MCP server {self.name!r} is remote: give it either url or connector_id"
+                )
+            if self.command is not None:
+                raise ValueError(
+                    f"MCP server {self.name!r} is remote: the service cannot run a command"
+                )
+            return self
+        if self.connector_id is not None or self.authorization is not None:
+            raise ValueError(
+                f"MCP server {self.name!r}: connector_id and authorization need remote = true"
+            )
+        if (self.command is None) == (self.url is None):
+            raise ValueError(
+                f"MCP server {self.name!r}: give it either command (stdio) or url (HTTP)"
+            )
+        return self
+
+
 def _builtin_personas() -> list[Persona]:
     return [p.model_copy(deep=True) for p in BUILTIN_PERSONAS]
 
@@ -208,6 +271,7 @@ class Settings(_Section):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     pricing: dict[str, ModelPrices] = Field(default_factory=_default_prices)
     personas: list[Persona] = Field(default_factory=lambda: _builtin_personas())
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
 
     @field_validator("pricing")
     @classmethod
@@ -224,6 +288,19 @@ class Settings(_Section):
                 raise ValueError(f"two personas are named {p.name!r}")
             seen.add(p.name.casefold())
         return personas
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_server_names(cls, servers: list[McpServerSettings]) -> list[McpServerSettings]:
+        seen: set[str] = set()
+        for server in servers:
+            if server.name in seen:
+                raise ValueError(f"two MCP servers are named {server.name!r}")
+            seen.add(server.name)
+        return servers
+
+    def find_mcp_server(self, name: str) -> McpServerSettings | None:
+        return next((s for s in self.mcp_servers if s.name == name), None)
 
     @model_validator(mode="after")
     def _persona_exists(self) -> Settings:

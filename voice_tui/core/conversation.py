@@ -28,6 +28,31 @@ class ToolCallRecord:
     ok: bool
     error: str | None = None
     duration_s: float = 0.0
+    server: str = ""  # a remote MCP server's label: the service made this call
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image the user showed: what it was, not its bytes (they stay in the file)."""
+
+    name: str
+    path: str
+    mime_type: str  # as sent
+    width: int
+    height: int
+    size_bytes: int  # as sent
+    description: str = ""  # "photo.jpg, 1024×768, 181 KB (scaled from 4032×3024)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "mime_type": self.mime_type,
+            "width": self.width,
+            "height": self.height,
+            "size_bytes": self.size_bytes,
+            "description": self.description,
+        }
 
 
 @dataclass(slots=True)
@@ -42,8 +67,15 @@ class Turn:
     usage: TurnUsage | None = None
     started_at: float = 0.0  # wall-clock (time.time()) seconds
     finished_at: float = 0.0
+    image: ImageRef | None = None  # a user turn that showed an image
 
     def to_json(self) -> dict[str, Any]:
+        data = self._json()
+        if self.image is not None:
+            data["image"] = self.image.to_json()
+        return data
+
+    def _json(self) -> dict[str, Any]:
         return {
             "role": self.role.value,
             "item_id": self.item_id,
@@ -60,6 +92,7 @@ class Turn:
                     "ok": c.ok,
                     "error": c.error,
                     "duration_s": c.duration_s,
+                    **({"server": c.server} if c.server else {}),
                 }
                 for c in self.tool_calls
             ],
@@ -82,6 +115,7 @@ class Turn:
             usage=TurnUsage.from_json(usage) if usage else None,
             started_at=float(data.get("started_at", 0.0)),
             finished_at=float(data.get("finished_at", 0.0)),
+            image=ImageRef(**data["image"]) if isinstance(data.get("image"), dict) else None,
         )
 
     # The engine changes a turn only through these, so each write has one author.

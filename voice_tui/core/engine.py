@@ -26,7 +26,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from voice_tui.backends.base import Backend, BackendError
@@ -35,9 +36,10 @@ from voice_tui.config.models import ReasoningEffort
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core import protocol as p
 from voice_tui.core.announcer import Announcer, Listener
+from voice_tui.core.approval import ApprovalGate
 from voice_tui.core.assistant_audio import AssistantAudio
 from voice_tui.core.connection import Connection, Handler
-from voice_tui.core.conversation import Turn
+from voice_tui.core.conversation import ToolCallRecord, Turn
 from voice_tui.core.events import (
     ConnectionChanged,
     ConnectionState,
@@ -50,11 +52,13 @@ from voice_tui.core.events import (
     TurnMode,
 )
 from voice_tui.core.failures import EngineError, OpenFailed
+from voice_tui.core.images import PreparedImage
 from voice_tui.core.lifetime import Lifetime
 from voice_tui.core.link import Link
 from voice_tui.core.ports import NullPlayback, PlaybackSink
 from voice_tui.core.recovery import Recovery, SessionHooks
 from voice_tui.core.reliability import ReconnectPolicy
+from voice_tui.core.remote_mcp import RemoteMcpEvents
 from voice_tui.core.responses import Responses
 from voice_tui.core.restore import restore_items
 from voice_tui.core.scheduler import ResponseScheduler
@@ -96,6 +100,8 @@ class ConversationEngine:
         history: Sequence[Turn] = (),
         policy: ReconnectPolicy | None = None,
         voice_override: str | None = None,
+        approvals: ApprovalGate | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -105,6 +111,9 @@ class ConversationEngine:
         self.persona: Persona = settings.active_persona
         self.notices: list[str] = []  # shown as Notice events when the engine starts
         self._session_voice: str | None = None  # the voice the live session speaks with
+        # Who says yes to remote MCP calls that need it (the app's dialog, the run's flag).
+        self.approvals = approvals or ApprovalGate()
+        self._env = os.environ if env is None else env  # secrets of remote MCP servers
 
         announcer = self._announcer = Announcer()
         connection = self._connection = Connection()
@@ -165,13 +174,19 @@ class ConversationEngine:
             user,
             hooks,
         )
+        self._remote_mcp = RemoteMcpEvents(
+            announcer.emit, self.approvals, self._answer_approval, self._record_remote_call
+        )
         self._handlers = merge_handlers(
             {"error": self._on_error},
             connection.handlers(),
             user.handlers(),
             responses.handlers(),
             calls.handlers(),
+            self._remote_mcp.handlers(),
         )
+        # MCP servers come and go: the live session's tool list follows them.
+        self._unsubscribe_tools = tools.subscribe(self._tools_changed)
 
     # ------------------------------------------------------------ what can be read
 
@@ -283,6 +298,8 @@ class ConversationEngine:
         if self._lifetime.closing:
             return
         cancelled = self._lifetime.begin_closing(self._recovery.tasks())
+        self._unsubscribe_tools()
+        self._remote_mcp.close()
         await self._close_connection()
         await self._lifetime.join(cancelled)
         self._book.finish_all()
@@ -506,12 +523,59 @@ class ConversationEngine:
             self._announcer.set_phase(self._user.rest_phase())
 
     def _tool_definitions(self, persona: Persona) -> list[dict[str, Any]]:
+        """The persona's built-in tools, the tools of its local MCP servers that are
+        connected, and its remote MCP servers (the service calls those itself)."""
         known = set(self.tools.names())
-        wanted = [name for name in persona.tools if name in known]
         missing = [name for name in persona.tools if name not in known]
         if missing:
             log.warning("persona %s names unknown tools: %s", persona.name, ", ".join(missing))
-        return self.tools.definitions(wanted)
+        return [
+            *self.tools.definitions_for(persona),
+            *p.remote_mcp_tools(self.settings, persona, self._env),
+        ]
+
+    def _tools_changed(self) -> None:
+        """A local MCP server connected or went down: update the live session's tools."""
+        if self._connection.live and not self._lifetime.closing:
+            tools = self._tool_definitions(self.persona)
+            self._lifetime.spawn(self._update_tools(tools))
+
+    async def _update_tools(self, tools: list[dict[str, Any]]) -> None:
+        try:
+            await self._await_update({"type": "realtime", "tools": tools})
+        except EngineError as exc:  # the next session gets the list anyway
+            log.warning("the tool list was not updated: %s", exc)
+
+    # ------------------------------------------------------------ remote MCP servers
+
+    def _answer_approval(self, approval_request_id: str, approve: bool) -> None:
+        """The user's answer to a remote server's approval request, then the answer."""
+        if not self._connection.live:
+            return  # the request belonged to a session that is gone
+        self._connection.send(
+            "conversation.item.create",
+            lambda eid: p.mcp_approval_item(approval_request_id, approve, eid),
+        )
+        self._scheduler.request()
+        self._announcer.set_phase(Phase.THINKING)
+
+    def _record_remote_call(self, response_id: str, record: ToolCallRecord) -> None:
+        resp = self._responses.get(response_id)
+        turn = self._responses.turn_for(resp, record.call_id)
+        turn.tool_calls.append(record)
+
+    # ------------------------------------------------------------ images and tools
+
+    async def send_image(self, image: PreparedImage) -> None:
+        """Show the model an image (no answer is asked for: the user's next words
+        are about it). Raises EngineError without a connection."""
+        if not self._connection.live:
+            raise EngineError("Not connected: the image was not sent.")
+        self._user.send_image(image, self.settings.session.image_detail)
+
+    async def cancel_tools(self) -> int:
+        """Cancel the tool calls running now; the model is told. Returns how many."""
+        return self._calls.cancel_all()
 
     # ------------------------------------------------------------ receiving
 

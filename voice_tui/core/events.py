@@ -168,6 +168,7 @@ class ToolCallStarted:
     call_id: str
     name: str
     arguments: str  # raw JSON text as the model produced it
+    server: str = ""  # the remote MCP server's label, for calls the service makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,16 @@ class ToolCallFinished:
     ok: bool
     error: str | None
     duration_s: float
+    server: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSent:
+    """The user showed the assistant an image (a reference: the bytes are not kept)."""
+
+    item_id: str
+    name: str
+    description: str  # "photo.jpg, 1024×768, 181 KB (scaled from 4032×3024)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +274,7 @@ AppEvent: TypeAlias = (
     | AssistantInterrupted
     | ToolCallStarted
     | ToolCallFinished
+    | ImageSent
     | ResponseFinished
     | TurnCompleted
     | LatencyMeasured

@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Sequence
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from voice_tui.config.envrefs import MissingVariable, expand, expand_all
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core.events import RateLimit, TurnMode
 from voice_tui.core.usage import Prices
@@ -20,6 +23,8 @@ from voice_tui.core.usage import Prices
 SAMPLE_RATE = 24_000
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # pcm16 mono
 PCM_FORMAT = {"type": "audio/pcm", "rate": SAMPLE_RATE}
+
+log = logging.getLogger(__name__)
 
 _event_counter = itertools.count(1)
 
@@ -58,12 +63,69 @@ def turn_detection(settings: Settings, mode: TurnMode) -> dict[str, Any] | None:
         return None
     if mode is TurnMode.SEMANTIC_VAD:
         return {"type": "semantic_vad", "eagerness": s.semantic_eagerness}
-    return {
+    vad: dict[str, Any] = {
         "type": "server_vad",
         "threshold": s.vad_threshold,
         "prefix_padding_ms": s.prefix_padding_ms,
         "silence_duration_ms": s.silence_duration_ms,
     }
+    if s.idle_timeout_ms is not None:
+        vad["idle_timeout_ms"] = s.idle_timeout_ms
+    return vad
+
+
+def truncation(settings: Settings) -> str | dict[str, Any]:
+    """`session.truncation`: "auto", "disabled", or a retention ratio."""
+    s = settings.session
+    if isinstance(s.truncation, str):
+        return s.truncation
+    strategy: dict[str, Any] = {"type": "retention_ratio", "retention_ratio": s.truncation}
+    if s.truncation_token_limit is not None:
+        strategy["token_limits"] = {"post_instructions": s.truncation_token_limit}
+    return strategy
+
+
+def remote_mcp_tools(
+    settings: Settings, persona: Persona, env: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The persona's remote MCP servers as `type: "mcp"` tools, secrets from `env`.
+    A server whose variables are missing is left out (`voice-tui mcp` says why)."""
+    tools: list[dict[str, Any]] = []
+    for name in persona.mcp:
+        server = settings.find_mcp_server(name)
+        if server is None or not server.remote:
+            continue
+        where = f"mcp_servers {name!r}"
+        tool: dict[str, Any] = {"type": "mcp", "server_label": name}
+        try:
+            if server.url is not None:
+                tool["server_url"] = expand(server.url, env, where=f"{where} url")
+            if server.connector_id is not None:
+                tool["connector_id"] = server.connector_id
+            if server.authorization is not None:
+                tool["authorization"] = expand(
+                    server.authorization, env, where=f"{where} authorization"
+                )
+            if server.headers:
+                tool["headers"] = expand_all(server.headers, env, where=f"{where} headers")
+        except MissingVariable as exc:
+            log.warning("remote MCP server left out: %s", exc)
+            continue
+        if server.description:
+            tool["server_description"] = server.description
+        if server.allowed_tools is not None:
+            tool["allowed_tools"] = list(server.allowed_tools)
+        policy = server.require_approval
+        if isinstance(policy, str):
+            tool["require_approval"] = policy
+        else:  # the listed tools ask first; the other allowed ones need not
+            approval: dict[str, Any] = {"always": {"tool_names": list(policy)}}
+            others = [t for t in server.allowed_tools or [] if t not in policy]
+            if others:
+                approval["never"] = {"tool_names": others}
+            tool["require_approval"] = approval
+        tools.append(tool)
+    return tools
 
 
 def persona_voice(settings: Settings, persona: Persona, override: str | None = None) -> str:
@@ -103,6 +165,7 @@ def session_config(
         "tools": list(tools),
         "tool_choice": "auto",
         "max_output_tokens": s.max_output_tokens,
+        "truncation": truncation(settings),
     }
     if s.reasoning_effort is not None:  # None: the model does not reason
         session["reasoning"] = {"effort": s.reasoning_effort}
@@ -161,6 +224,39 @@ def user_text_item(item_id: str, text: str, event_id: str) -> str:
                 "type": "message",
                 "role": "user",
                 "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+
+
+def user_image_item(item_id: str, data_url: str, detail: str, event_id: str) -> str:
+    """A user message showing an image (`input_image`, a PNG or JPEG data URL)."""
+    return dumps(
+        {
+            "type": "conversation.item.create",
+            "event_id": event_id,
+            "item": {
+                "id": item_id,
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_image", "image_url": data_url, "detail": detail}],
+            },
+        }
+    )
+
+
+def mcp_approval_item(approval_request_id: str, approve: bool, event_id: str) -> str:
+    """The user's answer to a remote MCP server's approval request (the SDK's type
+    wants the item's id)."""
+    return dumps(
+        {
+            "type": "conversation.item.create",
+            "event_id": event_id,
+            "item": {
+                "id": "mcpa_vt" + uuid.uuid4().hex[:20],
+                "type": "mcp_approval_response",
+                "approval_request_id": approval_request_id,
+                "approve": approve,
             },
         }
     )

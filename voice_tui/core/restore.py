@@ -48,11 +48,17 @@ def restore_items(turns: Iterable[Turn], pending: Iterable[PendingCall] = ()) ->
     """`conversation.item.create` events, oldest first; empty turns are skipped."""
     events: list[str] = []
     for turn in turns:
+        if turn.image is not None:  # the bytes are not kept: say what it was
+            events.append(
+                _message(Role.USER, f"(Earlier I showed you an image: {turn.image.description}.)")
+            )
         text = turn.spoken_text.strip()
         if text:
             events.append(_message(turn.role, text))
         if turn.role is Role.ASSISTANT:
             for record in turn.tool_calls:
+                if record.server:  # a remote MCP call: the service made it, not a function
+                    continue
                 events.append(_call(record.call_id, record.name, record.arguments))
                 events.append(
                     _create(

@@ -5,22 +5,33 @@ replayed with the conversation; its output follows when it finishes."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import time
+import uuid
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from voice_tui.config.schema import Settings
 from voice_tui.core import protocol as p
 from voice_tui.core.announcer import Announcer
 from voice_tui.core.connection import Connection, Handler
+from voice_tui.core.conversation import ToolCallRecord
 from voice_tui.core.events import Phase, ToolCallFinished, ToolCallStarted
+from voice_tui.core.images import ImageError, prepare_image_bytes
 from voice_tui.core.lifetime import Lifetime
 from voice_tui.core.response_state import ResponseState
 from voice_tui.core.responses import Responses
 from voice_tui.core.restore import PendingCall
 from voice_tui.core.scheduler import ResponseScheduler
-from voice_tui.core.tool_runner import run_tool_call
-from voice_tui.core.tools import ToolRegistry
+from voice_tui.core.tool_runner import ToolOutcome, run_tool_call
+from voice_tui.core.tools import ToolImage, ToolRegistry
 from voice_tui.core.turnbook import TurnBook
+
+log = logging.getLogger(__name__)
 
 
 class ToolCalls:
@@ -49,6 +60,8 @@ class ToolCalls:
         self._running: dict[str, PendingCall] = {}  # by call id, for a restore
         self._in_progress = 0  # calls whose tool has not returned
         self._end_after_goodbye = False  # end_conversation ran: end once it is said
+        self._work: dict[str, asyncio.Task[ToolOutcome]] = {}  # the tools running, by call
+        self._cancelled: set[str] = set()  # calls the user cancelled
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -63,6 +76,15 @@ class ToolCalls:
     def pending(self) -> list[PendingCall]:
         """The calls still running, for a restore: their outputs follow later."""
         return list(self._running.values())
+
+    def cancel_all(self) -> int:
+        """Cancel the tools running now (the user asked); each call's output tells the
+        model so. Returns how many were cancelled."""
+        running = [call_id for call_id, task in self._work.items() if not task.done()]
+        for call_id in running:
+            self._cancelled.add(call_id)
+            self._work[call_id].cancel()
+        return len(running)
 
     def take_goodbye(self) -> bool:
         """Whether a tool asked to end the conversation (asked once)."""
@@ -101,11 +123,30 @@ class ToolCalls:
         self._lifetime.spawn(self._run(resp, call_id, name, args))
 
     async def _run(self, resp: ResponseState, call_id: str, name: str, args: str) -> None:
+        started = time.monotonic()
+        work = asyncio.ensure_future(
+            run_tool_call(self._registry, self._settings.session, call_id, name, args)
+        )
+        self._work[call_id] = work
         try:
-            outcome = await run_tool_call(
-                self._registry, self._settings.session, call_id, name, args
+            outcome = await work
+        except asyncio.CancelledError:
+            if call_id not in self._cancelled or not work.cancelled():
+                raise  # the engine is closing
+            output = json.dumps({"error": "the user cancelled this call before it finished"})
+            record = ToolCallRecord(
+                call_id,
+                name,
+                args,
+                output,
+                False,
+                "cancelled by the user",
+                time.monotonic() - started,
             )
+            outcome = ToolOutcome(record, ends_conversation=False)
         finally:
+            self._work.pop(call_id, None)
+            self._cancelled.discard(call_id)
             self._running.pop(call_id, None)
             self._in_progress -= 1
             resp.call_finished()
@@ -132,4 +173,27 @@ class ToolCalls:
             "conversation.item.create",
             lambda eid: p.function_output_item(call_id, record.output, eid),
         )
+        self._show_images(name, outcome.images)
         self._next_step()
+
+    def _show_images(self, tool: str, images: tuple[ToolImage, ...]) -> None:
+        """A function output is text: a tool's images follow it as a user message the
+        model can look at (PNG or JPEG, scaled like the user's own)."""
+        session = self._settings.session
+        for index, image in enumerate(images):
+            try:
+                prepared = prepare_image_bytes(
+                    image.data, Path(f"{tool}-{index + 1}"), session.image_max_side
+                )
+            except ImageError as exc:
+                log.warning("an image from %s was not shown: %s", tool, exc)
+                continue
+            self._connection.send(
+                "conversation.item.create",
+                partial(
+                    p.user_image_item,
+                    "item_vt" + uuid.uuid4().hex[:20],
+                    prepared.data_url(),
+                    session.image_detail,
+                ),
+            )

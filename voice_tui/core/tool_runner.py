@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from voice_tui.config.schema import SessionSettings
 from voice_tui.core.conversation import ToolCallRecord
-from voice_tui.core.tools import ToolRegistry
+from voice_tui.core.tools import ToolImage, ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 class ToolOutcome:
     record: ToolCallRecord
     ends_conversation: bool
+    images: tuple[ToolImage, ...] = ()  # shown to the model after the output
 
 
 async def run_tool_call(
@@ -35,4 +36,4 @@ async def run_tool_call(
     record = ToolCallRecord(
         call_id, name, arguments, result.output, result.ok, result.error, result.duration_s
     )
-    return ToolOutcome(record, result.ends_conversation)
+    return ToolOutcome(record, result.ends_conversation, result.images)

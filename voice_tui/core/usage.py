@@ -96,6 +96,7 @@ class UsageTotals:
     cost_usd: float = 0.0
     reasoning_tokens: int = 0
     priced: bool = True  # False once a turn's price was unknown
+    cached_tokens: int = 0  # of the input tokens: read from the cache, billed far less
 
     def add(self, turn: TurnUsage) -> UsageTotals:
         return UsageTotals(
@@ -105,4 +106,12 @@ class UsageTotals:
             cost_usd=self.cost_usd + turn.cost_usd,
             reasoning_tokens=self.reasoning_tokens + turn.output_reasoning_tokens,
             priced=self.priced and turn.priced,
+            cached_tokens=self.cached_tokens + turn.input_cached_tokens,
         )
+
+    @property
+    def cached_share(self) -> float | None:
+        """The share of input tokens read from the cache; None before any input."""
+        if not self.input_tokens:
+            return None
+        return min(self.cached_tokens / self.input_tokens, 1.0)

@@ -14,8 +14,9 @@ from voice_tui.config.schema import Settings
 from voice_tui.core import protocol as p
 from voice_tui.core.announcer import Announcer
 from voice_tui.core.connection import Connection, Handler
-from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.conversation import ImageRef, Role, Turn
 from voice_tui.core.events import (
+    ImageSent,
     Notice,
     Phase,
     SpeechStarted,
@@ -27,6 +28,7 @@ from voice_tui.core.events import (
     UserTranscriptFinal,
     UserTurnStarted,
 )
+from voice_tui.core.images import PreparedImage
 from voice_tui.core.turnbook import TurnBook
 
 MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
@@ -64,6 +66,7 @@ class UserSpeech:
             "conversation.item.input_audio_transcription.delta": self._on_delta,
             "conversation.item.input_audio_transcription.completed": self._on_final,
             "conversation.item.input_audio_transcription.failed": self._on_failed,
+            "input_audio_buffer.timeout_triggered": self._on_idle_timeout,
         }
 
     @property
@@ -167,7 +170,35 @@ class UserSpeech:
         self._book.finish(turn)
         self.turn_ended()
 
+    def send_image(self, image: PreparedImage, detail: str) -> None:
+        """An image the user shows: sent, remembered by reference, announced."""
+        item_id = "item_vt" + uuid.uuid4().hex[:20]
+        self._book.release_user_turns()
+        url = image.data_url()
+        self._connection.send(
+            "conversation.item.create", lambda eid: p.user_image_item(item_id, url, detail, eid)
+        )
+        now = time.time()
+        ref = ImageRef(
+            name=image.name,
+            path=str(image.path),
+            mime_type=image.mime_type,
+            width=image.width,
+            height=image.height,
+            size_bytes=len(image.data),
+            description=image.describe(),
+        )
+        turn = Turn(Role.USER, item_id, typed=True, started_at=now, finished_at=now, image=ref)
+        self._book.add(turn)
+        self._announcer.emit(ImageSent(item_id, image.name, ref.description))
+        self._book.finish(turn)
+
     # ------------------------------------------------------------ server events
+
+    def _on_idle_timeout(self, event: dict[str, Any]) -> None:
+        """The user stayed silent for session.idle_timeout_ms: the server commits the
+        (silent) buffer and asks the model to speak up; its answer follows as usual."""
+        self._announcer.set_phase(Phase.THINKING)
 
     def _on_speech_started(self, event: dict[str, Any]) -> None:
         self._speaking = True

@@ -189,6 +189,8 @@ def _turn_markdown(turn: Turn) -> list[str]:
             out += ["Not heard:", "", _quote(unheard), ""]
     elif turn.text:
         out += [_quote(turn.text), ""]
+    if turn.image is not None:
+        out += [f"🖼 Showed an image: {turn.image.description} (`{turn.image.path}`)", ""]
     for call in turn.tool_calls:
         out += _tool_call_markdown(call)
     return out

@@ -348,6 +348,7 @@ def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
                 cost_usd=_number(totals, "cost_usd", "totals."),
                 reasoning_tokens=int(_number(totals, "reasoning_tokens", "totals.")),
                 priced=totals.get("priced", True) is not False,
+                cached_tokens=int(_number(totals, "cached_tokens", "totals.")),
             )
         record.ended_at, record.end_reason = ended_at, reason
     else:

@@ -46,6 +46,13 @@ CONNECT_HINT: Final = (
 SHORT_HELP: Final = "Connect a model in the config for real answers."
 
 
+# Honest about images: it receives them, but nothing here can look at them.
+IMAGE_ANSWER = (
+    "I received your image, but I can't see images: I'm the offline responder, not a "
+    "vision model. Point local.chat_url at a vision model to talk about it."
+)
+
+
 def help_text(tools: dict[str, dict[str, Any]]) -> str:
     """Who is answering, what it can do in this session (its tools), how to get more."""
     abilities = [
@@ -163,7 +170,20 @@ class BuiltinResponder:
         if last.role != "user":
             # Asked to speak again without anything new from the user.
             return [TextPiece("Is there anything else I can help with?")]
-        return self._answer_user(history, last.content.strip(), tools)
+        # The user's messages since the assistant last spoke: an image among them is
+        # answered honestly first.
+        recent = []
+        for message in reversed(conversation):
+            if message.role != "user":
+                break
+            recent.append(message)
+        shown = any(m.images for m in recent)
+        if shown and not last.content.strip():
+            return [TextPiece(IMAGE_ANSWER)]
+        answer = self._answer_user(history, last.content.strip(), tools)
+        if shown:
+            return [TextPiece(IMAGE_ANSWER + " "), *answer]
+        return answer
 
     def _answer_user(
         self, history: tuple[ChatMessage, ...], heard: str, tools: dict[str, dict[str, Any]]

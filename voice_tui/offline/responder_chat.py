@@ -78,6 +78,10 @@ def _chat_message(m: ChatMessage) -> dict[str, Any]:
             "content": m.content or None,
             "tool_calls": [_chat_tool_call(c) for c in m.tool_calls],
         }
+    if m.images:  # chat-completions content parts; a vision model reads them
+        parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+        parts += [{"type": "image_url", "image_url": {"url": url}} for url in m.images]
+        return {"role": m.role, "content": parts}
     return {"role": m.role, "content": m.content}
 
 

@@ -51,6 +51,7 @@ class ChatMessage:
     content: str = ""
     tool_calls: tuple[dict[str, Any], ...] = ()  # assistant function calls
     tool_call_id: str | None = None  # for role == "tool"
+    images: tuple[str, ...] = ()  # user images as data URLs (PNG or JPEG)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,55 @@ class FunctionTool(_Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class McpToolFilter(_Strict):
+    tool_names: list[str] | None = None
+    read_only: bool | None = None
+
+
+class McpApprovalFilter(_Strict):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpTool(_Strict):
+    """A remote MCP server the service calls itself (`type: "mcp"`)."""
+
+    type: Literal["mcp"] = "mcp"
+    server_label: str = Field(min_length=1, max_length=64)
+    server_url: str | None = None
+    connector_id: str | None = None
+    tunnel_id: str | None = None
+    authorization: str | None = None
+    headers: dict[str, str] | None = None
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+    server_description: str | None = None
+    allowed_callers: list[str] | None = None
+    defer_loading: bool | None = None
+
+    def allows(self, tool: str) -> bool:
+        allowed = self.allowed_tools
+        if allowed is None:
+            return True
+        names = allowed if isinstance(allowed, list) else allowed.tool_names
+        return names is None or tool in names
+
+    def needs_approval(self, tool: str) -> bool:
+        """The service's default is to ask; a filter names the tools either way."""
+        policy = self.require_approval
+        if policy is None or policy == "always":
+            return True
+        if policy == "never":
+            return False
+        if policy.never is not None and tool in (policy.never.tool_names or []):
+            return False
+        if policy.always is not None:
+            return tool in (policy.always.tool_names or [])
+        return True
+
+
+Tool = Annotated[FunctionTool | McpTool, Field(discriminator="type")]
+
 ToolChoice = Literal["auto", "none", "required"] | dict[str, Any]
 ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
 
@@ -118,7 +167,7 @@ class SessionConfig(_Strict):
     instructions: str = DEFAULT_INSTRUCTIONS
     output_modalities: list[Modality] = Field(default_factory=lambda: list[Modality](["audio"]))
     audio: AudioConfig = Field(default_factory=AudioConfig)
-    tools: list[FunctionTool] = Field(default_factory=list)
+    tools: list[Tool] = Field(default_factory=list)
     tool_choice: ToolChoice = "auto"
     max_output_tokens: MaxTokens = "inf"
     reasoning: Reasoning | None = None
@@ -146,7 +195,7 @@ class ResponseParams(_Strict):
     conversation: str = "auto"
     instructions: str | None = None
     output_modalities: list[Modality] | None = None
-    tools: list[FunctionTool] | None = None
+    tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     max_output_tokens: MaxTokens | None = None
     metadata: dict[str, str] | None = None
@@ -236,6 +285,8 @@ _FIELD = re.compile(r"[a-z_][a-z0-9_]*")
 _NOT_FIELDS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"}) | {
     "server_vad",
     "semantic_vad",
+    "function",  # the tool union's tags
+    "mcp",
 }
 _EXPECTED = {
     "string": "a string",

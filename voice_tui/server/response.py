@@ -30,6 +30,7 @@ from voice_tui.server.components import (
     TextPiece,
 )
 from voice_tui.server.items import Conversation, Item, audio_tokens, text_tokens
+from voice_tui.server.remote_mcp import RemoteMcp
 from voice_tui.server.wire import Event, audio_ms, new_id
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ MIN_DELTA_BYTES = 4800
 # are late by a millisecond or so, and being late on every delta adds up.
 SLACK_S = 0.005
 BYTES_PER_S = 24_000 * 2  # pcm16 mono at 24 kHz
+MAX_MCP_ROUNDS = 8  # remote tool calls one response may make before it must answer
 _ARGUMENT_CHUNK = 24  # characters per function_call_arguments.delta
 # A sentence ends at . ! ? (or …) followed by whitespace; the whitespace stays with it so
 # the transcript deltas concatenate to exactly the reply.
@@ -69,6 +71,7 @@ class ResponsePlan:
     started_at: float = field(default_factory=time.perf_counter)
     cached_tokens: int = 0
     fail_with: dict[str, Any] | None = None  # an injected failure (rate limit, quota)
+    remote: RemoteMcp | None = None  # the session's remote MCP servers
 
 
 class ResponseRun:
@@ -117,37 +120,24 @@ class ResponseRun:
             )
             return
         try:
-            items = self.plan.input_items
-            self.input_tokens = self.conversation.input_tokens(self.plan.instructions, items)
-            history = await self.conversation.chat_history(items)
-            request = ResponderRequest(
-                instructions=self.plan.instructions,
-                history=history,
-                tools=self.plan.tools,
-                max_output_tokens=(
-                    None if self.plan.max_output_tokens == "inf" else self.plan.max_output_tokens
-                ),
-                metadata=dict(self.plan.metadata),
-            )
-            pieces = self.components.responder.respond(request)
-            try:
-                async for piece in pieces:
-                    if isinstance(piece, TextPiece):
-                        await self._add_text(piece.text)
-                    elif isinstance(piece, FunctionCallPiece):
-                        await self._function_call(piece)
-                    if self._over_budget() or self.budget_reached:
-                        status = "incomplete"
-                        details = {"type": "incomplete", "reason": "max_output_tokens"}
-                        break
-            except ResponderError as exc:
-                so_far = self._pending or self._said()
-                separator = " " if so_far and not so_far[-1].isspace() else ""
-                await self._add_text(f"{separator}The chat model failed: {exc}")
-            finally:  # stop the responder now (e.g. its HTTP stream), not when collected
-                aclose = getattr(pieces, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            remote = self.plan.remote if self.plan.in_conversation else None
+            if remote is not None:  # calls the user approved since the last response
+                for request in self.conversation.approved_requests():
+                    await self._mcp_call(
+                        remote,
+                        request.server_label,
+                        request.name or "",
+                        request.arguments,
+                        approval_request_id=request.id,
+                    )
+            outcome = "done"
+            for _ in range(MAX_MCP_ROUNDS):
+                outcome = await self._respond_once(remote)
+                if outcome != "mcp_called":
+                    break
+            if outcome == "incomplete":
+                status = "incomplete"
+                details = {"type": "incomplete", "reason": "max_output_tokens"}
             await self._finish_speech()
             if self.budget_reached and status == "completed":
                 status = "incomplete"
@@ -169,6 +159,105 @@ class ResponseRun:
         await self._emit(
             {"type": "response.done", "response": self._wire(status, details, final=True)}
         )
+
+    async def _respond_once(self, remote: RemoteMcp | None) -> str:
+        """One pass of the responder over the conversation so far. Returns "done",
+        "incomplete" (max_output_tokens), "mcp_called" (a remote tool answered: the
+        responder reads the result in the next pass) or "approval" (the user decides)."""
+        items = self.plan.input_items
+        self.input_tokens = self.conversation.input_tokens(self.plan.instructions, items)
+        history = await self.conversation.chat_history(items)
+        request = ResponderRequest(
+            instructions=self.plan.instructions,
+            history=history,
+            tools=self.plan.tools + (remote.function_tools() if remote else ()),
+            max_output_tokens=(
+                None if self.plan.max_output_tokens == "inf" else self.plan.max_output_tokens
+            ),
+            metadata=dict(self.plan.metadata),
+        )
+        pieces = self.components.responder.respond(request)
+        outcome = "done"
+        try:
+            async for piece in pieces:
+                if isinstance(piece, TextPiece):
+                    await self._add_text(piece.text)
+                elif isinstance(piece, FunctionCallPiece):
+                    target = remote.find(piece.name) if remote is not None else None
+                    if target is None:
+                        await self._function_call(piece)
+                    elif remote is not None and remote.needs_approval(*target):
+                        await self._approval_request(*target, piece.arguments)
+                        return "approval"
+                    elif remote is not None:
+                        await self._mcp_call(remote, *target, piece.arguments)
+                        return "mcp_called"
+                if self._over_budget() or self.budget_reached:
+                    return "incomplete"
+        except ResponderError as exc:
+            so_far = self._pending or self._said()
+            separator = " " if so_far and not so_far[-1].isspace() else ""
+            await self._add_text(f"{separator}The chat model failed: {exc}")
+        finally:  # stop the responder now (e.g. its HTTP stream), not when collected
+            aclose = getattr(pieces, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return outcome
+
+    async def _approval_request(self, label: str, tool: str, arguments: str) -> None:
+        await self._close_message("completed")
+        item = Item(
+            new_id("mcpr"),
+            "mcp_approval_request",
+            server_label=label,
+            name=tool,
+            arguments=arguments,
+        )
+        await self._open_item(item)
+        self._mark_first_output()
+        await self._close_item(item, "completed")
+
+    async def _mcp_call(
+        self,
+        remote: RemoteMcp,
+        label: str,
+        tool: str,
+        arguments: str,
+        approval_request_id: str | None = None,
+    ) -> None:
+        await self._close_message("completed")
+        item = Item(
+            new_id("mcp"),
+            "mcp_call",
+            server_label=label,
+            name=tool,
+            approval_request_id=approval_request_id,
+            status="in_progress",
+        )
+        await self._open_item(item)
+        self._mark_first_output()
+        common = {
+            "response_id": self.id,
+            "item_id": item.id,
+            "output_index": self.output.index(item),
+        }
+        for start in range(0, len(arguments), _ARGUMENT_CHUNK):
+            delta = arguments[start : start + _ARGUMENT_CHUNK]
+            item.arguments += delta
+            await self._emit(
+                {"type": "response.mcp_call_arguments.delta", **common, "delta": delta}
+            )
+        item.arguments = arguments
+        await self._emit(
+            {"type": "response.mcp_call_arguments.done", **common, "arguments": arguments}
+        )
+        progress = {"item_id": item.id, "output_index": common["output_index"]}
+        await self._emit({"type": "response.mcp_call.in_progress", **progress})
+        result = await remote.call(label, tool, arguments)
+        item.output, item.error = result.output or "", result.error
+        await self._close_item(item, "completed" if result.error is None else "incomplete")
+        kind = "completed" if result.error is None else "failed"
+        await self._emit({"type": f"response.mcp_call.{kind}", **progress})
 
     @property
     def output_audio_ms(self) -> int:

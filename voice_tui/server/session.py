@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,11 @@ from voice_tui.server.client_events import check_client_event
 from voice_tui.server.components import Components
 from voice_tui.server.config import (
     FunctionTool,
+    McpTool,
     ResponseParams,
     ServerVad,
     SessionConfig,
+    Tool,
     ToolChoice,
     apply_session_update,
     parse_response_params,
@@ -33,6 +35,7 @@ from voice_tui.server.config import (
 from voice_tui.server.faults import CLOSE_GOING_AWAY, MAX_DURATION_REASON, FaultPlan
 from voice_tui.server.input_audio import Committed, IdleTimeout, InputAudio, SpeechStarted
 from voice_tui.server.items import Conversation, Item, decode_audio, item_from_client
+from voice_tui.server.remote_mcp import RemoteMcp
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
 from voice_tui.server.transcription import Transcriber
 from voice_tui.server.wire import (
@@ -71,6 +74,7 @@ class Session:
         self.conversation = Conversation()
         self.conversation_id = new_id("conv")
         self.transcriber = Transcriber(components.recognizer, self.emit)
+        self.remote_mcp = RemoteMcp(self.conversation, self.emit)
         self.closed = False
         self.audio_produced = False
         # What clients sent and what was refused (by code): the wire, counted.
@@ -122,6 +126,7 @@ class Session:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self.remote_mcp.aclose()
         await self.transcriber.close()
 
     def _start_time_limit(self) -> asyncio.Task[None] | None:
@@ -202,7 +207,12 @@ class Session:
     # ---- session ------------------------------------------------------------------
 
     def _session_wire(self) -> dict[str, Any]:
-        return self.config.model_dump(mode="json")
+        wire = self.config.model_dump(mode="json")
+        for tool in wire["tools"]:  # credentials go in, never out again
+            if tool.get("type") == "mcp":
+                tool.pop("authorization", None)
+                tool.pop("headers", None)
+        return wire
 
     async def _session_update(self, event: Event) -> None:
         update = event.get("session")
@@ -220,6 +230,7 @@ class Session:
         if turn_detection_changed:
             self.input.configure(config.audio.input.turn_detection)
         await self.emit({"type": "session.updated", "session": self._session_wire()})
+        await self.remote_mcp.sync([t for t in config.tools if isinstance(t, McpTool)])
 
     # ---- input audio buffer -----------------------------------------------------------
 
@@ -340,6 +351,15 @@ class Session:
                 f"Tool call ID '{item.call_id}' not found in conversation.",
                 code="invalid_tool_call_id",
             )
+        if item.type == "mcp_approval_response" and not any(
+            other.type == "mcp_approval_request" and other.id == item.approval_request_id
+            for other in self.conversation.items
+        ):
+            raise ClientError(
+                f"Approval request '{item.approval_request_id}' not found in conversation.",
+                code="invalid_value",
+                param="item.approval_request_id",
+            )
         previous = self.conversation.add(item, previous_id)
         for index, part in enumerate(item.content):
             if part["type"] == "input_audio" and part.get("transcript") is None:
@@ -455,6 +475,7 @@ class Session:
             started_at=started_at,
             cached_tokens=self._last_input_tokens if in_conversation else 0,
             fail_with=self.faults.response_failure(),
+            remote=self.remote_mcp,
         )
         run = ResponseRun(plan, self.conversation, self.components, self.emit, self._on_audio)
         if in_conversation:
@@ -504,13 +525,15 @@ class Session:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def _offered_tools(tools: list[FunctionTool], choice: ToolChoice) -> tuple[dict[str, Any], ...]:
-    """The tools the responder may call: none, all, or the one function named by choice."""
+def _offered_tools(tools: Sequence[Tool], choice: ToolChoice) -> tuple[dict[str, Any], ...]:
+    """The functions the responder may call: none, all, or the one named by choice
+    (remote MCP tools are added by the response from the servers' listings)."""
     if choice == "none":
         return ()
+    functions = [t for t in tools if isinstance(t, FunctionTool)]
     if isinstance(choice, dict) and choice.get("type") == "function":
-        tools = [t for t in tools if t.name == choice.get("name")]
-    return tuple(t.model_dump() for t in tools)
+        functions = [t for t in functions if t.name == choice.get("name")]
+    return tuple(t.model_dump() for t in functions)
 
 
 def _parse(message: str | bytes) -> Event:

@@ -25,6 +25,7 @@ from textual.widgets import Footer, Input, Static
 
 from voice_tui.config.models import REASONING_EFFORTS, ReasoningEffort
 from voice_tui.config.schema import EchoMode, Settings
+from voice_tui.core.approval import ApprovalRequest, Decision
 from voice_tui.core.events import (
     AppEvent,
     AudioChunk,
@@ -32,6 +33,7 @@ from voice_tui.core.events import (
     ConnectionState,
     ConversationEnded,
     ErrorRaised,
+    ImageSent,
     LatencyMeasured,
     Notice,
     PersonaApplied,
@@ -44,12 +46,20 @@ from voice_tui.core.events import (
     TurnMode,
 )
 from voice_tui.fileio import write_atomically
+from voice_tui.mcp_client.connection import ServerState, ServerStatus
 from voice_tui.ui import keys
 from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
 from voice_tui.ui.export import transcript_markdown
-from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
+from voice_tui.ui.messages import (
+    AudioProblem,
+    EngineEvent,
+    LogRecordPosted,
+    McpStatusChanged,
+    MicLevelChanged,
+)
 from voice_tui.ui.ports import EngineCommands, Runtime, TalkControls
 from voice_tui.ui.saver import ChoiceSaver
+from voice_tui.ui.screens.approval import ApprovalScreen
 from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
 from voice_tui.ui.screens.personas import PersonaScreen
@@ -117,6 +127,8 @@ class VoiceApp(App[int]):
         self._session_id = ""
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
         self._found: dict[tuple[type[Widget], str | None], Widget] = {}
+        self._mcp: dict[str, ServerStatus] = {}  # the latest status of each MCP server
+        self._mcp_down: set[str] = set()  # servers whose failure was announced
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -231,6 +243,11 @@ class VoiceApp(App[int]):
             return
         self.runtime = runtime
         self._unsubscribe = runtime.engine.subscribe(self._forward_engine_event)
+        runtime.approvals.ask = self.ask_approval
+        if runtime.mcp is not None:
+            for status in runtime.mcp.statuses():
+                self._show_mcp(status, announce=False)
+            runtime.mcp.subscribe(self._post_mcp_status)
         self.status_bar.change(backend=runtime.backend.name, model=runtime.backend.model)
         if runtime.engine.conversation:  # --resume: show what was said before
             await self.transcript.show_history(list(runtime.engine.conversation))
@@ -331,6 +348,10 @@ class VoiceApp(App[int]):
                 await self._main(ToolLog).started(event)
             case ToolCallFinished():
                 await self._main(ToolLog).finished(event)
+            case ImageSent(description=description):
+                await self.transcript.add_note(
+                    Text(f"🖼 You showed an image: {description}"), "notice"
+                )
             case ErrorRaised(message=text, fatal=fatal):
                 self.error_active = True
                 self.notify(
@@ -381,6 +402,57 @@ class VoiceApp(App[int]):
             severity="error" if error else "warning",
             markup=False,
         )
+
+    # -- MCP servers and approvals ------------------------------------------------------
+    def _post_mcp_status(self, status: ServerStatus) -> None:
+        self.post_message(McpStatusChanged(status))
+
+    async def on_mcp_status_changed(self, message: McpStatusChanged) -> None:
+        if self._main_screen_alive():
+            self._show_mcp(message.status, announce=True)
+
+    def _show_mcp(self, status: ServerStatus, *, announce: bool) -> None:
+        self._mcp[status.name] = status
+        ready = sum(s.state is ServerState.READY for s in self._mcp.values())
+        failed = [s.name for s in self._mcp.values() if s.state is ServerState.FAILED]
+        connecting = sum(s.state is ServerState.CONNECTING for s in self._mcp.values())
+        label = f"MCP {ready}/{len(self._mcp)}"
+        if connecting:
+            label += f" ({connecting} connecting)"
+        if failed:
+            label += f" ✗ {', '.join(failed)}"
+        self.status_bar.change(mcp=label)
+        if not announce:
+            return
+        # Said once per outage (a server that keeps failing retries quietly), and once
+        # when it is back; the status bar shows the rest.
+        if status.state is ServerState.FAILED and status.name not in self._mcp_down:
+            self._mcp_down.add(status.name)
+            self.notify(status.describe(), title="MCP server", severity="warning", markup=False)
+        elif status.state is ServerState.READY and status.name in self._mcp_down:
+            self._mcp_down.discard(status.name)
+            self.notify(status.describe(), title="MCP server back", markup=False)
+
+    def action_mcp_status(self) -> None:
+        if not self._mcp:
+            self.notify("No MCP servers are in use (see `voice-tui mcp`).", markup=False)
+            return
+        lines = "\n".join(s.describe() for s in self._mcp.values())
+        self.notify(lines, title="MCP servers", timeout=10, markup=False)
+
+    async def ask_approval(self, request: ApprovalRequest) -> Decision:
+        """The approval dialog; its answer. Several requests queue up as dialogs."""
+        answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+
+        def answered(decision: Decision | None) -> None:
+            if not answer.done():
+                answer.set_result(decision or Decision.DENY)
+
+        self.push_screen(ApprovalScreen(request), answered)
+        decision = await answer
+        if decision is Decision.DENY:
+            self.notify(f"Denied: {request.tool} ({request.server})", markup=False)
+        return decision
 
     # -- commands ---------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -477,11 +549,49 @@ class VoiceApp(App[int]):
     def action_type_message(self) -> None:
         self._main(Input, "#message").focus()
 
+    async def action_cancel_tools(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        cancelled = await engine.cancel_tools()
+        if not cancelled:
+            self.notify("No tool is running.", markup=False)
+
+    def action_attach_image(self) -> None:
+        box = self._main(Input, "#message")
+        box.value = IMAGE_COMMAND + " "
+        box.cursor_position = len(box.value)
+        box.focus()
+
+    async def attach_image(self, path_text: str) -> bool:
+        """Show the assistant an image file; False (after saying why) when not sent."""
+        from voice_tui.core.images import ImageError, prepare_image
+
+        engine = self._engine()
+        if engine is None:
+            return False
+        max_side = self.settings.session.image_max_side
+        try:  # decoding and scaling a photo takes a moment: off the loop
+            image = await asyncio.to_thread(prepare_image, path_text, max_side)
+        except ImageError as exc:
+            await self._show_error(f"The image was not sent: {exc}")
+            return False
+        try:
+            await engine.send_image(image)
+        except Exception as exc:
+            await self._show_error(f"The image was not sent: {exc}")
+            return False
+        return True
+
     @on(Input.Submitted, "#message")
     async def _send_typed(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text:
             return
+        if text == IMAGE_COMMAND or text.startswith(IMAGE_COMMAND + " "):
+            if await self.attach_image(text.removeprefix(IMAGE_COMMAND)):
+                event.input.clear()
+            return  # a bad path stays in the input to be corrected
         engine = self._engine()
         if engine is None:
             return  # the text stays in the input
@@ -707,6 +817,9 @@ class VoiceApp(App[int]):
         yield from super().get_system_commands(screen)
         yield from app_commands(self)
 
+
+# Typed in the input line: `/image ~/Pictures/plan.png` shows the assistant an image.
+IMAGE_COMMAND = "/image"
 
 ECHO_MODE_CYCLE: tuple[EchoMode, ...] = ("aec", "half-duplex", "off")
 ECHO_MODE_LABELS: dict[EchoMode, str] = {

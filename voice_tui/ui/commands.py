@@ -35,6 +35,9 @@ class CommandTarget(Protocol):
     def action_cycle_theme(self) -> object: ...
     def action_save_transcript(self) -> object: ...
     def action_new_session(self) -> object: ...
+    def action_cancel_tools(self) -> object: ...
+    def action_attach_image(self) -> object: ...
+    def action_mcp_status(self) -> object: ...
 
 
 def app_commands(app: CommandTarget) -> Iterator[SystemCommand]:
@@ -55,6 +58,13 @@ def app_commands(app: CommandTarget) -> Iterator[SystemCommand]:
     yield SystemCommand("Mute microphone", "Toggle the microphone", app.action_toggle_mute)
     yield SystemCommand("Interrupt", "Stop the assistant", app.action_interrupt)
     yield SystemCommand("Type a message", "Focus the input line", app.action_type_message)
+    yield SystemCommand(
+        "Cancel the running tool", "Stop the tool call under way", app.action_cancel_tools
+    )
+    yield SystemCommand(
+        "Attach an image…", "Show the assistant a PNG, JPEG, WebP or GIF", app.action_attach_image
+    )
+    yield SystemCommand("MCP servers", "What each MCP server is doing", app.action_mcp_status)
     yield SystemCommand("Personas…", "Choose a persona", app.action_personas)
     yield SystemCommand("Devices…", "Choose microphone and speaker", app.action_devices)
     yield SystemCommand("Next theme", "Switch the colour theme", app.action_cycle_theme)

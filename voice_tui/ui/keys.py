@@ -18,6 +18,9 @@ BINDINGS: list[BindingType] = [
     # Off the footer (it is full at 80 columns); in the palette and the README.
     Binding("r", "cycle_reasoning_effort", "Think", id="reasoning_effort", show=False),
     Binding("x", "interrupt", "Stop", id="interrupt"),
+    # Not in the footer (it is full): in the palette and the README.
+    Binding("c", "cancel_tools", "Cancel tool", id="cancel_tool", show=False),
+    Binding("i", "attach_image", "Image", id="attach_image", show=False),
     Binding("enter", "type_message", "Type", id="type_message"),
     Binding("p", "personas", "Persona", id="personas"),
     Binding("d", "devices", "Devices", id="devices"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from voice_tui.core.events import AppEvent
+from voice_tui.mcp_client.connection import ServerStatus
 
 
 @dataclass
@@ -46,3 +47,10 @@ class LogRecordPosted(Message):
 
     levelname: str
     text: str
+
+
+@dataclass
+class McpStatusChanged(Message):
+    """A local MCP server connected, failed, or is connecting again."""
+
+    status: ServerStatus

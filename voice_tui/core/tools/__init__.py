@@ -19,7 +19,9 @@ from voice_tui.core.tools.registry import (
     Tool,
     ToolContext,
     ToolError,
+    ToolImage,
     ToolRegistry,
+    ToolReply,
     ToolResult,
 )
 from voice_tui.core.tools.restaurant import restaurant_tools
@@ -30,7 +32,9 @@ __all__ = [
     "Tool",
     "ToolContext",
     "ToolError",
+    "ToolImage",
     "ToolRegistry",
+    "ToolReply",
     "ToolResult",
     "build_registry",
     "builtin_tool_names",

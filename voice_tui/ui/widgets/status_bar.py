@@ -31,6 +31,7 @@ class StatusInfo:
     latency_s: float | None = None
     echo: str = ""  # echo handling in force; "" without audio
     reasoning: str = ""  # the reasoning effort; "" for a model that does not reason
+    mcp: str = ""  # "MCP 2/3 ✗ files"; "" without MCP servers
 
     def with_(self, **changes: object) -> StatusInfo:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -53,6 +54,8 @@ def status_text(info: StatusInfo) -> Text:
     where = f"{info.backend} · {info.model}" if info.backend else "not connected"
     t = info.totals
     session = _usage(t.input_tokens + t.output_tokens, t.reasoning_tokens, t.cost_usd, t.priced)
+    if t.cached_share is not None:  # the cheap part of the input: long sessions live on it
+        session += f" ({t.cached_share:.0%} cached)"
     last = (
         _usage(
             info.last_turn.total_tokens,
@@ -76,6 +79,7 @@ def status_text(info: StatusInfo) -> Text:
         sep,
         TURN_MODE_LABELS[info.turn_mode],
         *((sep, info.echo) if info.echo else ()),
+        *((sep, info.mcp) if info.mcp else ()),
         sep,
         info.connection.value,
         sep,

@@ -27,11 +27,13 @@ class ToolEntry(Static):
 
     def __init__(self, started: ToolCallStarted) -> None:
         self.call_id = started.call_id
+        self.server = started.server
         super().__init__(self._text(started.name, started.arguments, None), classes="running")
 
-    @staticmethod
-    def _text(name: str, arguments: str, finished: ToolCallFinished | None) -> Text:
+    def _text(self, name: str, arguments: str, finished: ToolCallFinished | None) -> Text:
         text = Text()
+        if self.server:  # a remote MCP server's tool: the service calls it
+            text.append(f"{self.server} ▸ ", style="dim")
         text.append(name, style="bold")
         if finished is None:
             text.append("  running…", style="italic")
@@ -84,7 +86,12 @@ class ToolLog(VerticalScroll):
         entry = self._entries.get(event.call_id)
         if entry is None:  # a call that started before the log existed
             await self.started(
-                ToolCallStarted(call_id=event.call_id, name=event.name, arguments=event.arguments)
+                ToolCallStarted(
+                    call_id=event.call_id,
+                    name=event.name,
+                    arguments=event.arguments,
+                    server=event.server,
+                )
             )
             entry = self._entries[event.call_id]
         entry.finish(event)
