@@ -17,8 +17,8 @@ import subprocess
 
 from bench.context import Context
 from bench.report import BenchResult, Target
-from tests.audio.echo_scenario import EchoSession, echo_loopback, open_echo_session
-from tests.audio.virtual import VirtualAudio
+from tests.support.echo_scenario import EchoSession, echo_loopback, open_echo_session
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.core.events import AudioChunk
 
 DELAY_MS = 40

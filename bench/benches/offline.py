@@ -17,7 +17,7 @@ from bench.context import Context
 from bench.probes import WireTap
 from bench.report import BenchResult, Target
 from bench.world import Events, bench_settings, runtime, server_process
-from tests.offline.phrases import PHRASES, TEST_SPEED, TEST_VOICE, word_error_rate
+from tests.support.phrases import PHRASES, TEST_SPEED, TEST_VOICE, word_error_rate
 from voice_tui.core.events import AudioChunk
 from voice_tui.offline.asr import PocketsphinxRecognizer
 from voice_tui.offline.tts import EspeakSynthesizer

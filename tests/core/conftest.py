@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from engine_support import (
+
+from tests.support.engine import (
     API_KEY,
     MODEL,
     EngineFactory,
@@ -15,7 +16,6 @@ from engine_support import (
     engine_settings,
     tone_components,
 )
-
 from voice_tui.config.schema import Settings
 from voice_tui.server.app import LocalServer, start_server
 

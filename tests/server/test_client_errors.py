@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.server import Client, b64, hold_replies, silence, voiced
 from voice_tui.server.app import LocalServer
-
-from .support import Client, b64, hold_replies, silence, voiced
 
 
 async def error_for(client: Client, event: dict[str, Any] | str) -> dict[str, Any]:

@@ -10,9 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.server import b64, make_components, open_client, voiced
 from voice_tui.server.app import start_server
-
-from .support import b64, make_components, open_client, voiced
 
 EVENT_TYPES = [
     "session.update",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 
-from .support import Client
+from tests.support.server import Client
 
 REPO = Path(__file__).resolve().parents[2]
 
