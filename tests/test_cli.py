@@ -158,3 +158,23 @@ def test_options_after_the_subcommand_are_read(env: dict[str, str], tmp_path: Pa
     result = voice_tui("devices", "--config", str(config), env=env)
     assert result.returncode == 2
     assert f"{config}:2:1: unknown key 'nope'" in result.stderr
+
+
+def test_reasoning_effort_flag_sets_the_session_setting(tmp_path: Path) -> None:
+    from voice_tui.cli import build_parser, overrides_from_args
+    from voice_tui.config.loader import load_settings
+
+    for argv in (
+        ["--reasoning-effort", "high"],
+        ["run", "--input-file", "x.wav", "--reasoning-effort", "high"],
+    ):
+        overrides = overrides_from_args(build_parser().parse_args(argv))
+        assert overrides["session.reasoning_effort"] == "high"
+        settings = load_settings(None, {"VOICE_TUI_CONFIG": str(tmp_path / "none.toml")}, overrides)
+        assert settings.settings.session.reasoning_effort == "high"
+
+
+def test_an_unknown_reasoning_effort_is_a_usage_error(env: dict[str, str]) -> None:
+    result = voice_tui("--reasoning-effort", "maximal", env=env)
+    assert result.returncode == 2
+    assert "invalid choice: 'maximal'" in result.stderr

@@ -64,7 +64,7 @@ def served_from_a_thread(start: Callable[[], Coroutine[Any, Any, S]]) -> Iterato
 @pytest.fixture
 def tone_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
     with served_from_a_thread(
-        lambda: start_server(components=tone_components(), api_key=KEY, models=["gpt-realtime"])
+        lambda: start_server(components=tone_components(), api_key=KEY, models=["gpt-realtime-2.1"])
     ) as server:
         monkeypatch.setenv("OPENAI_API_KEY", KEY)
         yield server
@@ -182,6 +182,28 @@ def test_run_with_a_tool_round_trip(
     assert len(pcm) // 48 == MS_PER_CHAR * len(said)  # exactly the spoken answer
     md = transcript.read_text()
     assert "> what time is it" in md and said in md and "get_current_time" in md
+
+
+def test_run_azure_ga_with_a_tool_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a server that speaks only Azure's GA handshake (/openai/v1/realtime?model=;
+    the preview URL gets 410), with every client event checked against the SDK."""
+    with served_from_a_thread(
+        lambda: start_server(components=tone_components(), api_key=KEY, models=["voice-dep"])
+    ) as server:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.azure_endpoint + "/")
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+        monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "voice-dep")
+        question = write_tone_wav(tmp_path / "q.wav", phrase_tone("what time is it"), 900)
+        code = main(["run", "--backend", "azure", "--input-file", str(question)])
+        out = capsys.readouterr().out
+        assert server.connections_accepted == 1  # only "voice-dep" is deployed there
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "You: what time is it"
+    assert lines[1].startswith("  [tool get_current_time({}) -> {") and lines[1].endswith("(ok)")
+    assert lines[2].startswith("Assistant: The tool says {")
 
 
 @pytest.mark.parametrize("mode", ["push_to_talk", "semantic_vad", "server_vad"])
@@ -321,7 +343,7 @@ def test_run_ends_when_the_assistant_ends_the_conversation(
 def chaos_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosServer]:
     """The tone server with chaos hooks (it keeps what every session received)."""
     with served_from_a_thread(
-        lambda: start_chaos_server(tone_components(), api_key=KEY, models=["gpt-realtime"])
+        lambda: start_chaos_server(tone_components(), api_key=KEY, models=["gpt-realtime-2.1"])
     ) as server:
         monkeypatch.setenv("OPENAI_API_KEY", KEY)
         yield server

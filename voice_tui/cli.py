@@ -17,6 +17,7 @@ from typing import Any
 from voice_tui import __version__
 from voice_tui.config.errors import ConfigError
 from voice_tui.config.loader import LoadedSettings, load_settings
+from voice_tui.config.models import REASONING_EFFORTS
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -51,6 +52,11 @@ def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     )
     g.add_argument("--voice", help="assistant voice (overrides the persona's)")
     g.add_argument(
+        "--reasoning-effort",
+        choices=list(REASONING_EFFORTS),
+        help="how hard a reasoning model (gpt-realtime-2 family) thinks (default: low)",
+    )
+    g.add_argument(
         "--text-only", action="store_true", help="no audio devices: type, and read the replies"
     )
     g.add_argument("--log-file", type=Path, metavar="PATH", help="debug log (keys redacted)")
@@ -81,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the built-in Realtime server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    serve.add_argument(
+        "--allow-no-key",
+        action="store_true",
+        help="listen beyond this machine without a key (anyone on the network can use it)",
+    )
 
     sub.add_parser("devices", parents=[common], help="list audio input and output devices")
 
@@ -99,6 +110,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "persona": "session.persona",
         "turn_mode": "session.turn_detection",
         "voice": "session.voice",
+        "reasoning_effort": "session.reasoning_effort",
         "theme": "ui.theme",
         "input_device": "audio.input_device",
         "output_device": "audio.output_device",

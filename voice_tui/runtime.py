@@ -21,6 +21,7 @@ from voice_tui.audio.level import MicLevel
 from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.backends import Backend, select_backend
+from voice_tui.backends.tailor import tailor_settings
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import AudioSettings, EchoMode, Settings
 from voice_tui.core.conversation import Turn
@@ -34,6 +35,8 @@ from voice_tui.journal.recorder import Recorder
 from voice_tui.talk import Talk
 
 log = logging.getLogger(__name__)
+
+RENEW_MARGIN_S = 5 * 60.0  # renew this long before the service would end the session
 
 LevelCallback = Callable[[MicLevel], None]
 StatusCallback = Callable[[AudioStatus], None]
@@ -113,10 +116,13 @@ async def build_runtime(
     (missing key, no endpoint); audio and journal problems never raise.
 
     `voice` is an explicit voice choice (`--voice`): it beats the persona's voice.
-    `policy` tunes reconnects and session renewal (default: ReconnectPolicy())."""
-    settings = loaded.settings
-    backend = select_backend(settings)
-    notices = list(loaded.notices)
+    `policy` tunes reconnects and session renewal (default: ReconnectPolicy(), renewing
+    RENEW_MARGIN_S before the backend's session limit: 25 min on Azure, 55 on OpenAI)."""
+    backend = select_backend(loaded.settings)
+    settings, model_notices = tailor_settings(loaded.settings, backend)
+    notices = [*loaded.notices, *model_notices]
+    if policy is None:  # renew before this service's own session limit
+        policy = ReconnectPolicy(renew_after_s=backend.session_limit_s - RENEW_MARGIN_S)
 
     history: list[Turn] = []
     resumed_from: str | None = None

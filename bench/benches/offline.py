@@ -1,5 +1,5 @@
 """The built-in offline engine (issue 5): recognition and synthesis real-time factors,
-word error rate over the test phrases (tests/offline/phrases.py), and the time from the
+word error rate over the test phrases (tests/support/phrases.py), and the time from the
 end of the user's speech to the first assistant audio with the built-in responder.
 
 For the last one, the offline server runs in a process of its own and voice-tui's

@@ -31,7 +31,7 @@ ctypes.util.find_library = find_library
 
 
 class Probe(JsonLinesProcess):
-    """tests/audio/worker_probe.py in a subprocess, read line by line."""
+    """tests/support/worker_probe.py in a subprocess, read line by line."""
 
     def __init__(self, env: dict[str, str]) -> None:
         super().__init__(script("worker_probe.py"), env=env, cwd=REPO)

@@ -1,5 +1,5 @@
 """Fixtures of the engine tests: a local server with test Components (see
-engine_support), settings pointing the real SDK at it, and an engine factory."""
+tests.support.engine), settings pointing the real SDK at it, and an engine factory."""
 
 from __future__ import annotations
 

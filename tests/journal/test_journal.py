@@ -83,6 +83,8 @@ def test_file_is_private_and_lines_are_typed(tmp_path: Path) -> None:
         "input_tokens": 0,
         "output_tokens": 0,
         "cost_usd": 0.0,
+        "reasoning_tokens": 0,
+        "priced": True,
     }
 
 

@@ -1,7 +1,7 @@
 """Issue 5 end to end: a spoken "what time is it" through the whole offline engine.
 
 Real parts only: the project's synthesiser makes the question (voice and speed in
-tests/offline/phrases.py), the engine sends it as a microphone would over the real
+tests/support/phrases.py), the engine sends it as a microphone would over the real
 openai SDK to the built-in server on 127.0.0.1, pocketsphinx transcribes it, the
 built-in responder calls the real get_current_time tool, and espeak-ng speaks the time.
 """

@@ -10,6 +10,9 @@ import pytest
 from tests.support.server import Client, b64, hold_replies, silence, voiced
 from voice_tui.server.app import LocalServer
 
+# These tests send what the SDK's types refuse, to see the server refuse it.
+pytestmark = pytest.mark.invalid_client_events
+
 
 async def error_for(client: Client, event: dict[str, Any] | str) -> dict[str, Any]:
     if isinstance(event, str):

@@ -31,12 +31,14 @@ ENV_KEYS: dict[str, KeyPath] = {
     "AZURE_OPENAI_API_KEY": ("azure", "api_key"),
     "AZURE_OPENAI_DEPLOYMENT": ("azure", "deployment"),
     "OPENAI_API_VERSION": ("azure", "api_version"),
+    "VOICE_TUI_LOCAL_API_KEY": ("local", "api_key"),
 }
 
 SECRET_KEYS: tuple[KeyPath, ...] = (
     ("openai", "api_key"),
     ("azure", "api_key"),
     ("local", "chat_api_key"),
+    ("local", "api_key"),
 )
 
 
@@ -99,6 +101,12 @@ def load_settings(
             origins[key] = f"command line ({dotted})"
 
     settings = validate(data, document=document, origins=origins, path=config_path)
+    if settings.azure.api_version and settings.azure.endpoint:
+        where = origins.get(("azure", "api_version"), "azure.api_version")
+        notices.append(
+            f"{where} is ignored: Azure's GA realtime endpoint (/openai/v1) takes no "
+            "api-version (2025-08-28 was a gpt-realtime model version); remove it."
+        )
     if document is not None:
         notice = _permission_notice(document)
         if notice:

@@ -10,6 +10,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from voice_tui.config.models import (
+    DEFAULT_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    PRICE_TABLE,
+    ReasoningEffort,
+)
 from voice_tui.config.personas import BUILTIN_PERSONAS
 from voice_tui.config.personas import DEFAULT_PERSONA as DEFAULT_PERSONA
 from voice_tui.config.personas import Persona as Persona  # where everyone looks for it
@@ -29,7 +35,7 @@ VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse",
 
 class BackendSettings(_Section):
     kind: BackendKind = "auto"
-    model: str = "gpt-realtime"
+    model: str = DEFAULT_MODEL
 
 
 class OpenAISettings(_Section):
@@ -40,12 +46,21 @@ class OpenAISettings(_Section):
 
 
 class AzureSettings(_Section):
-    endpoint: str | None = None  # https://<resource>.openai.azure.com
-    deployment: str | None = None
-    api_version: str = "2025-08-28"
+    endpoint: str | None = None  # https://<resource>.openai.azure.com (/openai/v1 optional)
+    deployment: str | None = None  # the realtime deployment's name
+    # The model behind the deployment (e.g. gpt-realtime-2.1): prices it, and says
+    # whether it takes a reasoning effort. None: the deployment's name, if it is a model id.
+    model: str | None = None
+    # Azure wants input transcription to name a transcription *deployment*; None: a
+    # deployment named like session.transcription_model.
+    transcription_deployment: str | None = None
     api_key: SecretStr | None = None
     # Without a key, an Entra ID token from azure-identity (pip install voice-tui[azure]).
     use_entra_id: bool = True
+    entra_scope: str = "https://ai.azure.com/.default"  # Microsoft's current samples
+    # Retired: the GA endpoint (/openai/v1) takes no api-version. Accepted and ignored,
+    # with a notice, so old configs keep working.
+    api_version: str | None = None
 
 
 class SessionSettings(_Section):
@@ -58,8 +73,12 @@ class SessionSettings(_Section):
     output_modality: Literal["audio", "text"] = "audio"
     voice: str = "marin"  # used when the persona names none
     speed: float = Field(1.0, ge=0.25, le=1.5)
-    transcription_model: str = "gpt-4o-mini-transcribe"
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
     transcription_language: str | None = None
+    # Reasoning models (gpt-realtime-2 family) only; "low" is the models' own default.
+    # (None, set by voice-tui for a model that does not reason: nothing is sent.)
+    reasoning_effort: ReasoningEffort | None = "low"
+    parallel_tool_calls: bool = True  # reasoning models may call several tools at once
     noise_reduction: NoiseReduction = "near_field"
     max_output_tokens: int | Literal["inf"] = "inf"
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
@@ -88,6 +107,9 @@ class LocalSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)  # 0 = a free port
+    # The key clients must present (Bearer, or Azure's api-key header); None: no key.
+    # Binding beyond loopback without one is refused unless explicitly allowed.
+    api_key: SecretStr | None = None
     # An OpenAI-compatible chat-completions endpoint (Ollama, llama.cpp, vLLM...).
     chat_url: str | None = None  # e.g. http://127.0.0.1:11434/v1
     chat_model: str | None = None
@@ -113,7 +135,7 @@ class JournalSettings(_Section):
 
 
 class ModelPrices(_Section):
-    """US dollars per million tokens."""
+    """US dollars per million tokens (reasoning tokens are billed as text output)."""
 
     text_input: float = 0.0
     text_cached_input: float = 0.0
@@ -124,23 +146,17 @@ class ModelPrices(_Section):
 
 
 def _default_prices() -> dict[str, ModelPrices]:
+    """The price table of voice_tui/config/models.py (exact model ids)."""
     return {
-        "gpt-realtime": ModelPrices(
-            text_input=4.0,
-            text_cached_input=0.4,
-            text_output=16.0,
-            audio_input=32.0,
-            audio_cached_input=0.4,
-            audio_output=64.0,
-        ),
-        "gpt-realtime-mini": ModelPrices(
-            text_input=0.6,
-            text_cached_input=0.06,
-            text_output=2.4,
-            audio_input=10.0,
-            audio_cached_input=0.3,
-            audio_output=20.0,
-        ),
+        model: ModelPrices(
+            text_input=row.text[0],
+            text_cached_input=row.text[1],
+            text_output=row.text[2],
+            audio_input=row.audio[0],
+            audio_cached_input=row.audio[1],
+            audio_output=row.audio[2],
+        )
+        for model, row in PRICE_TABLE.items()
     }
 
 
@@ -160,6 +176,12 @@ class Settings(_Section):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     pricing: dict[str, ModelPrices] = Field(default_factory=_default_prices)
     personas: list[Persona] = Field(default_factory=lambda: _builtin_personas())
+
+    @field_validator("pricing")
+    @classmethod
+    def _pricing_extends_the_table(cls, pricing: dict[str, ModelPrices]) -> dict[str, ModelPrices]:
+        """A `[pricing.<model>]` of the user's adds to (or overrides) the built-in table."""
+        return {**_default_prices(), **pricing}
 
     @field_validator("personas")
     @classmethod

@@ -31,6 +31,7 @@ from typing import Any
 
 from voice_tui.backends.base import Backend, BackendError
 from voice_tui.backends.errors import session_error
+from voice_tui.config.models import ReasoningEffort
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core import protocol as p
 from voice_tui.core.announcer import Announcer, Listener
@@ -66,6 +67,8 @@ from voice_tui.core.user_speech import UserSpeech
 log = logging.getLogger(__name__)
 
 CONFIGURE_TIMEOUT_S = 20.0
+# The stable code of "Conversation already has an active response" (match codes, not text).
+ACTIVE_RESPONSE_CODE = "conversation_already_has_active_response"
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
 
 __all__ = ["ConversationEngine", "EngineError", "Listener"]
@@ -115,7 +118,8 @@ class ConversationEngine:
         )
         user = self._user = UserSpeech(settings, announcer, connection, book, audio.cut)
         # The offline engine costs nothing, whatever model name the session carries.
-        prices = Prices() if backend.name == "local" else p.prices_for(settings, backend.model)
+        # Priced by the model that answers (Azure: azure.model, not the deployment name).
+        prices = Prices() if backend.name == "local" else p.prices_for(settings, backend.model_id)
         responses = self._responses = Responses(
             backend,
             prices,
@@ -351,6 +355,7 @@ class ConversationEngine:
                 persona=self.persona.name,
                 turn_mode=self._user.turn_mode,
                 output_modality=self.settings.session.output_modality,
+                reasoning_effort=self.settings.session.reasoning_effort,
             )
         )
         if self.phase not in (Phase.TOOL_RUNNING, Phase.ASSISTANT_SPEAKING):
@@ -456,6 +461,16 @@ class ConversationEngine:
         if self.phase in (Phase.IDLE, Phase.LISTENING, Phase.USER_SPEAKING):
             self._announcer.set_phase(self._user.rest_phase())
 
+    async def set_reasoning_effort(self, effort: ReasoningEffort) -> None:
+        """How hard a reasoning model thinks, live (a session.update); kept for the
+        sessions that follow (reconnects, renewals)."""
+        if self.settings.session.reasoning_effort is None:
+            raise EngineError(f"{self.backend.model_id} does not reason: it takes no effort.")
+        if self._connection.live:
+            await self._await_update(p.reasoning_session(effort))
+        session = self.settings.session.model_copy(update={"reasoning_effort": effort})
+        self.settings = self.settings.model_copy(update={"session": session})
+
     async def set_persona(self, name: str) -> PersonaApplied:
         persona = self.settings.find_persona(name)
         if persona is None:
@@ -540,7 +555,7 @@ class ConversationEngine:
                 self._lifetime.spawn(self._close_connection())  # fatal: this session is over
             return
         if kind == "response.create":
-            while_active = "active response" in message.lower()
+            while_active = code == ACTIVE_RESPONSE_CODE  # by code, never by wording
             self._scheduler.refused(while_active=while_active)
             if while_active:
                 log.info("response.create refused while a response was active; queued")
@@ -549,6 +564,11 @@ class ConversationEngine:
             log.info("%s refused: %s", kind, message)
             return
         if kind == "conversation.item.truncate":
+            if p.str_field(err, "param") == "audio_end_ms":
+                # The cut falls at or past the end of the audio: the model already holds
+                # exactly what was heard. Nothing to show.
+                log.info("truncate refused, the audio already ends there: %s", message)
+                return
             message = f"The server refused to cut the interrupted answer: {message}"
         if event_id.startswith("evt_restore"):
             message = f"The server refused part of the restored conversation: {message}"

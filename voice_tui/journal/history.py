@@ -221,11 +221,12 @@ def export_markdown(record: SessionRecord, redactor: Redactor | None = None) -> 
 def _usage_lines(record: SessionRecord) -> list[str]:
     totals = record.totals
     if totals is not None:
-        tokens_in, tokens_out, cost, responses = (
+        tokens_in, tokens_out, cost, responses, priced = (
             totals.input_tokens,
             totals.output_tokens,
             totals.cost_usd,
             totals.turns,
+            totals.priced,
         )
     else:  # no closing line: add up what the turns recorded
         usages = [t.usage for t in record.new_turns if t.usage is not None]
@@ -233,11 +234,12 @@ def _usage_lines(record: SessionRecord) -> list[str]:
         tokens_out = sum(u.output_text_tokens + u.output_audio_tokens for u in usages)
         cost = sum(u.cost_usd for u in usages)
         responses = len(usages)
+        priced = all(u.priced for u in usages)
     return [
         f"- Responses: {responses}",
         f"- Input tokens: {tokens_in}",
         f"- Output tokens: {tokens_out}",
-        f"- Estimated cost: ${cost:.4f}",
+        f"- Estimated cost: ${cost:.4f}" if priced else "- Estimated cost: price unknown",
     ]
 
 

@@ -251,6 +251,8 @@ def _totals_json(totals: UsageTotals) -> dict[str, Any]:
         "input_tokens": totals.input_tokens,
         "output_tokens": totals.output_tokens,
         "cost_usd": totals.cost_usd,
+        "reasoning_tokens": totals.reasoning_tokens,
+        "priced": totals.priced,
     }
 
 
@@ -338,6 +340,8 @@ def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
                 input_tokens=int(totals.get("input_tokens", 0)),
                 output_tokens=int(totals.get("output_tokens", 0)),
                 cost_usd=float(totals.get("cost_usd", 0.0)),
+                reasoning_tokens=int(totals.get("reasoning_tokens", 0)),
+                priced=totals.get("priced", True) is not False,
             )
     else:
         raise ValueError(f"unknown line type {kind!r}")

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
+from voice_tui.config.models import REASONING_EFFORTS, ReasoningEffort
 from voice_tui.config.schema import EchoMode, Settings
 from voice_tui.core.events import (
     AppEvent,
@@ -316,6 +317,7 @@ class VoiceApp(App[int]):
                     persona=event.persona,
                     voice=event.voice,
                     turn_mode=event.turn_mode,
+                    reasoning=event.reasoning_effort or "",
                 )
             case ResponseFinished(usage=usage, totals=totals, status=status):
                 bar.change(totals=totals, last_turn=usage or bar.info.last_turn)
@@ -437,6 +439,27 @@ class VoiceApp(App[int]):
         self.status_bar.change(turn_mode=mode)
         self.notify(f"Turn mode: {TURN_MODE_LABELS[mode]}")
         self.save_choice({"session.turn_detection": mode.value})
+
+    async def action_cycle_reasoning_effort(self) -> None:
+        current = self.status_bar.info.reasoning
+        if not current:
+            self.notify("This model does not reason: it takes no effort.", markup=False)
+            return
+        index = REASONING_EFFORTS.index(current) if current in REASONING_EFFORTS else 0
+        await self.set_reasoning_effort(REASONING_EFFORTS[(index + 1) % len(REASONING_EFFORTS)])
+
+    async def set_reasoning_effort(self, effort: ReasoningEffort) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            await engine.set_reasoning_effort(effort)
+        except Exception as exc:
+            await self._show_error(f"The reasoning effort was not changed: {exc}")
+            return
+        self.status_bar.change(reasoning=effort)
+        self.notify(f"Reasoning effort: {effort}", markup=False)
+        self.save_choice({"session.reasoning_effort": effort})
 
     def action_toggle_mute(self) -> None:
         talk = self.runtime.talk if self.runtime else None

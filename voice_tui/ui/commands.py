@@ -10,6 +10,7 @@ from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
+from voice_tui.config.models import REASONING_EFFORTS, ReasoningEffort
 from voice_tui.config.schema import Settings
 from voice_tui.core.events import TurnMode
 from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS
@@ -23,6 +24,7 @@ class CommandTarget(Protocol):
     @property
     def settings(self) -> Settings: ...
     def set_turn_mode(self, mode: TurnMode) -> object: ...
+    def set_reasoning_effort(self, effort: ReasoningEffort) -> object: ...
     def choose_persona(self, name: str) -> object: ...
     def action_push_to_talk(self) -> object: ...
     def action_toggle_mute(self) -> object: ...
@@ -43,6 +45,12 @@ def app_commands(app: CommandTarget) -> Iterator[SystemCommand]:
             f"Turn mode: {TURN_MODE_LABELS[mode]}",
             "How your turn ends, applied live",
             partial(app.set_turn_mode, mode),
+        )
+    for effort in REASONING_EFFORTS:
+        yield SystemCommand(
+            f"Reasoning effort: {effort}",
+            "How hard a reasoning model thinks before it answers, applied live",
+            partial(app.set_reasoning_effort, effort),
         )
     yield SystemCommand("Mute microphone", "Toggle the microphone", app.action_toggle_mute)
     yield SystemCommand("Interrupt", "Stop the assistant", app.action_interrupt)
