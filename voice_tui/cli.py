@@ -18,6 +18,7 @@ from voice_tui import __version__
 from voice_tui.config.errors import ConfigError
 from voice_tui.config.loader import LoadedSettings, load_settings
 from voice_tui.config.models import REASONING_EFFORTS
+from voice_tui.output import OutputError, discard_stdout, guarded_stdout
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -79,8 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="headless conversation from an audio file")
-    run.add_argument("--input-file", type=Path, required=True, metavar="WAV")
-    run.add_argument("--output-file", type=Path, metavar="WAV", help="assistant audio, 24 kHz")
+    run.add_argument(
+        "--input-file",
+        type=Path,
+        required=True,
+        metavar="AUDIO",
+        help="what you say: WAV, FLAC, Ogg, MP3... (any rate and channel count)",
+    )
+    run.add_argument(
+        "--output-file", type=Path, metavar="WAV", help="the assistant's audio, 24 kHz WAV"
+    )
     run.add_argument("--transcript", type=Path, metavar="MD", help="write the conversation")
     run.add_argument("--record", type=Path, metavar="DIR", help="record both sides to WAV")
 
@@ -128,18 +137,39 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run a command; its output to stdout is guarded: a reader that went away
+    (`| head`) ends it quietly, any other failed write (a full disk) in one line,
+    both with exit code 1 and without a traceback."""
+    original_stdout = sys.stdout
     try:
-        loaded = load_settings(
-            path=args.config,
-            env=os.environ,
-            overrides=overrides_from_args(args),
-        )
-    except ConfigError as exc:
-        print(f"voice-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return _dispatch(args, loaded)
+        with guarded_stdout() as stdout:
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit:  # --help, --version, usage errors: already printed
+                stdout.flush()
+                raise
+            try:
+                loaded = load_settings(
+                    path=args.config,
+                    env=os.environ,
+                    overrides=overrides_from_args(args),
+                )
+            except ConfigError as exc:
+                print(f"voice-tui: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            if args.command is not None:
+                code = _dispatch(args, loaded)
+                stdout.flush()
+                return code
+    except OutputError as exc:
+        discard_stdout(original_stdout)
+        if not exc.reader_gone:
+            print(f"voice-tui: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    # The app draws on the terminal itself, outside the guard.
+    from voice_tui.ui.launch import launch
+
+    return launch(loaded, args)
 
 
 def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
@@ -160,9 +190,7 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
         from voice_tui.journal.history import history_command
 
         return history_command(loaded, args)
-    from voice_tui.ui.launch import launch
-
-    return launch(loaded, args)
+    raise AssertionError(f"unknown command {command!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,7 @@ from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.core.tools import build_registry
 from voice_tui.engine_bridge import EngineBridge
-from voice_tui.journal.history import last_session
+from voice_tui.journal.history import last_session, problems_note
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, new_session_id
 from voice_tui.journal.recorder import Recorder
 from voice_tui.talk import Talk
@@ -133,6 +133,8 @@ async def build_runtime(
             notices.append("Nothing to resume: no earlier conversation was found.")
         else:
             history, resumed_from = record.turns, record.session_id
+            if record.problems:
+                notices.append(f"Resuming {record.session_id}: {problems_note(record.problems)}.")
 
     engine = ConversationEngine(
         _with_far_field(settings) if audio and settings.audio.enabled else settings,

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from voice_tui.config.errors import ConfigError
+from voice_tui.config.keys import key_problems
 from voice_tui.config.paths import default_config_path
 from voice_tui.config.problems import Problem, problems_from_validation, unknown_tool_problems
 from voice_tui.config.schema import Settings
@@ -185,7 +186,7 @@ def validate(
     path: Path,
 ) -> Settings:
     """Validate merged data against the schema; raise every problem, each placed."""
-    problems = unknown_tool_problems(data)
+    problems = unknown_tool_problems(data) + key_problems(data)
     settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)

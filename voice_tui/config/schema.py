@@ -6,7 +6,9 @@ Every key a user can write in `config.toml` is declared here, once, with its def
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -33,6 +35,16 @@ LatencyMs = Annotated[int, Field(ge=6, le=500)]
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 
 
+def http_url(value: str | None, example: str) -> str | None:
+    """An http(s) URL with a host, or a ValueError that shows what one looks like."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL such as {example}, not {value!r}")
+    return value.strip()
+
+
 class BackendSettings(_Section):
     kind: BackendKind = "auto"
     model: str = DEFAULT_MODEL
@@ -43,6 +55,11 @@ class OpenAISettings(_Section):
     base_url: str | None = None  # e.g. http://127.0.0.1:8765/v1 for any compatible server
     organization: str | None = None
     project: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return http_url(value, "http://127.0.0.1:8765/v1")
 
 
 class AzureSettings(_Section):
@@ -61,6 +78,11 @@ class AzureSettings(_Section):
     # Retired: the GA endpoint (/openai/v1) takes no api-version. Accepted and ignored,
     # with a notice, so old configs keep working.
     api_version: str | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return http_url(value, "https://my-resource.openai.azure.com")
 
 
 class SessionSettings(_Section):
@@ -116,6 +138,11 @@ class LocalSettings(_Section):
     chat_api_key: SecretStr | None = None
     chat_timeout_s: float = Field(30.0, gt=0)
 
+    @field_validator("chat_url")
+    @classmethod
+    def _chat_url(cls, value: str | None) -> str | None:
+        return http_url(value, "http://127.0.0.1:11434/v1")
+
 
 class ToolsSettings(_Section):
     """Settings of the built-in tools."""
@@ -127,6 +154,11 @@ class ToolsSettings(_Section):
     weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     restaurant_tables: int = Field(8, ge=1)  # tables The Wild Brunch can book per day
     restaurant_seats_per_table: int = Field(6, ge=1)
+
+    @field_validator("weather_geocoding_url", "weather_forecast_url")
+    @classmethod
+    def _weather_url(cls, value: str) -> str:
+        return http_url(value, "https://api.open-meteo.com/v1/forecast") or value
 
 
 class JournalSettings(_Section):
@@ -195,12 +227,19 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _persona_exists(self) -> Settings:
-        if self.personas and self.find_persona(self.session.persona) is None:
-            names = ", ".join(p.name for p in self.personas)
-            raise ValueError(
-                f"session.persona is {self.session.persona!r}, but the personas are: {names}"
-            )
-        return self
+        if not self.personas or self.find_persona(self.session.persona) is not None:
+            return self
+        if "persona" not in self.session.model_fields_set:
+            # Personas of one's own and no choice among them: the first one.
+            self.session.persona = self.personas[0].name
+            return self
+        names = [p.name for p in self.personas]
+        close = difflib.get_close_matches(self.session.persona, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"session.persona is {self.session.persona!r}, but no persona has that name"
+            f"{hint}; set session.persona to one of {', '.join(map(repr, names))}"
+        )
 
     def find_persona(self, name: str) -> Persona | None:
         for p in self.personas:
