@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from audio.virtual import NOT_RUNNING, VirtualAudio, running_server_env
+
+from tests.support.virtual_audio import NOT_RUNNING, VirtualAudio, running_server_env
 
 _SESSION_AUDIO: dict[str, str] | None = None
 

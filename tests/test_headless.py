@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
-from core.engine_support import MS_PER_CHAR, phrase_tone, tone_components
 
+from tests.support.engine import MS_PER_CHAR, phrase_tone, tone_components
 from voice_tui.cli import main
 from voice_tui.headless import AudioFileError, read_audio
 from voice_tui.server.app import LocalServer, start_server

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from engine_support import EngineFactory, ScriptedPlayback, phrase_tone, silence, speak, tone
-
+from tests.support.engine import EngineFactory, ScriptedPlayback, phrase_tone, silence, speak, tone
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import (
     AssistantInterrupted,

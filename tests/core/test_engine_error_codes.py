@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine_support import EngineFactory
-
+from tests.support.engine import EngineFactory
 from voice_tui.core.events import ErrorRaised, ResponseFinished
 from voice_tui.server.app import LocalServer
 

@@ -9,8 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from engine_support import EMPTY_SCHEMA, Recorder, engine_settings, make_registry
-
+from tests.support.engine import EMPTY_SCHEMA, Recorder, engine_settings, make_registry
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.core.conversation import Role
 from voice_tui.core.engine import ConversationEngine

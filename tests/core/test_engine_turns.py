@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from engine_support import EngineFactory, phrase_tone, silence, speak, tone
 
+from tests.support.engine import EngineFactory, phrase_tone, silence, speak, tone
 from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.conversation import conversation, realtime_server, settings_for
 from PIL import Image
 
+from tests.support.conversation import conversation, realtime_server, settings_for
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import AssistantFinal, ImageSent, TurnCompleted
 from voice_tui.core.images import prepare_image

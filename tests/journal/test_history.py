@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.turns import T0, sample_turns
 from voice_tui.cli import main
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.usage import UsageTotals
@@ -17,8 +18,6 @@ from voice_tui.journal.history import (
     load_session,
 )
 from voice_tui.journal.journal import Journal, SessionMeta, read_session
-
-from .turns import T0, sample_turns
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.turns import T0, sample_turns
 from voice_tui import __version__
 from voice_tui.config.paths import data_dir
 from voice_tui.core.conversation import Role, Turn
@@ -25,8 +26,6 @@ from voice_tui.core.events import (
 from voice_tui.core.usage import UsageTotals
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, read_session
 from voice_tui.redact import Redactor
-
-from .turns import T0, sample_turns
 
 META = SessionMeta(backend="local", model="offline-1", persona="Wild Brunch", started_at=T0)
 

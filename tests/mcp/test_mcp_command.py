@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from common.mcp_support import DEMO_SERVER
 
+from tests.support.mcp_support import DEMO_SERVER
 from voice_tui.cli import main
 
 

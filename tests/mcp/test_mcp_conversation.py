@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from common.conversation import HELLO_TONE, conversation, realtime_server, settings_for
-from common.mcp_support import http_demo_server, stdio_settings
-from common.tones import tone
-
+from tests.support.conversation import HELLO_TONE, conversation, realtime_server, settings_for
+from tests.support.mcp_support import http_demo_server, stdio_settings
+from tests.support.tones import tone
 from voice_tui.config.schema import McpServerSettings
 from voice_tui.core.approval import ApprovalGate, ApprovalRequest, Decision
 from voice_tui.core.conversation import Role

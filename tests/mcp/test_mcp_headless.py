@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomli_w
-from common.conversation import API_KEY, MODEL, ToolUser
-from common.mcp_support import stdio_settings
-from common.tones import ToneRecognizer, ToneSynthesizer, tone
 from PIL import Image
 
+from tests.support.conversation import API_KEY, MODEL, ToolUser
+from tests.support.mcp_support import stdio_settings
+from tests.support.tones import ToneRecognizer, ToneSynthesizer, tone
 from voice_tui.cli import main
 from voice_tui.server.app import LocalServer, start_server
 from voice_tui.server.components import Components

@@ -8,8 +8,8 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from common.mcp_support import http_demo_server, stdio_settings, time_server_settings
 
+from tests.support.mcp_support import http_demo_server, stdio_settings, time_server_settings
 from voice_tui.config.schema import McpServerSettings, Persona, Settings
 from voice_tui.core.approval import ApprovalGate, ApprovalRequest, Decision
 from voice_tui.core.tools import ToolRegistry, build_registry

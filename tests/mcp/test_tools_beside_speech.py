@@ -7,9 +7,8 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from common.conversation import conversation, realtime_server, settings_for
-from common.mcp_support import stdio_settings
-
+from tests.support.conversation import conversation, realtime_server, settings_for
+from tests.support.mcp_support import stdio_settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import (
     AssistantFinal,

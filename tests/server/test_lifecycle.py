@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from voice_tui.server import response as response_module
-from voice_tui.server.app import LocalServer, start_server
-
-from .support import (
+from tests.support.server import (
     MS_PER_CHAR,
     Client,
     ScriptedResponder,
@@ -26,6 +23,8 @@ from .support import (
     stream_audio,
     voiced,
 )
+from voice_tui.server import response as response_module
+from voice_tui.server.app import LocalServer, start_server
 
 SENTENCE_1 = "This is sentence number 1 of a long answer."
 

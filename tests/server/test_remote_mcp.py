@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from common.mcp_support import http_demo_server
 
+from tests.support.mcp_support import http_demo_server
+from tests.support.server import Client, FixedRecognizer, ToneSynthesizer, open_client
 from voice_tui.server.app import LocalServer, start_server
 from voice_tui.server.components import (
     Components,
@@ -20,8 +21,6 @@ from voice_tui.server.components import (
     ResponderRequest,
     TextPiece,
 )
-
-from .support import Client, FixedRecognizer, ToneSynthesizer, open_client
 
 TOKEN = "mcp-s3cret"
 

@@ -10,9 +10,8 @@ import websockets
 from openai import AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.support.server import API_KEY, Client, azure_client, azure_preview_client
 from voice_tui.server.app import LocalServer
-
-from .support import API_KEY, Client, azure_client, azure_preview_client
 
 
 def http_error(exc: pytest.ExceptionInfo[InvalidStatus]) -> tuple[int, dict[str, Any]]:

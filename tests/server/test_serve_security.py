@@ -14,8 +14,8 @@ import websockets
 from openai import AsyncOpenAI
 from websockets.exceptions import InvalidStatus
 
-from .support import Client
-from .test_standalone import free_port, start
+from tests.support.serve import free_port, start
+from tests.support.server import Client
 
 CLIENT_KEY = "sk-proj-CLIENTKEY-0123456789abcdef"
 AZURE_CLIENT_KEY = "azurekey0123456789abcdef0123"

@@ -7,9 +7,7 @@ import base64
 import json
 from typing import Any
 
-from voice_tui.server.app import LocalServer
-
-from .support import (
+from tests.support.server import (
     MS_PER_CHAR,
     TOOLS,
     Client,
@@ -19,6 +17,7 @@ from .support import (
     stream_audio,
     voiced,
 )
+from voice_tui.server.app import LocalServer
 
 
 def audio_bytes(events: list[dict[str, Any]], item_id: str | None = None) -> bytes:

@@ -7,9 +7,16 @@ from typing import Any
 
 from openai.types.realtime import ResponseDoneEvent
 
+from tests.support.server import (
+    SERVER_EVENT,
+    TOOLS,
+    Client,
+    hold_replies,
+    silence,
+    stream_audio,
+    voiced,
+)
 from voice_tui.server.app import LocalServer
-
-from .support import SERVER_EVENT, TOOLS, Client, hold_replies, silence, stream_audio, voiced
 
 
 async def test_every_event_of_a_conversation_validates(connect: Any, server: LocalServer) -> None:

@@ -15,8 +15,7 @@ from common.mcp_support import stdio_settings
 from PIL import Image
 from textual.widgets import Input, Static
 
-from tests.ui.conftest import SIZE, fixed_clock
-from tests.ui.support import only_session, until
+from tests.support.ui import SIZE, fixed_clock, only_session, until
 from voice_tui.config.loader import load_settings
 from voice_tui.server.app import LocalServer, start_server
 from voice_tui.ui.app import VoiceApp

@@ -7,9 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tests.ui.conftest import SIZE
-from tests.ui.support import until
-from tests.ui.test_live import assistant_texts, notes
+from tests.support.ui import SIZE, assistant_texts, notes, until
 from voice_tui.cli import build_parser, overrides_from_args
 from voice_tui.config.loader import load_settings
 from voice_tui.logsetup import setup_logging

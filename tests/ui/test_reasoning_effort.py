@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from tests.ui.conftest import SIZE
-from tests.ui.support import (
+from tests.support.ui import (
     API_KEY,
+    SIZE,
     KeywordResponder,
     components,
     live_app,

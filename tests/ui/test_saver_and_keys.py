@@ -71,7 +71,7 @@ echo = "off"
 
 async def test_a_choice_made_in_the_app_keeps_the_users_comments(tmp_path: Path) -> None:
     """The app's own path: press `t`, the theme is saved, the rest of the file as it was."""
-    from tests.ui.conftest import SIZE, fixed_clock
+    from tests.support.ui import SIZE, fixed_clock
     from voice_tui.config.loader import load_settings
     from voice_tui.ui.app import VoiceApp
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from common.tones import ToneRecognizer, ToneSynthesizer
-from common.tones import tone as tone  # re-exported: the engine tests speak with it
-
+from tests.support.tones import ToneRecognizer, ToneSynthesizer
+from tests.support.tones import tone as tone  # re-exported: the engine tests speak with it
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core.engine import ConversationEngine

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from common.tones import ToneRecognizer, ToneSynthesizer
+from tests.support.tones import ToneRecognizer, ToneSynthesizer
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import McpServerSettings, Persona, Settings
 from voice_tui.core.approval import ApprovalGate

@@ -62,11 +62,8 @@ def _require_token(app: Any, token: str | None) -> Any:
 @asynccontextmanager
 async def http_demo_server(token: str | None = None) -> AsyncIterator[str]:
     """The demo server over streamable HTTP; yields its URL."""
-    sys.path.insert(0, str(DEMO_SERVER.parent))
-    try:
-        import mcp_demo_server  # a module of this folder, run here rather than as a script
-    finally:
-        sys.path.remove(str(DEMO_SERVER.parent))
+    from tests.support import mcp_demo_server  # run here rather than as a script
+
     config = uvicorn.Config(
         _require_token(mcp_demo_server.http_app(), token),
         host="127.0.0.1",

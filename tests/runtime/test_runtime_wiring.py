@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.turns import sample_turns
 from voice_tui.config.loader import load_settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import AppEvent, AudioChunk, TurnCompleted
@@ -17,8 +18,6 @@ from voice_tui.journal.journal import Journal, SessionMeta, read_session
 from voice_tui.logsetup import setup_logging
 from voice_tui.redact import Redactor
 from voice_tui.runtime import Runtime, build_runtime
-
-from .turns import sample_turns
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import API_KEY, Recorder, engine_settings, tone_components
 
+from tests.support.engine import API_KEY, Recorder, engine_settings, tone_components
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import Settings
 from voice_tui.core.events import Notice, SessionReady

@@ -8,8 +8,8 @@ import wave
 from pathlib import Path
 
 import pytest
-from engine_support import MS_PER_CHAR, Recorder
 
+from tests.support.engine import MS_PER_CHAR, Recorder
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
