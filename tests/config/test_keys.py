@@ -31,14 +31,15 @@ def error_of(path: Path) -> str:
         (
             'talk = "k"',
             "unknown action 'talk' in [ui.keys]; the actions are: push_to_talk, turn_mode, "
-            "mute, echo_mode, interrupt, type_message, personas, devices, theme, "
-            "save_transcript, new_session, reasoning_effort, quit",
+            "mute, echo_mode, reasoning_effort, interrupt, cancel_tool, attach_image, "
+            "type_message, personas, devices, theme, save_transcript, new_session, quit",
         ),
         (
             'persona = "k"',
             "unknown action 'persona' in [ui.keys] (did you mean 'personas'?); the actions are: "
-            "push_to_talk, turn_mode, mute, echo_mode, interrupt, type_message, personas, "
-            "devices, theme, save_transcript, new_session, reasoning_effort, quit",
+            "push_to_talk, turn_mode, mute, echo_mode, reasoning_effort, interrupt, "
+            "cancel_tool, attach_image, type_message, personas, devices, theme, "
+            "save_transcript, new_session, quit",
         ),
         (
             'push_to_talk = "q"',

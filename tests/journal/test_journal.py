@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from voice_tui.core.events import (
     ResponseFinished,
     TurnCompleted,
 )
-from voice_tui.core.usage import UsageTotals
+from voice_tui.core.usage import TurnUsage, UsageTotals
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, read_session
 from voice_tui.redact import Redactor
 
@@ -178,7 +179,7 @@ FULL_DISK_CHILD = textwrap.dedent(
     """
     import resource, signal, sys
     from pathlib import Path
-    from tests.journal.turns import sample_turns
+    from tests.support.turns import sample_turns
     from voice_tui.journal.journal import Journal, SessionMeta
 
     # A file size limit makes write() fail with EFBIG, like a full disk does with ENOSPC.
@@ -294,6 +295,10 @@ def test_without_a_redactor_the_process_default_is_used(
             "turn.usage.cost_usd is not a number",
         ),
         (
+            '{"type":"turn","turn":{"role":"user","usage":{"priced":"no"}}}',
+            "turn.usage.priced is not true or false",
+        ),
+        (
             '{"type":"turn","turn":{"role":"user","started_at":"noon"}}',
             "turn.started_at is not a number",
         ),
@@ -317,3 +322,20 @@ def test_a_line_of_valid_json_but_the_wrong_shape_is_skipped_and_flagged(
     assert [t.item_id for t in record.turns] == [t.item_id for t in sample_turns()]
     assert record.problems == [f"line 3: skipped ({reason})"]
     assert record.ended_at is not None
+
+
+def test_every_usage_field_the_journal_writes_reads_back(tmp_path: Path) -> None:
+    """The reader checks usage by TurnUsage's own fields: a new field (a flag like
+    `priced`, a count) is read back, not refused."""
+    usage = TurnUsage(
+        input_text_tokens=3, output_audio_tokens=40, cost_usd=0.5, output_reasoning_tokens=7
+    )
+    unpriced = replace(usage, priced=False)
+    journal = Journal.open(tmp_path, META)
+    journal.append_turn(Turn(Role.ASSISTANT, "a1", "Hi.", usage=usage))
+    journal.append_turn(Turn(Role.ASSISTANT, "a2", "Again.", usage=unpriced))
+    journal.close()
+    assert journal.path is not None
+    record = read_session(journal.path)
+    assert record.problems == []
+    assert [t.usage for t in record.turns] == [usage, unpriced]

@@ -18,20 +18,22 @@ from typing import Any
 from voice_tui.config.problems import Problem
 from voice_tui.config.toml_positions import KeyPath
 
-# Action id -> its default key, in the order of the footer.
+# Action id -> its default key, in the order of the app's bindings.
 DEFAULT_KEYS: dict[str, str] = {
     "push_to_talk": "space",
     "turn_mode": "v",
     "mute": "m",
     "echo_mode": "e",
+    "reasoning_effort": "r",
     "interrupt": "x",
+    "cancel_tool": "c",
+    "attach_image": "i",
     "type_message": "enter",
     "personas": "p",
     "devices": "d",
     "theme": "t",
     "save_transcript": "s",
     "new_session": "n",
-    "reasoning_effort": "r",
     "quit": "q",
 }
 

@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from voice_tui.config.paths import data_dir
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Turn
 from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
-from voice_tui.core.usage import UsageTotals
+from voice_tui.core.usage import TurnUsage, UsageTotals
 from voice_tui.fileio import fsync_directory
 from voice_tui.redact import Redactor, default_redactor
 
@@ -387,15 +387,14 @@ def turn_from_json(value: object) -> Turn:
     if usage is not None:
         if not isinstance(usage, dict):
             raise JournalLineError("turn.usage is not an object")
-        for name in usage:
-            if name in _USAGE_FLAGS:
-                _flag(usage, name, "turn.usage.")
+        for usage_field in fields(TurnUsage):  # a field it does not know is ignored
+            if isinstance(usage_field.default, bool):
+                _flag(usage, usage_field.name, "turn.usage.")
             else:
-                _number(usage, name, "turn.usage.")
+                _number(usage, usage_field.name, "turn.usage.")
     return Turn.from_json(value)
 
 
-_USAGE_FLAGS = frozenset({"priced"})  # the rest of a turn's usage is numbers
 _TOOL_CALL_FIELDS = frozenset(
     {"call_id", "name", "arguments", "output", "ok", "error", "duration_s"}
 )
