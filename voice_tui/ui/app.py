@@ -20,6 +20,8 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.message_pump import MessagePumpClosed
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -42,11 +44,13 @@ from voice_tui.core.events import (
     ToolCallFinished,
     ToolCallStarted,
     TurnMode,
+    UserTextSent,
 )
 from voice_tui.fileio import write_atomically
 from voice_tui.ui import keys
 from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
 from voice_tui.ui.export import transcript_markdown
+from voice_tui.ui.key_burst import KeyBurst
 from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
 from voice_tui.ui.ports import EngineCommands, Runtime
 from voice_tui.ui.saver import ChoiceSaver
@@ -54,12 +58,20 @@ from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
 from voice_tui.ui.screens.personas import PersonaScreen
 from voice_tui.ui.themes import APP_VARIABLES, BUILTIN_THEME_DIR, load_themes
+from voice_tui.ui.typed import (
+    Outgoing,
+    TypedError,
+    file_argument,
+    read_message_file,
+    too_long_message,
+)
+from voice_tui.ui.widgets.audio_health import AudioHealth
 from voice_tui.ui.widgets.message_input import MessageInput
 from voice_tui.ui.widgets.mic_meter import MicMeter
 from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
 from voice_tui.ui.widgets.status_light import StatusLight, light_for
 from voice_tui.ui.widgets.tool_log import ToolLog
-from voice_tui.ui.widgets.transcript import Clock, Transcript
+from voice_tui.ui.widgets.transcript import Clock, Transcript, UserTurn
 
 if TYPE_CHECKING:
     from voice_tui.config.loader import LoadedSettings
@@ -72,6 +84,7 @@ Connect = Callable[["VoiceApp"], Awaitable[Runtime]]
 ListDevices = Callable[[], tuple[list[DeviceChoice], list[DeviceChoice]]]
 
 FALLBACK_THEME = "textual-dark"
+AUDIO_HEALTH_EVERY_S = 1.0  # how often the glitch counters are looked at
 
 
 class VoiceApp(App[int]):
@@ -122,6 +135,8 @@ class VoiceApp(App[int]):
         self._session_id = ""
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
         self._found: dict[tuple[type[Widget], str | None], Widget] = {}
+        self._key_burst = KeyBurst()
+        self._sent_files: dict[str, str] = {}  # text sent with /file -> the file's name
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -134,6 +149,7 @@ class VoiceApp(App[int]):
             with Vertical(id="side"):
                 yield StatusLight(id="light")
                 yield MicMeter(id="meter")
+                yield AudioHealth(id="audio-health")
                 yield Static("Tool calls", id="tools-heading")
                 yield ToolLog(id="tools")
         yield StatusBar(id="status")
@@ -178,12 +194,18 @@ class VoiceApp(App[int]):
         for notice in self._startup_notices:
             self.notify(notice, markup=False)
         self._choices_live = True
+        self.set_interval(AUDIO_HEALTH_EVERY_S, self._show_audio_health)
         if self._connect is not None:
             self._start_runtime()
         else:
             self.connection = ConnectionState.DISCONNECTED
             self.status_bar.change(connection=self.connection)
             self._refresh_light()
+
+    def _show_audio_health(self) -> None:
+        audio = self.runtime.audio if self.runtime else None
+        if audio is not None and self._main_screen_alive():
+            self._main(AudioHealth).show(audio.stats)
 
     def _load_themes(self) -> None:
         loaded = load_themes(*self._theme_dirs)
@@ -352,6 +374,10 @@ class VoiceApp(App[int]):
             case PersonaApplied(name=name):
                 self.persona = name
                 bar.change(persona=name)
+            case UserTextSent(item_id=item_id, text=text) if text in self._sent_files:
+                row = self.transcript.turn(item_id)
+                if isinstance(row, UserTurn):
+                    row.mark(f"📄 {self._sent_files.pop(text)}")
             case ConversationEnded(reason=reason):
                 await self.transcript.add_note(Text(f"■ Conversation ended: {reason}"), "notice")
             case _:
@@ -466,18 +492,86 @@ class VoiceApp(App[int]):
 
     @on(Input.Submitted, "#message")
     async def _send_typed(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not text:
+        line = event.value.strip()
+        if not line:
             return
         engine = self._engine()
         if engine is None:
             return  # the text stays in the input
+        argument = file_argument(line)
+        outgoing = Outgoing(line)
+        if argument is not None:
+            try:
+                outgoing = await asyncio.to_thread(read_message_file, argument)
+            except TypedError as exc:
+                self.notify(str(exc), title="Not sent", severity="error", markup=False)
+                return  # the command stays in the input, to correct
+        if outgoing.source is not None:
+            self._sent_files[outgoing.text] = outgoing.source.name
         try:
-            await engine.send_text(text)
+            await engine.send_text(outgoing.text)
         except Exception as exc:
+            self._sent_files.pop(outgoing.text, None)
             await self._show_error(f"The message was not sent: {exc}")
             return  # the text stays in the input, nothing is lost
         event.input.clear()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Text the terminal typed out key by key is taken as one paste (key_burst.py);
+        # a paste while the keys are commands goes to the input line, not to commands.
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            burst = self._key_burst.take(event, self._peek_queued, self._drop_peeked)
+            if burst is not None:
+                self._paste_typed(burst.text, continues=burst.continues)
+                if burst.trailing is not None:
+                    await super().on_event(burst.trailing)
+                return
+        elif (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and len(self.screen_stack) == 1
+            and not isinstance(self.focused, MessageInput)
+        ):
+            self._paste_typed(event.text)
+            return
+        await super().on_event(event)
+
+    def _peek_queued(self) -> Message | None:
+        # Textual's own look-ahead (it merges queued messages the same way).
+        try:
+            return self._peek_message()
+        except MessagePumpClosed:
+            return None
+
+    def _drop_peeked(self) -> None:
+        self._pending_message = None
+        self._message_queue.task_done()
+
+    def _paste_typed(self, text: str, *, continues: bool = False) -> None:
+        if len(self.screen_stack) > 1:
+            if not continues:
+                self.notify("Pasted text ignored: close the menu first.", severity="warning")
+            return
+        line = self._main(MessageInput)
+        if not line.has_focus:
+            line.focus()
+        line.paste(text, continues=continues)
+
+    def notify_once(self, message: str, **kwargs: Any) -> None:
+        """`notify`, unless the very same notification is still on screen."""
+        title = kwargs.get("title", "")
+        if any(n.message == message and n.title == title for n in self._notifications):
+            return
+        self.notify(message, **kwargs)
+
+    def on_message_input_too_long(self, message: MessageInput.TooLong) -> None:
+        self.notify_once(
+            too_long_message(message.attempted, pasted=message.pasted),
+            title="Message too long",
+            severity="warning",
+            timeout=8,
+            markup=False,
+        )
 
     def on_key(self, event: events.Key) -> None:
         # Esc leaves the input line so the single-key bindings work again.

@@ -14,6 +14,7 @@ from voice_tui.config.schema import EchoMode
 from voice_tui.core.conversation import Turn
 from voice_tui.core.events import AppEvent, PersonaApplied, Phase, TurnMode
 from voice_tui.core.usage import UsageTotals
+from voice_tui.ui.widgets.audio_health import GlitchCounts
 
 
 class EngineCommands(Protocol):
@@ -40,6 +41,8 @@ class EngineCommands(Protocol):
 
 
 class AudioControls(Protocol):
+    @property
+    def stats(self) -> GlitchCounts: ...
     def set_muted(self, muted: bool) -> None: ...
     def set_ptt(self, enabled: bool) -> None: ...
     def set_talking(self, talking: bool) -> None: ...

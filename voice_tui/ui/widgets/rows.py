@@ -27,6 +27,7 @@ from textual.strip import Strip
 Look = Callable[[str], Style]  # a component class name -> its style in the current theme
 
 BORDER = "▎"
+FOLD_CHARS = 1_200  # a longer user message shows its beginning (the journal keeps it all)
 # The component classes rows are styled with; every host declares them with this CSS.
 ROW_COMPONENTS = {
     "row--text",
@@ -179,6 +180,11 @@ class UserTurn(TurnRow):
             return Text(self.text or "…", style=self.look("turn--partial"))
         if not self.text:
             return Text("(nothing was understood)", style=self.look("turn--partial"))
+        if len(self.text) > FOLD_CHARS:  # a file's text, say: all of it was sent
+            body = Text(self.text[:FOLD_CHARS].rstrip() + "…")
+            hidden = len(self.text) - FOLD_CHARS
+            body.append(f"\n(+{hidden:,} more characters)", style=self.look("turn--meta"))
+            return body
         return Text(self.text)
 
     def body(self) -> RenderableType:
