@@ -68,7 +68,7 @@ from voice_tui.ui.typed import (
 from voice_tui.ui.widgets.audio_health import AudioHealth
 from voice_tui.ui.widgets.message_input import MessageInput
 from voice_tui.ui.widgets.mic_meter import MicMeter
-from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
+from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar, offline_parts
 from voice_tui.ui.widgets.status_light import StatusLight, light_for
 from voice_tui.ui.widgets.tool_log import ToolLog
 from voice_tui.ui.widgets.transcript import Clock, Transcript, UserTurn
@@ -107,6 +107,10 @@ class VoiceApp(App[int]):
         startup_notices: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        # Small terminals: the side panel narrows, then goes (its light moves above the
+        # transcript); a short one gets a one-line input (app.tcss).
+        self.HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (72, "-medium"), (100, "-wide")]
+        self.VERTICAL_BREAKPOINTS = [(0, "-short"), (20, "-tall")]
         self.settings = settings
         self._connect = connect
         self._clock = clock
@@ -142,6 +146,7 @@ class VoiceApp(App[int]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="conversation"):
+                yield StatusLight(id="light-inline")  # shown when the side panel is not
                 yield Transcript(
                     clock=self._clock, show_time=self.settings.ui.show_timestamps, id="transcript"
                 )
@@ -258,7 +263,7 @@ class VoiceApp(App[int]):
             return
         self.runtime = runtime
         self._unsubscribe = runtime.engine.subscribe(self._forward_engine_event)
-        self.status_bar.change(backend=runtime.backend.name, model=runtime.backend.model)
+        self.status_bar.change(**self._engine_info(runtime.backend.name, runtime.backend.model))
         if runtime.engine.conversation:  # --resume: show what was said before
             await self.transcript.show_history(list(runtime.engine.conversation))
         meter = self._main(MicMeter)
@@ -331,8 +336,8 @@ class VoiceApp(App[int]):
             case ConnectionChanged(state=state, detail=detail, attempt=attempt):
                 self.connection = state
                 bar.change(connection=state)
-                light = self._main(StatusLight)
-                light.detail = f"attempt {attempt}" if attempt else ""
+                for light in self._lights():
+                    light.detail = f"attempt {attempt}" if attempt else ""
                 if state is ConnectionState.CONNECTED:
                     self.error_active = False
                 elif detail and state is not ConnectionState.CONNECTING:
@@ -342,8 +347,7 @@ class VoiceApp(App[int]):
                 self.turn_mode = event.turn_mode
                 self.persona = event.persona
                 bar.change(
-                    backend=event.backend,
-                    model=event.model,
+                    **self._engine_info(event.backend, event.model),
                     persona=event.persona,
                     voice=event.voice,
                     turn_mode=event.turn_mode,
@@ -384,15 +388,28 @@ class VoiceApp(App[int]):
                 pass
         self._refresh_light()
 
+    def _engine_info(self, backend: str, model: str) -> dict[str, Any]:
+        """What the status bar says answers: the offline engine by its parts (the model
+        name it is given means nothing there, and nothing is billed)."""
+        offline = backend == "local"
+        engine = offline_parts(self.settings.local) if offline else ""
+        return {"backend": backend, "model": model, "engine": engine, "priced": not offline}
+
     async def _show_error(self, text: str, *, fatal: bool = False) -> None:
         """An error of the UI's own (not from the engine): same treatment."""
         await self.on_engine_event(EngineEvent(ErrorRaised(message=text, fatal=fatal, source="ui")))
 
+    def _lights(self) -> tuple[StatusLight, StatusLight]:
+        """The light in the side panel, and its copy for when the panel is hidden."""
+        return self._main(StatusLight, "#light"), self._main(StatusLight, "#light-inline")
+
     def _refresh_light(self) -> None:
         mic = self.runtime is None or self.runtime.audio is not None
-        self._main(StatusLight).state = light_for(
+        state = light_for(
             self.connection, self.phase, muted=self.muted, error=self.error_active, mic=mic
         )
+        for light in self._lights():
+            light.state = state
 
     def _main_screen_alive(self) -> bool:
         # Not a DOM query: this runs for every event and level reading.
