@@ -18,11 +18,15 @@ API_KEY = "sk-bench-local-0000000000"
 
 async def serve(answer_s: float, paced: bool, offline: bool) -> None:
     if offline:
-        server = await start_server(api_key=API_KEY)  # the built-in offline engine
+        from voice_tui.config.schema import Settings
+        from voice_tui.offline import build_components
+
+        built = await asyncio.to_thread(build_components, Settings())
+        server = await start_server(built, api_key=API_KEY)  # the built-in offline engine
     else:
         from bench.voices import bench_components
 
-        server = await start_server(components=bench_components(answer_s, paced), api_key=API_KEY)
+        server = await start_server(bench_components(answer_s, paced), api_key=API_KEY)
     print(f"READY {server.base_url}", flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the parent goes away

@@ -1,7 +1,7 @@
 """Open speakers (issue 8): echo reduction, self-interruptions, barge-in over the echo,
 and what the canceller costs.
 
-The scenario is the echo tests' own (tests/audio/echo_scenario.py): the local server
+The scenario is the echo tests' own (tests/support/echo_scenario.py): the local server
 speaks long espeak-ng answers through the real SDK, engine and AudioWorker with the
 echo processor the runtime installs (`audio.echo = "aec"`), and a PulseAudio loopback
 feeds the virtual speaker back into the virtual microphone at LEVEL dB, DELAY_MS late.
@@ -17,8 +17,8 @@ import subprocess
 
 from bench.context import Context
 from bench.report import BenchResult, Target
-from tests.audio.echo_scenario import EchoSession, echo_loopback, open_echo_session
-from tests.audio.virtual import VirtualAudio
+from tests.support.echo_scenario import EchoSession, echo_loopback, open_echo_session
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.core.events import AudioChunk
 
 DELAY_MS = 40

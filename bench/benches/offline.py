@@ -1,5 +1,5 @@
 """The built-in offline engine (issue 5): recognition and synthesis real-time factors,
-word error rate over the test phrases (tests/offline/phrases.py), and the time from the
+word error rate over the test phrases (tests/support/phrases.py), and the time from the
 end of the user's speech to the first assistant audio with the built-in responder.
 
 For the last one, the offline server runs in a process of its own and voice-tui's
@@ -17,7 +17,7 @@ from bench.context import Context
 from bench.probes import WireTap
 from bench.report import BenchResult, Target
 from bench.world import Events, bench_settings, runtime, server_process
-from tests.offline.phrases import PHRASES, TEST_SPEED, TEST_VOICE, word_error_rate
+from tests.support.phrases import PHRASES, TEST_SPEED, TEST_VOICE, word_error_rate
 from voice_tui.core.events import AudioChunk
 from voice_tui.offline.asr import PocketsphinxRecognizer
 from voice_tui.offline.tts import EspeakSynthesizer

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.signals import RATE, active_spans, read_raw, record_speaker, speech_wav, tone
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.engine import ConversationEngine
@@ -24,9 +26,6 @@ from voice_tui.server.components import (
     ResponderRequest,
     TextPiece,
 )
-
-from .signals import RATE, active_spans, read_raw, record_speaker, speech_wav, tone
-from .virtual import VirtualAudio
 
 pytestmark = pytest.mark.audio
 

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.virtual_audio import REPO, VirtualAudio
+from tests.support.worker import Collected
 from voice_tui.audio.devices import AudioDevice, NoSupportedRate, choose_device, pick_rate
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.config.schema import AudioSettings
-
-from .conftest import Collected
-from .virtual import REPO, VirtualAudio
 
 RATES = (16000, 24000, 48000)
 

@@ -11,18 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.echo_scenario import (
+    MIN_ERLE_DB,
+    AnswerResult,
+    echo_loopback,
+    measure_open_speakers,
+    open_echo_session,
+)
+from tests.support.signals import speech_wav
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.audio.echo import EchoCanceller, EchoStats
 from voice_tui.audio.echo_metrics import frame_levels
-
-from .echo_scenario import AnswerResult, echo_loopback, measure_open_speakers, open_echo_session
-from .signals import speech_wav
-from .virtual import VirtualAudio
 
 pytestmark = pytest.mark.audio
 
 LEVEL_DB = -12
 DELAY_MS = 40
-MIN_ERLE_DB = 20.0  # a sane floor: AEC3 alone measured well above it here
 
 
 def report(label: str, results: list[AnswerResult], stats: EchoStats) -> None:

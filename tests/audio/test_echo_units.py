@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import soxr
 
+from tests.support.echo_scenario import MIN_ERLE_DB
+from tests.support.signals import read_wav, speech_wav
 from voice_tui.audio.echo import (
     BYPASS_TAIL_MS,
     EchoCanceller,
@@ -24,9 +26,6 @@ from voice_tui.audio.echo_guard import FRAME, GuardSettings, ResidualEchoGuard
 from voice_tui.audio.echo_metrics import EchoRecording, erle_db
 from voice_tui.audio.ring import SampleRing, Samples
 from voice_tui.config.schema import AudioSettings, Settings
-
-from .signals import read_wav, speech_wav
-from .test_echo_e2e import MIN_ERLE_DB
 
 RATE = 24_000
 BLOCK = 480  # 20 ms

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from common.json_lines import JsonLinesProcess
 
-from .virtual import REPO, OwnAudioServer, VirtualAudio
+from tests.support import script
+from tests.support.json_lines import JsonLinesProcess
+from tests.support.virtual_audio import REPO, OwnAudioServer, VirtualAudio
 
 HIDE_PORTAUDIO = """\
 import ctypes.util
@@ -30,10 +31,10 @@ ctypes.util.find_library = find_library
 
 
 class Probe(JsonLinesProcess):
-    """tests/audio/worker_probe.py in a subprocess, read line by line."""
+    """tests/support/worker_probe.py in a subprocess, read line by line."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        super().__init__(Path(__file__).with_name("worker_probe.py"), env=env, cwd=REPO)
+        super().__init__(script("worker_probe.py"), env=env, cwd=REPO)
 
     def mic_chunks(self) -> int:
         self.send("mic")

@@ -10,14 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_tui.audio.render_observer import RenderedBlock
-from voice_tui.audio.status import AudioStatus
-from voice_tui.audio.worker import AudioWorker
-from voice_tui.config.schema import AudioSettings
-from voice_tui.core.events import AudioChunk
-
-from .conftest import Collected
-from .signals import (
+from tests.support.signals import (
     RATE,
     active_spans,
     align,
@@ -29,7 +22,13 @@ from .signals import (
     tone,
     wait_until,
 )
-from .virtual import VirtualAudio
+from tests.support.virtual_audio import VirtualAudio
+from tests.support.worker import Collected
+from voice_tui.audio.render_observer import RenderedBlock
+from voice_tui.audio.status import AudioStatus
+from voice_tui.audio.worker import AudioWorker
+from voice_tui.config.schema import AudioSettings
+from voice_tui.core.events import AudioChunk
 
 pytestmark = pytest.mark.audio
 

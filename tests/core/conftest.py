@@ -1,5 +1,5 @@
 """Fixtures of the engine tests: a local server with test Components (see
-engine_support), settings pointing the real SDK at it, and an engine factory."""
+tests.support.engine), settings pointing the real SDK at it, and an engine factory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from engine_support import (
+
+from tests.support.engine import (
     API_KEY,
     MODEL,
     EngineFactory,
@@ -15,7 +16,6 @@ from engine_support import (
     engine_settings,
     tone_components,
 )
-
 from voice_tui.config.schema import Settings
 from voice_tui.server.app import LocalServer, start_server
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from common.tones import ToneRecognizer, ToneSynthesizer
-from engine_support import (
+
+from tests.support.engine import (
     API_KEY,
     MODEL,
     MS_PER_CHAR,
@@ -22,7 +22,7 @@ from engine_support import (
     engine_factory,
     engine_settings,
 )
-
+from tests.support.tones import ToneRecognizer, ToneSynthesizer
 from voice_tui.audio.playback import Player
 from voice_tui.core.events import (
     AssistantInterrupted,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from engine_support import EngineFactory, Recorder
 
+from tests.support.engine import EngineFactory, Recorder
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.engine import EngineError
@@ -89,8 +89,7 @@ async def test_unknown_persona_is_refused_and_nothing_changes(
 async def test_resumed_history_is_replayed_into_the_session(
     settings: Settings, server: LocalServer, make_engine: EngineFactory
 ) -> None:
-    from engine_support import make_registry
-
+    from tests.support.engine import make_registry
     from voice_tui.backends.openai import OpenAIBackend
     from voice_tui.core.engine import ConversationEngine
 
@@ -226,8 +225,7 @@ async def test_a_late_transcript_keeps_its_place_before_the_answer(
 async def test_typing_over_the_assistant_cuts_it_and_gets_a_new_answer(
     make_engine: EngineFactory,
 ) -> None:
-    from engine_support import ScriptedPlayback
-
+    from tests.support.engine import ScriptedPlayback
     from voice_tui.core.events import AssistantInterrupted
 
     playback = ScriptedPlayback()

@@ -7,8 +7,8 @@ import json
 import logging
 
 import pytest
-from engine_support import EngineFactory, ScriptedPlayback
 
+from tests.support.engine import EngineFactory, ScriptedPlayback
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import (
     ConversationEnded,

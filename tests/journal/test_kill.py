@@ -10,15 +10,15 @@ import sys
 import wave
 from pathlib import Path
 
+from tests.support import script
+from tests.support.conversation_writer import question
+from tests.support.journal_writer import block, turn_text
 from voice_tui.journal.journal import read_session
 from voice_tui.journal.recorder import ASSISTANT, USER
 
-from .conversation_writer import question
-from .journal_writer import block, turn_text
-
 REPO = Path(__file__).resolve().parents[2]
-WRITER = Path(__file__).with_name("journal_writer.py")
-CONVERSATION = Path(__file__).with_name("conversation_writer.py")
+WRITER = script("journal_writer.py")
+CONVERSATION = script("conversation_writer.py")
 
 
 def run_and_kill(

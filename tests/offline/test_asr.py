@@ -9,11 +9,17 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from tests.support.phrases import (
+    PHRASES,
+    TEST_SPEED,
+    TEST_VOICE,
+    edit_distance,
+    word_error_rate,
+    words,
+)
 from voice_tui.offline.asr import MODEL_RATE, PARTIAL_EVERY_SAMPLES, PocketsphinxRecognizer
 from voice_tui.offline.tts import EspeakSynthesizer
 from voice_tui.server.components import SAMPLE_RATE
-
-from .phrases import PHRASES, TEST_SPEED, TEST_VOICE, edit_distance, word_error_rate, words
 
 BLOCK = SAMPLE_RATE * 20 // 1000 * 2  # 20 ms of pcm16, as a microphone delivers it
 PAUSE = b"\0" * (SAMPLE_RATE * 2 * 3 // 10)  # 300 ms of silence around each utterance

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio.signals import active_spans, read_raw, record_speaker
-from audio.virtual import VirtualAudio
 
+from tests.support.audio_checks import write_wav
+from tests.support.engine_events import Events
+from tests.support.phrases import TEST_SPEED, TEST_VOICE, words
+from tests.support.signals import active_spans, read_raw, record_speaker
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.backends.local import LocalBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
@@ -23,10 +26,6 @@ from voice_tui.core.tools import build_registry
 from voice_tui.offline.tts import EspeakSynthesizer
 from voice_tui.runtime import audio_worker_for
 from voice_tui.server.components import SAMPLE_RATE
-
-from .engine_events import Events
-from .phrases import TEST_SPEED, TEST_VOICE, words
-from .test_cli_offline import write_wav
 
 pytestmark = pytest.mark.audio
 

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.audio_checks import rms_dbfs
+from tests.support.chat_endpoint import ChatEndpoint, Reply, chat_endpoint
+from tests.support.engine_events import Events, local_engine
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AudioChunk, ToolCallFinished, TurnCompleted
-
-from .audio_checks import rms_dbfs
-from .chat_endpoint import ChatEndpoint, Reply, chat_endpoint
-from .engine_events import Events, local_engine
 
 
 @pytest.fixture

@@ -10,22 +10,13 @@ import wave
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tests.support.audio_checks import duration_s, rms_dbfs, write_wav
+from tests.support.phrases import TEST_SPEED, TEST_VOICE
 from voice_tui.offline.tts import EspeakSynthesizer
 from voice_tui.server.components import SAMPLE_RATE
 
-from .audio_checks import duration_s, rms_dbfs
-from .phrases import TEST_SPEED, TEST_VOICE
-
 REPO = Path(__file__).resolve().parents[2]
 CLOCK = re.compile(r"\b(\d{1,2}):(\d{2}) (AM|PM)\b")
-
-
-def write_wav(path: Path, pcm: bytes) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm)
 
 
 def read_pcm(path: Path) -> bytes:

@@ -1,7 +1,7 @@
 """Issue 5 end to end: a spoken "what time is it" through the whole offline engine.
 
 Real parts only: the project's synthesiser makes the question (voice and speed in
-tests/offline/phrases.py), the engine sends it as a microphone would over the real
+tests/support/phrases.py), the engine sends it as a microphone would over the real
 openai SDK to the built-in server on 127.0.0.1, pocketsphinx transcribes it, the
 built-in responder calls the real get_current_time tool, and espeak-ng speaks the time.
 """
@@ -12,6 +12,9 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from tests.support.audio_checks import duration_s, rms_dbfs
+from tests.support.engine_events import local_engine, silence, speak
+from tests.support.phrases import TEST_SPEED, TEST_VOICE, words
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import (
@@ -23,10 +26,6 @@ from voice_tui.core.events import (
     UserTranscriptFinal,
 )
 from voice_tui.offline.tts import EspeakSynthesizer
-
-from .audio_checks import duration_s, rms_dbfs
-from .engine_events import local_engine, silence, speak
-from .phrases import TEST_SPEED, TEST_VOICE, words
 
 
 async def test_spoken_time_question_is_answered_with_the_time_spoken(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.chat_endpoint import ChatEndpoint, Reply, chat_endpoint
 from voice_tui.offline.responder_chat import ChatCompletionsResponder, ThinkingFilter
 from voice_tui.server.components import (
     ChatMessage,
@@ -18,8 +19,6 @@ from voice_tui.server.components import (
     ResponderRequest,
     TextPiece,
 )
-
-from .chat_endpoint import ChatEndpoint, Reply, chat_endpoint
 
 KEY = "sk-local-test-key-1234"
 TIME_TOOL: dict[str, Any] = {

@@ -7,10 +7,9 @@ import threading
 
 import pytest
 
+from tests.support.audio_checks import duration_s, median_pitch_hz, rms_dbfs, spectral_centroid_hz
 from voice_tui.config.schema import VOICES
 from voice_tui.offline.tts import VOICE_MAP, EspeakSynthesizer, speakable, words_per_minute
-
-from .audio_checks import duration_s, median_pitch_hz, rms_dbfs, spectral_centroid_hz
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from core.engine_support import (
+
+from tests.support.engine import (
     API_KEY,
     MODEL,
     EngineFactory,
@@ -15,11 +16,9 @@ from core.engine_support import (
     engine_settings,
     tone_components,
 )
-
+from tests.support.reliability import FAST
 from voice_tui.config.schema import Settings
 from voice_tui.server.chaos import ChaosServer, start_chaos_server
-
-from .support import FAST
 
 
 @pytest.fixture

@@ -8,20 +8,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from core.engine_support import (
+from hypothesis import HealthCheck, example, given, settings
+
+from tests.support.engine import (
     API_KEY,
     MODEL,
-    TEST_PERSONA,
     Recorder,
     ScriptedPlayback,
     engine_factory,
     make_registry,
     tone_components,
 )
-from hypothesis import HealthCheck, example, given, settings
-
+from tests.support.event_streams import STREAMS
+from tests.support.reliability import FAST, one_persona_settings
 from voice_tui.backends.openai import OpenAIBackend
-from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import (
@@ -32,21 +32,6 @@ from voice_tui.core.events import (
     TurnCompleted,
 )
 from voice_tui.server.chaos import inject, start_chaos_server
-
-from .event_streams import STREAMS
-from .support import FAST
-
-
-def engine_settings(base_url: str, data_dir: Path) -> Settings:
-    return Settings.model_validate(
-        {
-            "backend": {"kind": "openai", "model": MODEL},
-            "openai": {"api_key": API_KEY, "base_url": base_url},
-            "session": {"persona": "Tester", "tool_timeout_s": 1.0},
-            "tools": {"data_dir": str(data_dir)},
-            "personas": [TEST_PERSONA.model_dump()],
-        }
-    )
 
 
 class HandlerFailures(logging.Handler):
@@ -79,7 +64,7 @@ async def dispatch_all(stream: list[bytes | str], data_dir: Path) -> None:
     failures = HandlerFailures()
     logger = logging.getLogger("voice_tui.core")
     logger.addHandler(failures)
-    settings_ = engine_settings("http://127.0.0.1:9/v1", data_dir)
+    settings_ = one_persona_settings("http://127.0.0.1:9/v1", data_dir)
     backend = OpenAIBackend(settings_)
     engine = ConversationEngine(
         settings_, backend, make_registry(settings_), ScriptedPlayback(), policy=FAST
@@ -125,7 +110,7 @@ MARKER = '{"type":"rate_limits.updated","rate_limits":[{"name":"marker","limit":
 
 async def over_socket(stream: list[bytes | str], data_dir: Path) -> None:
     chaos = await start_chaos_server(tone_components(), api_key=API_KEY, models=[MODEL])
-    settings_ = engine_settings(chaos.base_url, data_dir)
+    settings_ = one_persona_settings(chaos.base_url, data_dir)
     try:
         async with engine_factory(settings_, default_policy=FAST) as make_engine:
             engine, rec = await make_engine()

@@ -4,17 +4,14 @@ reconnects and restores the conversation."""
 
 from __future__ import annotations
 
-from core.engine_support import Recorder, make_registry
-
+from tests.support.engine import Recorder, make_registry
+from tests.support.proxy import FreezableProxy
+from tests.support.reliability import FAST, answer, only_session, replayed
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import Settings
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import ConnectionChanged, ConnectionState
 from voice_tui.server.chaos import ChaosServer
-
-from .proxy import FreezableProxy
-from .support import FAST
-from .test_reconnect import answer, only_session, replayed
 
 
 async def test_a_silently_dead_network_is_found_by_the_keepalive(

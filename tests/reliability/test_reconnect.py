@@ -5,10 +5,9 @@ server session holds the replayed items)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from core.engine_support import Recorder
-
+from tests.support.engine import Recorder
+from tests.support.reliability import FAST, Factory, answer, only_session, replayed, until
 from voice_tui.core.conversation import Role
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import (
@@ -21,37 +20,6 @@ from voice_tui.core.events import (
     TurnCompleted,
 )
 from voice_tui.server.chaos import ChaosServer
-from voice_tui.server.session import Session
-
-from .support import FAST, Factory, until
-
-
-def only_session(chaos: ChaosServer) -> Session:
-    (session,) = chaos.sessions
-    return session
-
-
-def replayed(chaos: ChaosServer, session: Session) -> list[tuple[str, str]]:
-    """What the client replayed into this session: (item type or role, text/call id)."""
-    out: list[tuple[str, str]] = []
-    for event in chaos.received_of(session, "conversation.item.create"):
-        item: dict[str, Any] = event["item"]
-        if item["type"] == "message":
-            out.append((item["role"], item["content"][0].get("text", "")))
-        else:
-            out.append((item["type"], item["call_id"]))
-    return out
-
-
-async def answer(engine: ConversationEngine, rec: Recorder, text: str) -> str:
-    mark = len(rec.events)
-    await engine.send_text(text)
-    done = await rec.wait_for(
-        TurnCompleted,
-        lambda e: e.turn.role is Role.ASSISTANT and bool(e.turn.text) and not e.turn.interrupted,
-        after=mark,
-    )
-    return done.turn.text
 
 
 async def reconnected(rec: Recorder, after: int = 0) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core.engine_support import API_KEY, MODEL, engine_factory, tone_components
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import AsyncOpenAI
@@ -19,13 +18,12 @@ from openai.types.realtime import RealtimeErrorEvent, RealtimeServerEvent
 from pydantic import TypeAdapter
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.engine import API_KEY, MODEL, engine_factory, tone_components
+from tests.support.event_streams import JSON
+from tests.support.reliability import FAST, one_persona_settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import TurnCompleted
 from voice_tui.server.app import LocalServer, start_server
-
-from .event_streams import JSON
-from .support import FAST
-from .test_bad_input import engine_settings
 
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 CLIENT_TYPES = [
@@ -113,6 +111,7 @@ async def server() -> Any:
         await srv.close()
 
 
+@pytest.mark.invalid_client_events  # bad input on purpose
 async def test_bad_input_gets_errors_and_the_other_session_goes_on(
     server: LocalServer, tmp_path: Path
 ) -> None:
@@ -130,7 +129,7 @@ async def test_bad_input_gets_errors_and_the_other_session_goes_on(
         await bad.sync()
 
     answer, _ = await asyncio.gather(
-        engine_conversation(engine_settings(server.base_url, tmp_path), "hello there"),
+        engine_conversation(one_persona_settings(server.base_url, tmp_path), "hello there"),
         misbehave(),
     )
     assert answer == "You said: hello there."
@@ -159,7 +158,9 @@ async def test_a_frame_over_the_size_limit_closes_only_that_session(
     with pytest.raises(ConnectionClosed) as closed:
         await bad.until("never")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
-    answer = await engine_conversation(engine_settings(server.base_url, tmp_path), "hello there")
+    answer = await engine_conversation(
+        one_persona_settings(server.base_url, tmp_path), "hello there"
+    )
     assert answer == "You said: hello there."
 
 
@@ -179,6 +180,7 @@ CLIENT_EVENTS = st.fixed_dictionaries(
 ).map(lambda e: json.dumps(e, allow_nan=True))
 
 
+@pytest.mark.invalid_client_events  # generated junk on purpose
 @settings(
     max_examples=10,
     deadline=None,
@@ -197,7 +199,7 @@ def test_generated_client_events_never_stop_the_server(events: list[str], tmp_pa
                 await bad.sync()  # ...and it still answers, every event validated
 
             answer, _ = await asyncio.gather(
-                engine_conversation(engine_settings(srv.base_url, tmp_path), "hello there"),
+                engine_conversation(one_persona_settings(srv.base_url, tmp_path), "hello there"),
                 misbehave(),
             )
             assert answer == "You said: hello there."

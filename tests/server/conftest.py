@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
+from tests.support.server import API_KEY, Client, make_components
 from voice_tui.server.app import LocalServer, start_server
-
-from .support import API_KEY, Client, make_components
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from openai import AsyncOpenAI
 from openai.types.websocket_reconnection import ReconnectingEvent
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.support.server import Client, b64
 from voice_tui.server.app import LocalServer
 from voice_tui.server.faults import MAX_DURATION_REASON
-
-from .support import Client, b64
 
 
 async def open_client(server: LocalServer, **kw: Any) -> tuple[Client, Any]:

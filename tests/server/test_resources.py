@@ -7,10 +7,7 @@ import threading
 
 from openai import AsyncOpenAI
 
-from voice_tui.server.app import LocalServer, start_server
-from voice_tui.server.items import KEEP_AUDIO_ITEMS
-
-from .support import (
+from tests.support.server import (
     MS_PER_CHAR,
     Client,
     hold_replies,
@@ -19,6 +16,8 @@ from .support import (
     stream_audio,
     voiced,
 )
+from voice_tui.server.app import LocalServer, start_server
+from voice_tui.server.items import KEEP_AUDIO_ITEMS
 
 
 def own_threads() -> int:

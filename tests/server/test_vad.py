@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.server import espeak_pcm, silence, voiced
 from voice_tui.server.config import ServerVad
 from voice_tui.server.input_audio import Committed, InputAudio, SpeechStarted
 from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
-
-from .support import espeak_pcm, silence, voiced
 
 
 def run(settings: VadSettings, pcm: bytes, chunk_bytes: int = 960) -> list[VadEvent]:

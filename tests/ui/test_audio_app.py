@@ -12,17 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import VirtualAudio
-from tests.ui.conftest import SIZE
-from tests.ui.support import (
+from tests.support.ui import (
     HEARD_PHRASE,
+    SIZE,
     STORY_OPENING,
+    assistant_texts,
+    connected,
     live_app,
     live_loaded,
+    notifications,
     only_session,
     until,
 )
-from tests.ui.test_live import assistant_texts, connected, notifications
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.server.app import LocalServer
 from voice_tui.ui.launch import list_device_choices
 from voice_tui.ui.screens.devices import DeviceScreen

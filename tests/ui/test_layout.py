@@ -7,8 +7,8 @@ import pytest
 from rich.cells import cell_len
 from textual.widgets import Input
 
-from tests.ui import scenes
-from tests.ui.conftest import detached_app, feed
+from tests.support import scenes
+from tests.support.ui import detached_app, feed
 from voice_tui.core.events import ConnectionState, TurnMode
 from voice_tui.core.usage import TurnUsage, UsageTotals
 from voice_tui.ui.widgets.status_bar import StatusBar, StatusInfo, status_text
@@ -67,7 +67,7 @@ def test_the_offline_engine_is_named_by_its_parts_and_costs_nothing() -> None:
         backend="local",
         model="gpt-realtime",
         engine="offline · pocketsphinx → built-in replies → espeak-ng",
-        priced=False,
+        billed=False,
         totals=UsageTotals(turns=1, input_tokens=50, output_tokens=20, cost_usd=0.002),
     )
     line = status_text(info).plain

@@ -8,44 +8,25 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from tests.ui.conftest import SIZE
-from tests.ui.support import (
+from tests.support.ui import (
+    SIZE,
     KeywordResponder,
+    assistant_texts,
+    connected,
     live_app,
     live_loaded,
+    notes,
+    notifications,
     only_session,
+    type_message,
     until,
     user_texts,
 )
 from voice_tui.core.events import ConnectionState
 from voice_tui.server.app import LocalServer
-from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.widgets.status_light import LightState, StatusLight
 from voice_tui.ui.widgets.tool_log import ToolLog
 from voice_tui.ui.widgets.transcript import AssistantTurn, UserTurn
-
-
-def assistant_texts(app: VoiceApp) -> list[str]:
-    return [t.text for t in app.transcript.turns() if isinstance(t, AssistantTurn)]
-
-
-def notes(app: VoiceApp) -> list[str]:
-    return [n.text.plain for n in app.transcript.notes()]
-
-
-def notifications(app: VoiceApp) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-async def connected(pilot: object, app: VoiceApp) -> None:
-    await until(pilot, lambda: app.connection is ConnectionState.CONNECTED, "connected")  # type: ignore[arg-type]
-    await until(pilot, lambda: app.status_bar.info.model != "", "session ready")  # type: ignore[arg-type]
-
-
-async def type_message(pilot: object, text: str) -> None:
-    await pilot.press("enter")  # type: ignore[attr-defined]
-    await pilot.press(*text)  # type: ignore[attr-defined]
-    await pilot.press("enter")  # type: ignore[attr-defined]
 
 
 async def test_typed_message_reaches_the_session_and_the_answer_is_shown(

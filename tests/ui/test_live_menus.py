@@ -11,22 +11,26 @@ from pathlib import Path
 from textual.command import CommandList
 from textual.widgets import Footer
 
-from tests.ui.conftest import SIZE
-from tests.ui.support import (
+from tests.support.ui import (
     API_KEY,
     HOST_INSTRUCTIONS,
     PIRATE_INSTRUCTIONS,
+    SIZE,
+    assistant_texts,
+    connected,
     live_app,
     live_loaded,
+    notes,
+    notifications,
     only_session,
+    type_message,
     until,
 )
-from tests.ui.test_live import assistant_texts, connected, notes, notifications, type_message
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import Settings
 from voice_tui.core.events import TurnMode
-from voice_tui.journal.redact import Redactor
 from voice_tui.logsetup import setup_logging
+from voice_tui.redact import Redactor
 from voice_tui.server.app import LocalServer
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.launch import build_app
@@ -178,7 +182,7 @@ async def test_logged_warnings_become_notifications(server: LocalServer, tmp_pat
 async def test_unusable_backend_settings_are_reported_and_the_app_stays_up(
     tmp_path: Path,
 ) -> None:
-    from tests.ui.support import live_app
+    from tests.support.ui import live_app
 
     loaded = LoadedSettings(
         Settings.model_validate({"backend": {"kind": "openai"}, "audio": {"enabled": False}}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.ui.conftest import SIZE, detached_app
+from tests.support.ui import SIZE, detached_app
 from voice_tui.ui.messages import MicLevelChanged
 from voice_tui.ui.widgets.mic_meter import (
     CLIP_LATCH_UPDATES,
@@ -133,7 +133,7 @@ async def test_a_reading_in_the_same_cells_does_not_repaint() -> None:
 
 
 async def test_events_and_levels_still_render_while_a_menu_is_open() -> None:
-    from tests.ui.conftest import feed
+    from tests.support.ui import feed
     from voice_tui.core import events as ev
     from voice_tui.ui.screens.personas import PersonaScreen
 

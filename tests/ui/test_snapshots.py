@@ -14,8 +14,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.ui import scenes
-from tests.ui.conftest import SIZE, detached_app, feed, quiet_settings
+from tests.support import scenes
+from tests.support.ui import SIZE, detached_app, feed, quiet_settings
 from voice_tui.config.schema import Persona
 from voice_tui.core.events import AppEvent
 

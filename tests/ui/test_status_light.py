@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.conftest import SIZE, detached_app, feed
+from tests.support.ui import SIZE, detached_app, feed
 from voice_tui.core import events as ev
 from voice_tui.core.events import ConnectionState, Phase
 from voice_tui.ui.widgets.status_light import LightState, StatusLight, light_for

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VirtualAudio
-from tests.ui.conftest import SIZE, detached_app
+from tests.support.ui import SIZE, detached_app
+from tests.support.virtual_audio import VirtualAudio
 from voice_tui.audio.status import AudioStats
 from voice_tui.ui.widgets.audio_health import AudioHealth
 
@@ -30,7 +30,7 @@ UNDERRUNS = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from voice_tui.journal.redact import Redactor
+    from voice_tui.redact import Redactor
     from voice_tui.logsetup import capture_stderr, setup_logging
 
     log_file = Path(sys.argv[1])
@@ -92,7 +92,7 @@ APP = textwrap.dedent(
     from pathlib import Path
     from textual.app import App
     from textual.widgets import Static
-    from voice_tui.journal.redact import Redactor
+    from voice_tui.redact import Redactor
     from voice_tui.logsetup import capture_stderr, setup_logging
     from voice_tui.ui.terminal import driver_on
 

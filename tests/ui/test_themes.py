@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import SIZE, detached_app
+from tests.support.ui import SIZE, detached_app
 from voice_tui.ui.themes import (
     APP_VARIABLES,
     BUILTIN_THEME_DIR,
@@ -68,7 +68,7 @@ async def test_broken_files_are_reported_once_and_skipped(tmp_path: Path) -> Non
 
 
 async def test_unknown_configured_theme_falls_back_with_a_notice() -> None:
-    from tests.ui.conftest import quiet_settings
+    from tests.support.ui import quiet_settings
 
     app = detached_app(quiet_settings(theme="no-such-theme"))
     async with app.run_test(size=SIZE) as pilot:
@@ -88,7 +88,7 @@ async def test_theme_key_switches_live() -> None:
 
 
 async def test_user_themes_next_to_the_config_file_are_loaded(tmp_path: Path) -> None:
-    from tests.ui.conftest import fixed_clock, quiet_settings
+    from tests.support.ui import fixed_clock, quiet_settings
     from voice_tui.ui.app import VoiceApp
 
     config = tmp_path / "config.toml"

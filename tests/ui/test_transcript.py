@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Markdown
 
-from tests.ui.conftest import SIZE, detached_app, feed
-from tests.ui.support import until
+from tests.support.ui import SIZE, detached_app, feed, until
 from voice_tui.core import events as ev
 from voice_tui.ui.widgets.transcript import (
     AssistantTurn,

@@ -9,8 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.ui.conftest import SIZE, detached_app, feed
-from tests.ui.support import until
+from tests.support.ui import SIZE, detached_app, feed, until
 from voice_tui.core import events as ev
 from voice_tui.core.conversation import Role, Turn
 from voice_tui.core.usage import UsageTotals

@@ -15,9 +15,17 @@ from textual import events
 from textual.message import Message
 from textual.pilot import Pilot
 
-from tests.ui.conftest import SIZE, detached_app
-from tests.ui.support import live_app, live_loaded, only_session, until, user_texts
-from tests.ui.test_live import connected, notifications
+from tests.support.ui import (
+    SIZE,
+    connected,
+    detached_app,
+    live_app,
+    live_loaded,
+    notifications,
+    only_session,
+    until,
+    user_texts,
+)
 from voice_tui.server.app import LocalServer
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.key_burst import BURST_GAP_S, KeyBurst

@@ -7,7 +7,7 @@ hypotheses are read only every ~300 ms of audio, because each read walks the sea
 lattice; the search itself keeps up with every chunk so `finish()` is quick.
 
 Channel adaptation: pocketsphinx normalises features by a running cepstral mean, which
-is poor until it has heard the speaker's channel (measured on tests/offline/phrases.py:
+is poor until it has heard the speaker's channel (measured on tests/support/phrases.py:
 WER 0.38 from the model's default mean, 0.26 once adapted). The recogniser keeps the
 mean of the last understood utterance and starts every utterance from it, whichever
 pooled decoder runs it. Until one exists, the final transcript is decoded a second

@@ -6,8 +6,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from tool_helpers import FIXED_NOW, RegistryFactory
 
+from tests.support.tools import FIXED_NOW, RegistryFactory
 from voice_tui.config.schema import Settings, ToolsSettings
 from voice_tui.core.tools import ToolContext, ToolRegistry, build_registry
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tool_helpers import FIXED_NOW, call
-
+from tests.support.tools import FIXED_NOW, call
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.tools.builtin import spoken_time
 

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tool_helpers import FIXED_NOW, RegistryFactory, call
-
+from tests.support.tools import FIXED_NOW, RegistryFactory, call
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.tools.quotes import QUOTES_FILE
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.realtime import RealtimeFunctionTool
-from tool_helpers import FIXED_NOW
 
+from tests.support.tools import FIXED_NOW
 from voice_tui.config.schema import ToolsSettings
 from voice_tui.core.tools import (
     JsonObject,

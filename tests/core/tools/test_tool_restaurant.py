@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tool_helpers import FIXED_NOW, RegistryFactory, call
 
+from tests.support.tools import FIXED_NOW, RegistryFactory, call
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.tools.restaurant import BOOKINGS_FILE
 

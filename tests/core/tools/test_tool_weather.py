@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tool_helpers import FIXED_NOW, call
 
+from tests.support.tools import FIXED_NOW, call
 from voice_tui.config.schema import Settings, ToolsSettings
 from voice_tui.core.tools import ToolContext, ToolRegistry, build_registry
 

@@ -38,7 +38,7 @@ class StatusInfo:
     # What answers, when the model name would say nothing true (the offline engine
     # pretends to be gpt-realtime): shown instead of "backend · model".
     engine: str = ""
-    priced: bool = True  # False: nothing is billed (the offline engine): no cost shown
+    billed: bool = True  # False: nothing is billed (the offline engine): no cost shown
     persona: str = ""
     voice: str = ""
     turn_mode: TurnMode = TurnMode.SERVER_VAD
@@ -47,6 +47,7 @@ class StatusInfo:
     last_turn: TurnUsage | None = None
     latency_s: float | None = None
     echo: str = ""  # echo handling in force; "" without audio
+    reasoning: str = ""  # the reasoning effort; "" for a model that does not reason
 
     def with_(self, **changes: object) -> StatusInfo:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -56,8 +57,14 @@ def _tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 10_000 else f"{n:,}"
 
 
-def _usage(tokens: int, cost: float, priced: bool) -> str:
-    return f"{_tokens(tokens)} tok ${cost:.4f}" if priced else f"{_tokens(tokens)} tok"
+def _usage(tokens: int, reasoning: int, cost_usd: float, priced: bool, billed: bool) -> str:
+    """Tokens (of which reasoning), and the cost, or "price unknown" (never a false $0);
+    no cost at all where nothing is billed."""
+    thought = f" ({_tokens(reasoning)} reasoning)" if reasoning else ""
+    if not billed:
+        return f"{_tokens(tokens)} tok{thought}"
+    cost = f"${cost_usd:.4f}" if priced else "price unknown"
+    return f"{_tokens(tokens)} tok{thought} {cost}"
 
 
 # A part: its priority (the lowest goes first when the line is too narrow) and its text.
@@ -68,10 +75,18 @@ def status_parts(info: StatusInfo) -> list[Part]:
     """Every part of the bar, in order; plain Text, so no value is parsed as markup."""
     where = f"{info.backend} · {info.model}" if info.backend else "not connected"
     where = info.engine or where
-    tokens = info.totals.input_tokens + info.totals.output_tokens
-    total = _usage(tokens, info.totals.cost_usd, info.priced)
+    t = info.totals
+    total = _usage(
+        t.input_tokens + t.output_tokens, t.reasoning_tokens, t.cost_usd, t.priced, info.billed
+    )
     last = (
-        _usage(info.last_turn.total_tokens, info.last_turn.cost_usd, info.priced)
+        _usage(
+            info.last_turn.total_tokens,
+            info.last_turn.output_reasoning_tokens,
+            info.last_turn.cost_usd,
+            info.last_turn.priced,
+            info.billed,
+        )
         if info.last_turn
         else "—"
     )
@@ -79,8 +94,10 @@ def status_parts(info: StatusInfo) -> list[Part]:
     persona = info.persona or "—"
     if info.voice:
         persona += f" ({info.voice})"
-    parts: list[Part] = [
-        (100, Text(where, style="bold")),
+    parts: list[Part] = [(100, Text(where, style="bold"))]
+    if info.reasoning:
+        parts.append((35, Text(f"thinks {info.reasoning}")))
+    parts += [
         (50, Text(persona)),
         (45, Text(TURN_MODE_LABELS[info.turn_mode])),
     ]

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from .virtual import VirtualAudio
+from tests.support.virtual_audio import VirtualAudio
 
 RATE = 24_000
 Signal = npt.NDArray[np.float64]

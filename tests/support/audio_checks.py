@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import wave
+from pathlib import Path
+
 import numpy as np
 
 from voice_tui.server.components import SAMPLE_RATE
@@ -53,3 +56,11 @@ def spectral_centroid_hz(pcm: bytes) -> float:
     spectrum = np.abs(np.fft.rfft(x))
     freqs = np.fft.rfftfreq(x.size, 1 / SAMPLE_RATE)
     return float((spectrum * freqs).sum() / max(float(spectrum.sum()), 1e-9))
+
+
+def write_wav(path: Path, pcm: bytes) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(pcm)

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio.virtual import OwnAudioServer
-from common.json_lines import JsonLinesProcess
+
+from tests.support import script
+from tests.support.json_lines import JsonLinesProcess
+from tests.support.virtual_audio import OwnAudioServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,8 +24,8 @@ class RuntimeProbe(JsonLinesProcess):
     """runtime_probe.py in a subprocess."""
 
     def __init__(self, env: dict[str, str], data_dir: Path) -> None:
-        script = Path(__file__).with_name("runtime_probe.py")
-        super().__init__(script, str(data_dir), env=env, cwd=REPO, timeout_s=30)
+        probe = script("runtime_probe.py")
+        super().__init__(probe, str(data_dir), env=env, cwd=REPO, timeout_s=30)
 
     def say(self, text: str) -> dict[str, Any]:
         self.send(f"say {text}")
@@ -56,7 +58,7 @@ def test_audio_server_killed_and_restarted_mid_session(
     va = tmp_path / "va"
     pulse = {"PULSE_SERVER": f"unix:{va}/native", "PULSE_COOKIE": str(va / "cookie")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    env.update(pulse, PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'tests'}")
+    env.update(pulse, PYTHONPATH=str(REPO))
     probe = RuntimeProbe(env, tmp_path)  # no audio server yet: it starts typed
     try:
         ready = probe.next("ready")

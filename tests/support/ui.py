@@ -8,16 +8,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
-from common.tones import ToneRecognizer, ToneSynthesizer
 from textual.pilot import Pilot
 
-from tests.ui.conftest import fixed_clock
+from tests.support.tones import ToneRecognizer, ToneSynthesizer
 from voice_tui.config.loader import LoadedSettings, load_settings
+from voice_tui.config.schema import Settings
+from voice_tui.core.events import AppEvent, ConnectionState
 from voice_tui.server.app import LocalServer
 from voice_tui.server.components import (
     ChatMessage,
@@ -30,6 +32,8 @@ from voice_tui.server.components import (
 from voice_tui.server.session import Session
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.launch import runtime_connector
+from voice_tui.ui.messages import EngineEvent
+from voice_tui.ui.widgets.transcript import AssistantTurn
 
 API_KEY = "sk-uitest-0123456789abcdef"
 MODEL = "gpt-realtime"
@@ -157,3 +161,70 @@ def user_texts(session: Session) -> list[str]:
         for part in item.content
         if part.get("type") == "input_text"
     ]
+
+
+# ---------------------------------------------------------------- apps without a runtime
+
+FIXED_NOW = datetime(2026, 3, 14, 9, 26, 53)
+SIZE = (120, 34)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def quiet_settings(**ui: object) -> Settings:
+    settings = Settings()
+    settings.audio.enabled = False
+    for key, value in ui.items():
+        setattr(settings.ui, key, value)
+    return settings
+
+
+def detached_app(settings: Settings | None = None, **kwargs: object) -> VoiceApp:
+    """An app with no runtime: for rendering events fed by the test."""
+    return VoiceApp(settings or quiet_settings(), connect=None, clock=fixed_clock, **kwargs)  # type: ignore[arg-type]
+
+
+FEED_BATCH = 200  # events posted between two waits for the app to catch up
+
+
+async def feed(pilot: Pilot[int], events: Iterable[AppEvent]) -> None:
+    """Post events the way the engine listener does, then let the app render them."""
+    app = pilot.app
+    for count, event in enumerate(events, 1):
+        app.post_message(EngineEvent(event))
+        if count % FEED_BATCH == 0:
+            # Each pause waits for what is queued, within Textual's own 30 s limit: on a
+            # busy machine thousands of events at once can outlast it, a batch cannot.
+            await pilot.pause()
+    await pilot.pause()
+    # Markdown streams render in background tasks: wait until they are idle.
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# ---------------------------------------------------------------- what the app shows
+
+
+def assistant_texts(app: VoiceApp) -> list[str]:
+    return [t.text for t in app.transcript.turns() if isinstance(t, AssistantTurn)]
+
+
+def notes(app: VoiceApp) -> list[str]:
+    return [n.text.plain for n in app.transcript.notes()]
+
+
+def notifications(app: VoiceApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def connected(pilot: object, app: VoiceApp) -> None:
+    await until(pilot, lambda: app.connection is ConnectionState.CONNECTED, "connected")  # type: ignore[arg-type]
+    await until(pilot, lambda: app.status_bar.info.model != "", "session ready")  # type: ignore[arg-type]
+
+
+async def type_message(pilot: object, text: str) -> None:
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await pilot.press(*text)  # type: ignore[attr-defined]
+    await pilot.press("enter")  # type: ignore[attr-defined]

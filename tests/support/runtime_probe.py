@@ -9,9 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from common.json_lines import emit
-from core.engine_support import API_KEY, MODEL, TEST_PERSONA, Recorder, tone_components
-
+from tests.support.engine import API_KEY, MODEL, TEST_PERSONA, Recorder, tone_components
+from tests.support.json_lines import emit
 from voice_tui.audio.status import AudioStatus
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import Settings

@@ -1,1 +1,0 @@
-"""Test support shared by several test folders (import as `common.<module>`)."""
