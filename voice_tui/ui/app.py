@@ -135,6 +135,7 @@ class VoiceApp(App[int]):
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
         self._found: dict[tuple[type[Widget], str | None], Widget] = {}
         self._key_burst = KeyBurst()
+        self._audio_problem_shown: str | None = None  # said by the text-mode note
         self._sent_files: dict[str, str] = {}  # text sent with /file -> the file's name
 
     # -- layout ------------------------------------------------------------------
@@ -234,8 +235,7 @@ class VoiceApp(App[int]):
 
     def _type_key_display(self) -> str:
         """How the key that focuses the input line is written (it may be remapped)."""
-        key = self.settings.ui.keys.get("type_message", "enter").split(",")[0].strip()
-        return self.get_key_display(Binding(key, "type_message"))
+        return self._key_display("type_message", "enter")
 
     def _apply_keymap(self) -> None:
         try:
@@ -265,6 +265,7 @@ class VoiceApp(App[int]):
         if runtime.text_mode:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
+            self._audio_problem_shown = runtime.audio_problem
             await self.transcript.add_note(
                 Text(f"🔇 Text mode: {problem}\nType your messages below; replies are shown here."),
                 "notice",
@@ -333,8 +334,13 @@ class VoiceApp(App[int]):
                     light.detail = f"attempt {attempt}" if attempt else ""
                 if state is ConnectionState.CONNECTED:
                     self.error_active = False
-                elif detail and state is not ConnectionState.CONNECTING:
+                    await self.transcript.connection_settled("⚡ Reconnected.")
+                elif state is ConnectionState.RECONNECTING and detail:
+                    # One line that follows the attempts, not two lines per attempt.
+                    await self.transcript.connection_line(f"⟳ Connection lost: {detail}")
+                elif state is ConnectionState.DISCONNECTED and detail:
                     await self.transcript.add_note(Text(f"⚡ {state.value}: {detail}"), "notice")
+                # FAILED: the error that caused it is already shown, once.
             case SessionReady():
                 self._session_id = event.session_id
                 self.persona = event.persona
@@ -376,7 +382,9 @@ class VoiceApp(App[int]):
                 if isinstance(row, UserTurn):
                     row.mark(f"📄 {self._sent_files.pop(text)}")
             case ConversationEnded(reason=reason):
-                await self.transcript.add_note(Text(f"■ Conversation ended: {reason}"), "notice")
+                # An error's end was said by the error itself.
+                shown = "an error" if reason.startswith("error:") else reason
+                await self.transcript.add_note(Text(f"■ Conversation ended ({shown})."), "notice")
             case _:
                 pass
         self._refresh_light()
@@ -397,7 +405,9 @@ class VoiceApp(App[int]):
         return self._main(StatusLight, "#light"), self._main(StatusLight, "#light-inline")
 
     def _refresh_light(self) -> None:
-        mic = self.runtime is None or self.runtime.audio is not None
+        # In text mode the worker lives on (for a device that comes back) but nothing
+        # listens: the light must not say "Listening".
+        mic = self.runtime is None or not self.runtime.text_mode
         state = light_for(
             self.connection, self.phase, muted=self.muted, error=self.error_active, mic=mic
         )
@@ -413,8 +423,52 @@ class VoiceApp(App[int]):
             self._meter.show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
 
     async def on_audio_problem(self, message: AudioProblem) -> None:
+        if message.problem and message.problem == self._audio_problem_shown:
+            return  # the text-mode note at start-up says it already
+        self._audio_problem_shown = None
         if message.problem:
-            await self._show_error(message.problem)
+            await self._show_error(f"{message.problem} {self._reopen_hint()}")
+        elif self.error_active:  # recovered: the light need not wait for the next turn
+            self.error_active = False
+            self._refresh_light()
+
+    def _reopen_hint(self) -> str:
+        devices = self._key_display("devices", "d")
+        return (
+            f"To reopen them: press {devices} and Apply, or run “Reopen audio devices” "
+            f"from the command palette ({self._key_display('command_palette', 'ctrl+p')})."
+        )
+
+    def _key_display(self, binding_id: str, default: str) -> str:
+        """How the key of a binding is written, as the user has it (it may be remapped)."""
+        key = self.settings.ui.keys.get(binding_id, default).split(",")[0].strip()
+        return self.get_key_display(Binding(key, binding_id))
+
+    async def action_reopen_audio(self) -> None:
+        """Open the chosen devices again (the audio server came back): the retry."""
+        audio = self.runtime.audio if self.runtime else None
+        if audio is None:
+            self.notify("Audio is off: no devices to reopen.", severity="warning")
+            return
+        try:
+            status = await asyncio.to_thread(audio.reopen)
+        except Exception as exc:
+            await self._show_error(f"The devices could not be opened: {exc}")
+            return
+        problem = getattr(status, "problem", None)
+        if problem:
+            await self._show_error(f"{problem} {self._reopen_hint()}")
+            return
+        self._audio_back()
+        self.notify("Audio devices reopened.")
+
+    def _audio_back(self) -> None:
+        """The devices work again: meter, echo label and light say so."""
+        if self.runtime is not None:  # back from text mode, perhaps
+            self._main(MicMeter).available = not self.runtime.text_mode
+        self.status_bar.change(echo=self._echo_label())
+        self.error_active = False
+        self._refresh_light()
 
     async def on_log_record_posted(self, message: LogRecordPosted) -> None:
         error = message.levelname in ("ERROR", "CRITICAL")
@@ -504,12 +558,14 @@ class VoiceApp(App[int]):
         self.notify(f"Reasoning effort: {effort}", markup=False)
         self.save_choice({"session.reasoning_effort": effort})
 
-    def action_toggle_mute(self) -> None:
+    async def action_toggle_mute(self) -> None:
         talk = self.runtime.talk if self.runtime else None
         if talk is None or not talk.set_muted(not talk.muted):
             self.notify("No microphone in text mode.", severity="warning")
             return
         self._main(MicMeter).muted = talk.muted
+        if talk.muted:  # a word cut off by the mute leaves no "You …" behind
+            await self.transcript.drop_placeholders()
         self._refresh_light()
 
     async def action_interrupt(self) -> None:
@@ -694,9 +750,7 @@ class VoiceApp(App[int]):
             return
         self.settings.audio.input_device = chosen.input_device
         self.settings.audio.output_device = chosen.output_device
-        if self.runtime is not None:  # back from text mode, perhaps
-            self._main(MicMeter).available = not self.runtime.text_mode
-        self.status_bar.change(echo=self._echo_label())
+        self._audio_back()
         self.notify("Audio devices changed.")
         self.save_choice(
             {"audio.input_device": chosen.input_device, "audio.output_device": chosen.output_device}
@@ -749,13 +803,15 @@ class VoiceApp(App[int]):
             return
         from voice_tui.config.paths import data_dir
 
+        journal = self.runtime.journal if self.runtime is not None else None
         when = self._clock()
         folder = self._transcripts_dir or data_dir() / "transcripts"
         info = self.status_bar.info
         text = transcript_markdown(
             list(engine.conversation),
             engine.totals,
-            session_id=self._session_id,
+            # The journal's id, the one `voice-tui history` lists (not the server's).
+            session_id=journal.session_id if journal is not None else self._session_id,
             backend=info.backend,
             model=info.model,
             persona=self.persona,
@@ -776,9 +832,13 @@ class VoiceApp(App[int]):
         self.call_from_thread(self.notify, f"Transcript saved to {path}", markup=False)
 
     async def action_request_quit(self) -> None:
-        if self.runtime is not None and self.runtime.engine.busy:
+        # Answering: generating, or still being spoken after generation has finished.
+        answering = self.runtime is not None and (
+            self.runtime.engine.busy or self.phase in _ANSWERING_PHASES
+        )
+        if answering:
             self.push_screen(
-                ConfirmScreen("A response is in progress. Quit anyway?", yes="Quit"),
+                ConfirmScreen("The assistant is answering. Quit anyway?", yes="Quit"),
                 self._quit_answer,
             )
             return
@@ -814,6 +874,21 @@ class VoiceApp(App[int]):
                 self.notify, f"Settings not saved: {exc}", severity="error", markup=False
             )
 
+    @on(events.DeliveryFailed)
+    def _on_delivery_failed(self, event: events.DeliveryFailed) -> None:  # type: ignore[override]  # Textual annotates it DeliveryComplete
+        """Instead of Textual's bare "Failed to save screenshot": say why."""
+        if event.name == "screenshot":
+            event.prevent_default()  # Textual's own notice says nothing of why
+            exc = event.exception
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            where = getattr(exc, "filename", None)
+            self.notify(
+                f"Screenshot not saved{f' to {where}' if where else ''}: {why}",
+                title="Screenshot",
+                severity="error",
+                markup=False,
+            )
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from app_commands(self)
@@ -826,4 +901,5 @@ ECHO_MODE_LABELS: dict[EchoMode, str] = {
     "off": "off (headphones)",
 }
 
+_ANSWERING_PHASES = {Phase.THINKING, Phase.ASSISTANT_SPEAKING, Phase.TOOL_RUNNING}
 _APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}
