@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from tests.support import scenes
 from tests.support.ui import (
     SIZE,
     connected,
@@ -141,3 +142,19 @@ async def test_a_screenshot_that_cannot_be_saved_says_why(tmp_path: Path) -> Non
         await until(pilot, lambda: any("Screenshot" in n for n in notifications(app)), "told")
         [shown] = [n for n in notifications(app) if "Screenshot" in n or "screenshot" in n]
         assert "No such file or directory" in shown and str(tmp_path / "no") in shown
+
+
+async def test_every_cell_of_the_light_theme_has_the_themes_background() -> None:
+    """Cells without a background show the terminal's own (black bars beside each
+    message in the light theme)."""
+    app = detached_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "light"
+        await feed(pilot, scenes.CONVERSATION)
+        bare = [
+            segment.text
+            for strip in app.screen._compositor.render_strips()
+            for segment in strip
+            if segment.text and (segment.style is None or segment.style.bgcolor is None)
+        ]
+        assert bare == []

@@ -387,7 +387,10 @@ def turn_from_json(value: object) -> Turn:
         if not isinstance(usage, dict):
             raise JournalLineError("turn.usage is not an object")
         for name in usage:
-            _number(usage, name, "turn.usage.")
+            if name == "priced":  # a flag (TurnUsage.priced), every other field a number
+                _flag(usage, name, "turn.usage.")
+            else:
+                _number(usage, name, "turn.usage.")
     return Turn.from_json(value)
 
 

@@ -107,16 +107,19 @@ class Row:
         cache = self._cache
         if cache is not None and cache[0] == width and cache[1] is style_token:
             return cache[2]
-        lead = [Segment(" ")]
+        # Every cell carries the theme's colours: an unstyled space shows the terminal's
+        # own background (a black bar beside each message in the light theme).
+        base = self.look("row--text")  # unstyled words take the theme's foreground
+        space = Segment(" ", base)
+        lead = [space]
         if self.border is not None:
-            lead = [Segment(BORDER, self.look(self.border)), Segment(" ")]
+            lead = [Segment(BORDER, base + self.look(self.border)), space]
         inner = max(width - len(lead) - 1, 1)
         options = console.options.update(
             width=inner, min_width=inner, max_width=inner, height=None, highlight=False
         )
-        base = self.look("row--text")  # unstyled words take the theme's foreground
         rendered = console.render_lines(self.renderable(), options, style=base, pad=True)
-        strips = [Strip([*lead, *line, Segment(" ")], width) for line in rendered]
+        strips = [Strip([*lead, *line, space], width) for line in rendered]
         self._cache = (width, style_token, strips)
         return strips
 
