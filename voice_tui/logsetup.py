@@ -8,11 +8,18 @@ tear the screen. So the root logger gets exactly two kinds of handler:
   openai SDK's and websockets' debug output, with every secret redacted, tracebacks too.
 
 Crash output goes through the redactor as well (`sys.excepthook`, `threading.excepthook`).
+
+C libraries do not know about any of this: ALSA prints `underrun occurred` straight to
+file descriptor 2, over the screen. `capture_stderr()` therefore points fd 2 at a pipe
+whose lines go to the log (logger `voice_tui.stderr`, so the debug log file when there
+is one, else nowhere), and hands out the terminal through a copy of the original fd 2
+for the one writer that belongs there: the TUI itself.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import logging
 import os
@@ -31,6 +38,7 @@ from voice_tui.redact import (
     set_default_redactor,
 )
 
+STDERR_LOGGER = "voice_tui.stderr"
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_COLLECTED = 200
@@ -218,3 +226,69 @@ def _install_crash_hooks(redactor: Redactor) -> None:
 
     sys.excepthook = excepthook
     threading.excepthook = thread_excepthook
+
+
+class StderrCapture:
+    """File descriptor 2 redirected into the log (see the module docstring) until
+    `close()`. `terminal` is where fd 2 pointed before: the screen."""
+
+    def __init__(self, terminal: TextIO, saved_fd: int, read_fd: int) -> None:
+        self.terminal = terminal
+        self.lines = 0  # lines captured so far
+        self._saved_fd = saved_fd
+        self._read_fd = read_fd
+        self._log = logging.getLogger(STDERR_LOGGER)
+        self._thread = threading.Thread(target=self._pump, name="stderr-to-log", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(self._read_fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._emit(line)
+        if pending:
+            self._emit(pending)
+
+    def _emit(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").rstrip()
+        if text:
+            self.lines += 1
+            self._log.info("%s", text)
+
+    def close(self) -> None:
+        """Point fd 2 back at the terminal; what was written before is logged."""
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(self._saved_fd, 2)  # also closes the pipe's write end held at fd 2
+        # A child process that inherited fd 2 may hold the pipe open: do not wait for it.
+        self._thread.join(timeout=1.0)
+        if not self._thread.is_alive():
+            os.close(self._read_fd)
+        with contextlib.suppress(OSError, ValueError):
+            self.terminal.close()
+
+
+def capture_stderr() -> StderrCapture:
+    """Send whatever is written to fd 2 from now on to the log, line by line; returns
+    the capture, whose `terminal` stream still reaches the screen. The pipe's write end
+    never blocks: should the log fall 64 kB behind, lines are dropped rather than an
+    audio thread that printed one stopped."""
+    for stream in (sys.stderr, sys.__stderr__):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    saved_fd = os.dup(2)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
+    terminal = open(saved_fd, "w", encoding=encoding, errors="replace")  # noqa: SIM115
+    return StderrCapture(terminal, saved_fd, read_fd)

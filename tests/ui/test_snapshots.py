@@ -1,4 +1,5 @@
-"""Snapshots of the main screen (dark and light), the persona menu and an error state.
+"""Snapshots of the main screen (dark and light, and in small terminals), the persona
+menu and an error state.
 
 Scenes are real engine events with fixed values (tests/ui/scenes.py), a fixed clock
 and a fixed terminal size; cursor blink and animations are off. Review changes with
@@ -42,6 +43,13 @@ def scene(events: Sequence[AppEvent], theme: str) -> Callable[[Pilot[int]], obje
 def test_main_screen(snap_compare: Snap, theme: str) -> None:
     app = detached_app()
     assert snap_compare(app, terminal_size=SIZE, run_before=scene(scenes.CONVERSATION, theme))
+
+
+@pytest.mark.parametrize("size", [(40, 12), (80, 24)], ids=["40x12", "80x24"])
+def test_small_terminal(snap_compare: Snap, size: tuple[int, int]) -> None:
+    """The side panel narrows, then goes; the conversation and the input stay usable."""
+    app = detached_app()
+    assert snap_compare(app, terminal_size=size, run_before=scene(scenes.CONVERSATION, "dark"))
 
 
 def test_persona_menu(snap_compare: Snap) -> None:

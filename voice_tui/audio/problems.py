@@ -34,7 +34,7 @@ def no_portaudio() -> str:
 NO_AUDIO_SERVER = (
     "No audio devices are available: start PulseAudio or PipeWire (e.g. `pulseaudio --start` "
     "or `systemctl --user start pipewire pipewire-pulse`), or check that your user may use "
-    f"the sound card (group `audio`), then reopen audio. {TEXT_MODE}"
+    f"the sound card (group `audio`), then reopen the devices. {TEXT_MODE}"
 )
 NO_INPUT = "No microphone is available: type your messages; the replies are still spoken."
 NO_OUTPUT = "No speaker is available: the replies are shown as text; you can still speak."
@@ -43,7 +43,7 @@ NO_OUTPUT = "No speaker is available: the replies are shown as text; you can sti
 def device_failed(kind: str, name: str, detail: str) -> str:
     return (
         f"The {kind} {name!r} stopped working ({detail}). Reconnect it or restart the audio "
-        "server (PulseAudio/PipeWire), then reopen audio. Meanwhile you can type."
+        "server (PulseAudio/PipeWire), then reopen the devices. Meanwhile you can type."
     )
 
 

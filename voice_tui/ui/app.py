@@ -19,6 +19,8 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.message_pump import MessagePumpClosed
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -44,12 +46,14 @@ from voice_tui.core.events import (
     ToolCallFinished,
     ToolCallStarted,
     TurnMode,
+    UserTextSent,
 )
 from voice_tui.fileio import write_atomically
 from voice_tui.mcp_client.connection import ServerState, ServerStatus
 from voice_tui.ui import keys
 from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
 from voice_tui.ui.export import transcript_markdown
+from voice_tui.ui.key_burst import KeyBurst
 from voice_tui.ui.messages import (
     AudioProblem,
     EngineEvent,
@@ -64,12 +68,20 @@ from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
 from voice_tui.ui.screens.personas import PersonaScreen
 from voice_tui.ui.themes import APP_VARIABLES, BUILTIN_THEME_DIR, load_themes
+from voice_tui.ui.typed import (
+    Outgoing,
+    TypedError,
+    file_argument,
+    read_message_file,
+    too_long_message,
+)
+from voice_tui.ui.widgets.audio_health import AudioHealth
 from voice_tui.ui.widgets.message_input import MessageInput
 from voice_tui.ui.widgets.mic_meter import MicMeter
-from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
+from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar, offline_parts
 from voice_tui.ui.widgets.status_light import StatusLight, light_for
 from voice_tui.ui.widgets.tool_log import ToolLog
-from voice_tui.ui.widgets.transcript import Clock, Transcript
+from voice_tui.ui.widgets.transcript import Clock, Transcript, UserTurn
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +91,7 @@ Connect = Callable[["VoiceApp"], Awaitable[Runtime]]
 ListDevices = Callable[[], tuple[list[DeviceChoice], list[DeviceChoice]]]
 
 FALLBACK_THEME = "textual-dark"
+AUDIO_HEALTH_EVERY_S = 1.0  # how often the glitch counters are looked at
 
 
 class VoiceApp(App[int]):
@@ -101,6 +114,10 @@ class VoiceApp(App[int]):
         startup_notices: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        # Small terminals: the side panel narrows, then goes (its light moves above the
+        # transcript); a short one gets a one-line input (app.tcss).
+        self.HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (72, "-medium"), (100, "-wide")]
+        self.VERTICAL_BREAKPOINTS = [(0, "-short"), (20, "-tall")]
         self.settings = settings
         self._connect = connect
         self._clock = clock
@@ -129,11 +146,15 @@ class VoiceApp(App[int]):
         self._found: dict[tuple[type[Widget], str | None], Widget] = {}
         self._mcp: dict[str, ServerStatus] = {}  # the latest status of each MCP server
         self._mcp_down: set[str] = set()  # servers whose failure was announced
+        self._key_burst = KeyBurst()
+        self._audio_problem_shown: str | None = None  # said by the text-mode note
+        self._sent_files: dict[str, str] = {}  # text sent with /file -> the file's name
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="conversation"):
+                yield StatusLight(id="light-inline")  # shown when the side panel is not
                 yield Transcript(
                     clock=self._clock, show_time=self.settings.ui.show_timestamps, id="transcript"
                 )
@@ -141,6 +162,7 @@ class VoiceApp(App[int]):
             with Vertical(id="side"):
                 yield StatusLight(id="light")
                 yield MicMeter(id="meter")
+                yield AudioHealth(id="audio-health")
                 yield Static("Tool calls", id="tools-heading")
                 yield ToolLog(id="tools")
         yield StatusBar(id="status")
@@ -185,12 +207,18 @@ class VoiceApp(App[int]):
         for notice in self._startup_notices:
             self.notify(notice, markup=False)
         self._choices_live = True
+        self.set_interval(AUDIO_HEALTH_EVERY_S, self._show_audio_health)
         if self._connect is not None:
             self._start_runtime()
         else:
             self.connection = ConnectionState.DISCONNECTED
             self.status_bar.change(connection=self.connection)
             self._refresh_light()
+
+    def _show_audio_health(self) -> None:
+        audio = self.runtime.audio if self.runtime else None
+        if audio is not None and self._main_screen_alive():
+            self._main(AudioHealth).show(audio.stats)
 
     def _load_themes(self) -> None:
         loaded = load_themes(*self._theme_dirs)
@@ -219,8 +247,7 @@ class VoiceApp(App[int]):
 
     def _type_key_display(self) -> str:
         """How the key that focuses the input line is written (it may be remapped)."""
-        key = self.settings.ui.keys.get("type_message", "enter").split(",")[0].strip()
-        return self.get_key_display(Binding(key, "type_message"))
+        return self._key_display("type_message", "enter")
 
     def _apply_keymap(self) -> None:
         try:
@@ -248,13 +275,14 @@ class VoiceApp(App[int]):
             for status in runtime.mcp.statuses():
                 self._show_mcp(status, announce=False)
             runtime.mcp.subscribe(self._post_mcp_status)
-        self.status_bar.change(backend=runtime.backend.name, model=runtime.backend.model)
+        self.status_bar.change(**self._engine_info(runtime.backend.name, runtime.backend.model))
         if runtime.engine.conversation:  # --resume: show what was said before
             await self.transcript.show_history(list(runtime.engine.conversation))
         meter = self._main(MicMeter)
         if runtime.text_mode:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
+            self._audio_problem_shown = runtime.audio_problem
             await self.transcript.add_note(
                 Text(f"🔇 Text mode: {problem}\nType your messages below; replies are shown here."),
                 "notice",
@@ -319,18 +347,22 @@ class VoiceApp(App[int]):
             case ConnectionChanged(state=state, detail=detail, attempt=attempt):
                 self.connection = state
                 bar.change(connection=state)
-                light = self._main(StatusLight)
-                light.detail = f"attempt {attempt}" if attempt else ""
+                for light in self._lights():
+                    light.detail = f"attempt {attempt}" if attempt else ""
                 if state is ConnectionState.CONNECTED:
                     self.error_active = False
-                elif detail and state is not ConnectionState.CONNECTING:
+                    await self.transcript.connection_settled("⚡ Reconnected.")
+                elif state is ConnectionState.RECONNECTING and detail:
+                    # One line that follows the attempts, not two lines per attempt.
+                    await self.transcript.connection_line(f"⟳ Connection lost: {detail}")
+                elif state is ConnectionState.DISCONNECTED and detail:
                     await self.transcript.add_note(Text(f"⚡ {state.value}: {detail}"), "notice")
+                # FAILED: the error that caused it is already shown, once.
             case SessionReady():
                 self._session_id = event.session_id
                 self.persona = event.persona
                 bar.change(
-                    backend=event.backend,
-                    model=event.model,
+                    **self._engine_info(event.backend, event.model),
                     persona=event.persona,
                     voice=event.voice,
                     turn_mode=event.turn_mode,
@@ -366,21 +398,42 @@ class VoiceApp(App[int]):
             case PersonaApplied(name=name):
                 self.persona = name
                 bar.change(persona=name)
+            case UserTextSent(item_id=item_id, text=text) if text in self._sent_files:
+                row = self.transcript.turn(item_id)
+                if isinstance(row, UserTurn):
+                    row.mark(f"📄 {self._sent_files.pop(text)}")
             case ConversationEnded(reason=reason):
-                await self.transcript.add_note(Text(f"■ Conversation ended: {reason}"), "notice")
+                # An error's end was said by the error itself.
+                shown = "an error" if reason.startswith("error:") else reason
+                await self.transcript.add_note(Text(f"■ Conversation ended ({shown})."), "notice")
             case _:
                 pass
         self._refresh_light()
+
+    def _engine_info(self, backend: str, model: str) -> dict[str, Any]:
+        """What the status bar says answers: the offline engine by its parts (the model
+        name it is given means nothing there, and nothing is billed)."""
+        offline = backend == "local"
+        engine = offline_parts(self.settings.local) if offline else ""
+        return {"backend": backend, "model": model, "engine": engine, "billed": not offline}
 
     async def _show_error(self, text: str, *, fatal: bool = False) -> None:
         """An error of the UI's own (not from the engine): same treatment."""
         await self.on_engine_event(EngineEvent(ErrorRaised(message=text, fatal=fatal, source="ui")))
 
+    def _lights(self) -> tuple[StatusLight, StatusLight]:
+        """The light in the side panel, and its copy for when the panel is hidden."""
+        return self._main(StatusLight, "#light"), self._main(StatusLight, "#light-inline")
+
     def _refresh_light(self) -> None:
-        mic = self.runtime is None or self.runtime.audio is not None
-        self._main(StatusLight).state = light_for(
+        # In text mode the worker lives on (for a device that comes back) but nothing
+        # listens: the light must not say "Listening".
+        mic = self.runtime is None or not self.runtime.text_mode
+        state = light_for(
             self.connection, self.phase, muted=self.muted, error=self.error_active, mic=mic
         )
+        for light in self._lights():
+            light.state = state
 
     def _main_screen_alive(self) -> bool:
         # Not a DOM query: this runs for every event and level reading.
@@ -391,8 +444,52 @@ class VoiceApp(App[int]):
             self._meter.show_level(message.rms_dbfs, message.peak_dbfs, message.clipping)
 
     async def on_audio_problem(self, message: AudioProblem) -> None:
+        if message.problem and message.problem == self._audio_problem_shown:
+            return  # the text-mode note at start-up says it already
+        self._audio_problem_shown = None
         if message.problem:
-            await self._show_error(message.problem)
+            await self._show_error(f"{message.problem} {self._reopen_hint()}")
+        elif self.error_active:  # recovered: the light need not wait for the next turn
+            self.error_active = False
+            self._refresh_light()
+
+    def _reopen_hint(self) -> str:
+        devices = self._key_display("devices", "d")
+        return (
+            f"To reopen them: press {devices} and Apply, or run “Reopen audio devices” "
+            f"from the command palette ({self._key_display('command_palette', 'ctrl+p')})."
+        )
+
+    def _key_display(self, binding_id: str, default: str) -> str:
+        """How the key of a binding is written, as the user has it (it may be remapped)."""
+        key = self.settings.ui.keys.get(binding_id, default).split(",")[0].strip()
+        return self.get_key_display(Binding(key, binding_id))
+
+    async def action_reopen_audio(self) -> None:
+        """Open the chosen devices again (the audio server came back): the retry."""
+        audio = self.runtime.audio if self.runtime else None
+        if audio is None:
+            self.notify("Audio is off: no devices to reopen.", severity="warning")
+            return
+        try:
+            status = await asyncio.to_thread(audio.reopen)
+        except Exception as exc:
+            await self._show_error(f"The devices could not be opened: {exc}")
+            return
+        problem = getattr(status, "problem", None)
+        if problem:
+            await self._show_error(f"{problem} {self._reopen_hint()}")
+            return
+        self._audio_back()
+        self.notify("Audio devices reopened.")
+
+    def _audio_back(self) -> None:
+        """The devices work again: meter, echo label and light say so."""
+        if self.runtime is not None:  # back from text mode, perhaps
+            self._main(MicMeter).available = not self.runtime.text_mode
+        self.status_bar.change(echo=self._echo_label())
+        self.error_active = False
+        self._refresh_light()
 
     async def on_log_record_posted(self, message: LogRecordPosted) -> None:
         error = message.levelname in ("ERROR", "CRITICAL")
@@ -533,12 +630,14 @@ class VoiceApp(App[int]):
         self.notify(f"Reasoning effort: {effort}", markup=False)
         self.save_choice({"session.reasoning_effort": effort})
 
-    def action_toggle_mute(self) -> None:
+    async def action_toggle_mute(self) -> None:
         talk = self.runtime.talk if self.runtime else None
         if talk is None or not talk.set_muted(not talk.muted):
             self.notify("No microphone in text mode.", severity="warning")
             return
         self._main(MicMeter).muted = talk.muted
+        if talk.muted:  # a word cut off by the mute leaves no "You …" behind
+            await self.transcript.drop_placeholders()
         self._refresh_light()
 
     async def action_interrupt(self) -> None:
@@ -585,22 +684,90 @@ class VoiceApp(App[int]):
 
     @on(Input.Submitted, "#message")
     async def _send_typed(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not text:
+        line = event.value.strip()
+        if not line:
             return
-        if text == IMAGE_COMMAND or text.startswith(IMAGE_COMMAND + " "):
-            if await self.attach_image(text.removeprefix(IMAGE_COMMAND)):
+        if line == IMAGE_COMMAND or line.startswith(IMAGE_COMMAND + " "):
+            if await self.attach_image(line.removeprefix(IMAGE_COMMAND)):
                 event.input.clear()
             return  # a bad path stays in the input to be corrected
         engine = self._engine()
         if engine is None:
             return  # the text stays in the input
+        argument = file_argument(line)
+        outgoing = Outgoing(line)
+        if argument is not None:
+            try:
+                outgoing = await asyncio.to_thread(read_message_file, argument)
+            except TypedError as exc:
+                self.notify(str(exc), title="Not sent", severity="error", markup=False)
+                return  # the command stays in the input, to correct
+        if outgoing.source is not None:
+            self._sent_files[outgoing.text] = outgoing.source.name
         try:
-            await engine.send_text(text)
+            await engine.send_text(outgoing.text)
         except Exception as exc:
+            self._sent_files.pop(outgoing.text, None)
             await self._show_error(f"The message was not sent: {exc}")
             return  # the text stays in the input, nothing is lost
         event.input.clear()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Text the terminal typed out key by key is taken as one paste (key_burst.py);
+        # a paste while the keys are commands goes to the input line, not to commands.
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            burst = self._key_burst.take(event, self._peek_queued, self._drop_peeked)
+            if burst is not None:
+                self._paste_typed(burst.text, continues=burst.continues)
+                if burst.trailing is not None:
+                    await super().on_event(burst.trailing)
+                return
+        elif (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and len(self.screen_stack) == 1
+            and not isinstance(self.focused, MessageInput)
+        ):
+            self._paste_typed(event.text)
+            return
+        await super().on_event(event)
+
+    def _peek_queued(self) -> Message | None:
+        # Textual's own look-ahead (it merges queued messages the same way).
+        try:
+            return self._peek_message()
+        except MessagePumpClosed:
+            return None
+
+    def _drop_peeked(self) -> None:
+        self._pending_message = None
+        self._message_queue.task_done()
+
+    def _paste_typed(self, text: str, *, continues: bool = False) -> None:
+        if len(self.screen_stack) > 1:
+            if not continues:
+                self.notify("Pasted text ignored: close the menu first.", severity="warning")
+            return
+        line = self._main(MessageInput)
+        if not line.has_focus:
+            line.focus()
+        line.paste(text, continues=continues)
+
+    def notify_once(self, message: str, **kwargs: Any) -> None:
+        """`notify`, unless the very same notification is still on screen."""
+        title = kwargs.get("title", "")
+        if any(n.message == message and n.title == title for n in self._notifications):
+            return
+        self.notify(message, **kwargs)
+
+    def on_message_input_too_long(self, message: MessageInput.TooLong) -> None:
+        self.notify_once(
+            too_long_message(message.attempted, pasted=message.pasted),
+            title="Message too long",
+            severity="warning",
+            timeout=8,
+            markup=False,
+        )
 
     def on_key(self, event: events.Key) -> None:
         # Esc leaves the input line so the single-key bindings work again.
@@ -693,9 +860,7 @@ class VoiceApp(App[int]):
             return
         self.settings.audio.input_device = chosen.input_device
         self.settings.audio.output_device = chosen.output_device
-        if self.runtime is not None:  # back from text mode, perhaps
-            self._main(MicMeter).available = not self.runtime.text_mode
-        self.status_bar.change(echo=self._echo_label())
+        self._audio_back()
         self.notify("Audio devices changed.")
         self.save_choice(
             {"audio.input_device": chosen.input_device, "audio.output_device": chosen.output_device}
@@ -748,13 +913,15 @@ class VoiceApp(App[int]):
             return
         from voice_tui.config.paths import data_dir
 
+        journal = self.runtime.journal if self.runtime is not None else None
         when = self._clock()
         folder = self._transcripts_dir or data_dir() / "transcripts"
         info = self.status_bar.info
         text = transcript_markdown(
             list(engine.conversation),
             engine.totals,
-            session_id=self._session_id,
+            # The journal's id, the one `voice-tui history` lists (not the server's).
+            session_id=journal.session_id if journal is not None else self._session_id,
             backend=info.backend,
             model=info.model,
             persona=self.persona,
@@ -775,9 +942,13 @@ class VoiceApp(App[int]):
         self.call_from_thread(self.notify, f"Transcript saved to {path}", markup=False)
 
     async def action_request_quit(self) -> None:
-        if self.runtime is not None and self.runtime.engine.busy:
+        # Answering: generating, or still being spoken after generation has finished.
+        answering = self.runtime is not None and (
+            self.runtime.engine.busy or self.phase in _ANSWERING_PHASES
+        )
+        if answering:
             self.push_screen(
-                ConfirmScreen("A response is in progress. Quit anyway?", yes="Quit"),
+                ConfirmScreen("The assistant is answering. Quit anyway?", yes="Quit"),
                 self._quit_answer,
             )
             return
@@ -813,6 +984,21 @@ class VoiceApp(App[int]):
                 self.notify, f"Settings not saved: {exc}", severity="error", markup=False
             )
 
+    @on(events.DeliveryFailed)
+    def _on_delivery_failed(self, event: events.DeliveryFailed) -> None:  # type: ignore[override]  # Textual annotates it DeliveryComplete
+        """Instead of Textual's bare "Failed to save screenshot": say why."""
+        if event.name == "screenshot":
+            event.prevent_default()  # Textual's own notice says nothing of why
+            exc = event.exception
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            where = getattr(exc, "filename", None)
+            self.notify(
+                f"Screenshot not saved{f' to {where}' if where else ''}: {why}",
+                title="Screenshot",
+                severity="error",
+                markup=False,
+            )
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from app_commands(self)
@@ -828,4 +1014,5 @@ ECHO_MODE_LABELS: dict[EchoMode, str] = {
     "off": "off (headphones)",
 }
 
+_ANSWERING_PHASES = {Phase.THINKING, Phase.ASSISTANT_SPEAKING, Phase.TOOL_RUNNING}
 _APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}

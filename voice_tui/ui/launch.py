@@ -65,14 +65,19 @@ def runtime_connector(loaded: LoadedSettings, args: argparse.Namespace) -> Conne
 
 
 def build_app(
-    loaded: LoadedSettings, args: argparse.Namespace, logging_setup: LoggingSetup
+    loaded: LoadedSettings,
+    args: argparse.Namespace,
+    logging_setup: LoggingSetup,
+    terminal: TextIO | None = None,
 ) -> VoiceApp:
-    """The app as `voice-tui` runs it; warnings logged anywhere become notifications."""
+    """The app as `voice-tui` runs it; warnings logged anywhere become notifications.
+    `terminal`: where the screen is drawn when fd 2 no longer is (see terminal.py)."""
     from rich.console import Console
 
     from voice_tui.logsetup import RedactingStream
     from voice_tui.ui.app import VoiceApp
     from voice_tui.ui.messages import LogRecordPosted
+    from voice_tui.ui.terminal import driver_on
 
     app = VoiceApp(
         loaded.settings,
@@ -86,16 +91,20 @@ def build_app(
         app.post_message(LogRecordPosted(level, text))
 
     logging_setup.set_warning_listener(show_warning)
+    if terminal is not None:
+        driver = driver_on(app.driver_class, terminal)
+        if driver is not None:
+            app.driver_class = driver
     # Textual's crash report prints local variables: a key held in one must not reach
     # the terminal.
-    stream = cast("TextIO", RedactingStream(sys.stderr, logging_setup.redactor))
+    stream = cast("TextIO", RedactingStream(terminal or sys.stderr, logging_setup.redactor))
     app.error_console = Console(file=stream, markup=False, highlight=False)
     return app
 
 
 def launch(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     """`voice-tui`: the full-screen app (the CLI's default command)."""
-    from voice_tui.logsetup import setup_logging
+    from voice_tui.logsetup import capture_stderr, setup_logging
     from voice_tui.redact import Redactor
 
     log_file = getattr(args, "log_file", None)
@@ -104,10 +113,14 @@ def launch(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"voice-tui: cannot write the log file {log_file}: {exc.strerror}", file=sys.stderr)
         return 1
+    # From here on, what C libraries print (ALSA's underruns) goes to the log, not over
+    # the screen; the app draws on the terminal through its own copy of it.
+    capture = capture_stderr()
     try:
-        app = build_app(loaded, args, logging_setup)
+        app = build_app(loaded, args, logging_setup, capture.terminal)
         code = app.run()
     finally:
+        capture.close()
         logging_setup.set_warning_listener(None)
         logging_setup.close()
     return code if isinstance(code, int) else 0

@@ -18,6 +18,7 @@ from voice_tui.core.events import AppEvent, PersonaApplied, Phase, TurnMode
 from voice_tui.core.images import PreparedImage
 from voice_tui.core.usage import UsageTotals
 from voice_tui.mcp_client.connection import ServerStatus
+from voice_tui.ui.widgets.audio_health import GlitchCounts
 
 
 class EngineCommands(Protocol):
@@ -58,6 +59,8 @@ class TalkControls(Protocol):
 
 
 class AudioControls(Protocol):
+    @property
+    def stats(self) -> GlitchCounts: ...
     def reopen(self, *, input_device: Any = None, output_device: Any = None) -> Any: ...
 
 
@@ -89,6 +92,11 @@ class BackendInfo(Protocol):
     def description(self) -> str: ...
 
 
+class JournalView(Protocol):
+    @property
+    def session_id(self) -> str: ...
+
+
 class Runtime(Protocol):
     @property
     def engine(self) -> EngineCommands: ...
@@ -106,6 +114,8 @@ class Runtime(Protocol):
     def echo(self) -> EchoControl | None: ...
     @property
     def echo_mode(self) -> EchoMode: ...
+    @property
+    def journal(self) -> JournalView | None: ...
     def set_echo_mode(self, mode: EchoMode) -> None: ...
     @property
     def mcp(self) -> McpView | None: ...

@@ -20,7 +20,8 @@ def persona_prompt(persona: Persona, current: bool) -> Text:
     text.append(persona.name, style="bold")
     details = [d for d in (persona.voice and f"voice {persona.voice}",) if d]
     if persona.tools:
-        details.append(f"{len(persona.tools)} tools")
+        count = len(persona.tools)
+        details.append(f"{count} tool{'' if count == 1 else 's'}")
     if details:
         text.append(f"  ({', '.join(details)})", style="dim")
     if persona.description:

@@ -48,6 +48,7 @@ class TranscriptArchive(Widget):
         self._drawn: OrderedDict[int, Row] = OrderedDict()  # recently drawn, oldest first
         self._estimated: set[int] = set()  # rows whose height at this width is a guess
         self._queue: list[int] = []  # estimated rows still to wrap, the newest last
+        self._wrap_pending = False  # a `_wrap_some` is scheduled (one chain at a time)
 
     # -- rows ----------------------------------------------------------------------
     @property
@@ -167,7 +168,18 @@ class TranscriptArchive(Widget):
         self._estimated = set(range(later))
         self._queue = list(range(later))
         self._retop()
-        self.call_after_refresh(self._wrap_some)
+        self._schedule_wrap()
+
+    def _schedule_wrap(self) -> None:
+        # Two width changes in a row (the side panel follows the terminal's new width)
+        # must not start two chains of steps.
+        if not self._wrap_pending:
+            self._wrap_pending = True
+            self.call_after_refresh(self._wrap_step)
+
+    def _wrap_step(self) -> None:
+        self._wrap_pending = False
+        self._wrap_some()
 
     def _wrap_some(self) -> None:
         """Wrap the next few estimated rows (newest first) and lay out again."""
@@ -184,7 +196,7 @@ class TranscriptArchive(Widget):
         if changed:
             self._relayout()
         if self._queue:
-            self.call_after_refresh(self._wrap_some)
+            self._schedule_wrap()
 
     def _wrap_all_now(self) -> None:
         if self._queue:

@@ -27,6 +27,7 @@ from textual.strip import Strip
 Look = Callable[[str], Style]  # a component class name -> its style in the current theme
 
 BORDER = "▎"
+FOLD_CHARS = 1_200  # a longer user message shows its beginning (the journal keeps it all)
 # The component classes rows are styled with; every host declares them with this CSS.
 ROW_COMPONENTS = {
     "row--text",
@@ -106,16 +107,19 @@ class Row:
         cache = self._cache
         if cache is not None and cache[0] == width and cache[1] is style_token:
             return cache[2]
-        lead = [Segment(" ")]
+        # Every cell carries the theme's colours: an unstyled space shows the terminal's
+        # own background (a black bar beside each message in the light theme).
+        base = self.look("row--text")  # unstyled words take the theme's foreground
+        space = Segment(" ", base)
+        lead = [space]
         if self.border is not None:
-            lead = [Segment(BORDER, self.look(self.border)), Segment(" ")]
+            lead = [Segment(BORDER, base + self.look(self.border)), space]
         inner = max(width - len(lead) - 1, 1)
         options = console.options.update(
             width=inner, min_width=inner, max_width=inner, height=None, highlight=False
         )
-        base = self.look("row--text")  # unstyled words take the theme's foreground
         rendered = console.render_lines(self.renderable(), options, style=base, pad=True)
-        strips = [Strip([*lead, *line, Segment(" ")], width) for line in rendered]
+        strips = [Strip([*lead, *line, space], width) for line in rendered]
         self._cache = (width, style_token, strips)
         return strips
 
@@ -179,6 +183,11 @@ class UserTurn(TurnRow):
             return Text(self.text or "…", style=self.look("turn--partial"))
         if not self.text:
             return Text("(nothing was understood)", style=self.look("turn--partial"))
+        if len(self.text) > FOLD_CHARS:  # a file's text, say: all of it was sent
+            body = Text(self.text[:FOLD_CHARS].rstrip() + "…")
+            hidden = len(self.text) - FOLD_CHARS
+            body.append(f"\n(+{hidden:,} more characters)", style=self.look("turn--meta"))
+            return body
         return Text(self.text)
 
     def body(self) -> RenderableType:

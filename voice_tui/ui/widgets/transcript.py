@@ -175,6 +175,7 @@ class Transcript(VerticalScroll):
         self._tools: dict[str, Note] = {}
         self._answers: dict[str, list[AssistantTurn]] = {}  # response id -> its turns
         self._views: dict[int, RowView] = {}  # id(row) -> its widget, while it has one
+        self._connection_note: Note | None = None  # the line of a reconnection under way
 
     def compose(self) -> ComposeResult:
         yield self._archive
@@ -261,6 +262,8 @@ class Transcript(VerticalScroll):
                 await self._tool_finished(event)
             case ErrorRaised(message=message):
                 await self.add_note(Text(f"⚠ {message}"), "error")
+            case Notice(message=message) if message.endswith("Reconnecting…"):
+                await self.connection_line(f"⟳ {message}")
             case Notice(message=message):
                 await self.add_note(Text(f"ℹ {message}"), "notice")
             case _:
@@ -375,6 +378,40 @@ class Transcript(VerticalScroll):
         for view in moving:
             del self._views[id(view.row)]
         await self.remove_children(moving)
+
+    async def connection_line(self, text: str) -> None:
+        """The line about a lost connection: written once, then updated per attempt."""
+        if self._connection_note is None:
+            self._connection_note = await self.add_note(Text(text), "notice")
+        else:
+            self._connection_note.update(Text(text))
+
+    async def connection_settled(self, text: str) -> None:
+        """The connection is back: its line says so, and the next loss gets a new one."""
+        if self._connection_note is not None:
+            self._connection_note.update(Text(text))
+            self._connection_note = None
+
+    async def drop_placeholders(self) -> int:
+        """Remove the "You …" rows of speech that produced nothing yet (the microphone
+        was muted mid-word): nothing will fill them. Should the server still commit
+        that speech, its turn comes back with its transcript. Returns how many went."""
+        empty = [
+            view
+            for view in self.children
+            if isinstance(view, RowView)
+            and isinstance(view.row, UserTurn)
+            and view.row.partial
+            and not view.row.text
+        ]
+        for view in empty:
+            row = view.row
+            assert isinstance(row, UserTurn)
+            self._turns.pop(row.item_id, None)
+            del self._views[id(row)]
+        if empty:
+            await self.remove_children(empty)
+        return len(empty)
 
     # -- turns ---------------------------------------------------------------------------
     async def _user_turn(self, item_id: str, previous_item_id: str | None) -> UserTurn:
