@@ -71,6 +71,7 @@ class EchoStats:
     resyncs: int  # far-end realignments after the first
     missing_far: int  # far-end samples that were not available
     bypassed_frames: int = 0  # passed unprocessed: the far end had long been silent
+    late_frames: int = 0  # muted, fail safe: the speaker had not written the far end yet
 
     @property
     def cpu_share(self) -> float:
@@ -151,7 +152,7 @@ class EchoCanceller:
             self._state = EchoState("aec", has_reference=False)
             return samples
         # Always taken, so the far-end cursor keeps pace with the mic while bypassed.
-        far = self._aligner.take(len(samples), captured_at)
+        far = self._aligner.take(len(samples), captured_at, ring.wait)
         if int(far.max()) > QUIET_PEAK or int(far.min()) < -QUIET_PEAK:
             if self._far_quiet >= self._bypass_after:
                 # Resuming: the far end comes `lead` ahead of its echo, so this block
@@ -168,7 +169,7 @@ class EchoCanceller:
             self._state = EchoState("aec", self._guard.erle_db, bypassed=True)
         else:
             cleaned = self._aec.process(samples, far)
-            gated = self._guard.process(far, samples, cleaned)
+            gated = self._guard.process(far, samples, cleaned, trusted=not self._aligner.short)
             g = self._guard
             self._state = EchoState("aec", g.erle_db, g.suppressing, g.far_active)
         self._audio_samples += len(samples)
@@ -195,6 +196,7 @@ class EchoCanceller:
             a.resyncs,
             a.missing,
             bypassed,
+            g.untrusted_frames,
         )
 
 

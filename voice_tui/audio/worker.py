@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ LEVEL_INTERVAL_S = 1 / 30  # mic level publications (~30 Hz)
 HEALTH_INTERVAL_S = 0.25
 STALL_S = 1.0  # a started stream silent this long has failed (its server went away)
 COMMAND_TIMEOUT_S = 10.0
+SWITCH_INTERVAL_S = 0.001  # measured: a busy thread then delays a callback ~1 ms, not 5
 
 
 class _Keep:
@@ -111,6 +113,10 @@ class AudioWorker:
         """Open the devices and start the thread; problems come back in the status."""
         if self._thread is not None:
             return self._status
+        # The stream callbacks need the GIL within a fraction of a period: with the
+        # default 5 ms switch interval any thread busy in Python (the UI, a reply being
+        # parsed) delays them by a whole 5 ms output block, and the speaker underflows.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         status = self._open(refresh=False)
         self._thread = threading.Thread(target=self._run, name="audio-worker", daemon=True)
         self._thread.start()
@@ -213,6 +219,12 @@ class AudioWorker:
         return output.player.jitter_target_ms if output is not None else None
 
     @property
+    def speaker_asleep(self) -> bool:
+        """The output stream is stopped while nothing plays (it wakes for audio)."""
+        output = self._output
+        return output is not None and output.asleep
+
+    @property
     def sending(self) -> bool:
         return not self._muted and (not self._ptt or self._talking)
 
@@ -221,6 +233,8 @@ class AudioWorker:
         output = self._output
         if output is not None:
             output.player.play(chunk)
+            if output.asleep:
+                self._wake.set()  # the worker starts the stream
 
     def end_item(self, item_id: str) -> None:
         output = self._output
@@ -247,6 +261,9 @@ class AudioWorker:
             self._wake.clear()
             self._run_commands()
             now = time.perf_counter()
+            output = self._output
+            if output is not None:
+                output.tend(now)  # first: a sleeping speaker wakes for queued audio
             try:
                 self._pump_mic()
             except Exception:  # e.g. a MicProcessor bug: keep the speaker going
@@ -255,7 +272,6 @@ class AudioWorker:
                 next_level = now + LEVEL_INTERVAL_S
                 if self._meter.pending:
                     self._call(self._on_level, self._meter.take())
-            output = self._output
             if output is not None:
                 output.player.flush_idle(now)
                 for item_id in output.player.take_finished(now):
@@ -291,7 +307,11 @@ class AudioWorker:
         if capture is not None and (not capture.active or now - capture.last_callback > STALL_S):
             failures.append(device_failed("microphone", capture.device.name, _why(capture.active)))
             self._retire_capture()
-        if output is not None and (not output.active or now - output.last_callback > STALL_S):
+        if (
+            output is not None
+            and not output.asleep
+            and (not output.active or now - output.last_callback > STALL_S)
+        ):
             failures.append(device_failed("speaker", output.device.name, _why(output.active)))
             self._retire_output()
         if failures:
