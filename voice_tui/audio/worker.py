@@ -9,6 +9,13 @@ Microphone path: input callback -> ring -> (this thread) resample to 24 kHz ->
 `MicProcessor` (the seam where echo cancellation cleans the signal; identity by
 default) -> level meter and, when muted/push-to-talk allow it, `on_mic`.
 Speaker path: `play()` (any thread) -> `Player` queue -> output callback.
+
+While the room is quiet and nothing plays, microphone audio is handed on in batches of
+QUIET_BATCH_MS instead of every block: each hand-over wakes the event loop and sends a
+message, the largest share of the CPU a listening client uses. The first block above
+QUIET_PEAK goes out at once with the batch before it, so server VAD hears speech as soon
+as ever, and every block for HOT_HOLD_S after it goes out on its own (the silence that
+ends a turn is timed by VAD as it arrives). Push-to-talk never batches.
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ from types import ModuleType
 from typing import Final, Protocol, TypeVar
 
 from voice_tui.audio.capture import Capture
-from voice_tui.audio.devices import AudioDevice, choose_device, describe, list_devices
+from voice_tui.audio.devices import (
+    TARGET_RATE,
+    AudioDevice,
+    choose_device,
+    describe,
+    list_devices,
+)
 from voice_tui.audio.level import LevelMeter, MicLevel
 from voice_tui.audio.playback import Output
 from voice_tui.audio.problems import (
@@ -49,6 +62,10 @@ LEVEL_INTERVAL_S = 1 / 30  # mic level publications (~30 Hz)
 HEALTH_INTERVAL_S = 0.25
 STALL_S = 1.0  # a started stream silent this long has failed (its server went away)
 COMMAND_TIMEOUT_S = 10.0
+QUIET_BATCH_MS = 100
+QUIET_PEAK = 100  # -50 dBFS: a block peaking below it is a quiet room, not a voice
+HOT_HOLD_S = 2.0  # longer than any VAD silence that ends a turn
+QUIET_BATCH_SAMPLES = TARGET_RATE * QUIET_BATCH_MS // 1000
 SWITCH_INTERVAL_S = 0.001  # measured: a busy thread then delays a callback ~1 ms, not 5
 
 
@@ -103,6 +120,9 @@ class AudioWorker:
         self._talking = False
         self._status = AudioStatus(None, None, None, None, problem=None)
         self._mic_dropped = 0
+        self._held: list[bytes] = []  # quiet microphone audio batched for on_mic
+        self._held_samples = 0
+        self._hot_until = 0.0  # blocks captured before this go out one by one
         self._render_observers: list[RenderObserver] = []
         # counters of streams closed since: input overflows, underruns, output
         # underflows, chunks dropped
@@ -297,9 +317,21 @@ class AudioWorker:
             pcm = processor.process(pcm, got.end_time)
         if not len(pcm):
             return
-        self._meter.add(pcm)
-        if self.sending:
-            self._call(self._on_mic, pcm.tobytes(), got.end_time)
+        peak = self._meter.add(pcm)
+        if not self.sending:
+            self._held.clear()
+            self._held_samples = 0
+            return
+        output = self._output
+        if peak > QUIET_PEAK or self._ptt or (output is not None and not output.asleep):
+            self._hot_until = got.end_time + HOT_HOLD_S
+        self._held.append(pcm.tobytes())
+        self._held_samples += len(pcm)
+        if got.end_time < self._hot_until or self._held_samples >= QUIET_BATCH_SAMPLES:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held.clear()
+            self._held_samples = 0
+            self._call(self._on_mic, data, got.end_time)
 
     def _check_health(self, now: float) -> None:
         failures = []
