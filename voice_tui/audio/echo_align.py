@@ -105,6 +105,7 @@ class FarEndAligner:
         self.missing = 0  # far-end samples asked for but not (or no longer) available
         self.late = 0  # blocks whose far end was still not written after FAR_WAIT_S
         self.short = 0  # far-end samples the last block lacked (not written yet)
+        self.last_n = 0  # samples in the last block taken
 
     def pull(self, ring: SampleRing | None) -> bool:
         """Take what the output callback wrote since the last pull; True when the
@@ -163,6 +164,7 @@ class FarEndAligner:
         if not math.isfinite(mic_end_time):
             mic_end_time = time.perf_counter()
         self._mic.advance(n, mic_end_time)
+        self.last_n = n
         out = np.zeros(n, dtype=np.int16)
         self.short = 0
         ring = self._ring

@@ -440,6 +440,7 @@ class Player:
             # reference holds it too, so the far end's sample count keeps pace with time.
             gap = round((dac_time - counted_end) * self.rate)
             self.reference.write_silence(gap, dac_time)
+            self.reference.gaps += 1
             counted_end += gap / self.rate
         self.reference.write(out, end)
         self._reference_end = (

@@ -49,6 +49,7 @@ class SampleRing:
         # contiguous in time with what came before).
         self.paused = False
         self.restarts = 0
+        self.gaps = 0  # silences written because the writer fell behind (an underflow)
 
     # -- writer side (the audio callback) -------------------------------------------
     def write(self, samples: Samples, end_time: float) -> None:
