@@ -409,11 +409,11 @@ def test_silence_the_device_played_when_it_ran_out_is_in_the_reference() -> None
     player.play(chunk("a", "r", constant(60)))
     tick(player, clock)
     assert player.reference.read() is not None
-    clock.t += 0.030  # the callback came 30 ms late: the device ran out meanwhile
+    clock.t += 0.060  # the callback came 60 ms late: the device ran out meanwhile
     player.render(np.zeros(BLOCK, np.int16), clock.t + 0.015, clock.t)
     got = player.reference.read()
     assert got is not None
-    gap = round(0.030 * RATE)
+    gap = round(0.060 * RATE)
     assert len(got.samples) == gap + BLOCK
     assert not got.samples[:gap].any()
     assert (got.samples[gap:] == 1000).all()

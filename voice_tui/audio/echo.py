@@ -39,7 +39,7 @@ QUIET_PEAK = 4  # far-end samples within +-4 LSB (-78 dBFS): the speaker is sile
 # After the speaker ran out (an underflow on a busy machine) or the far end was moved,
 # the echo path the canceller learned is off for a while: the guard fails safe (mutes
 # while the assistant is audible) for this long, past the echo's reverberation.
-DISTRUST_MS = 400
+DISTRUST_MS = 300
 
 
 class PlaybackTap(Protocol):

@@ -68,11 +68,11 @@ FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
 # The output stream sleeps once its last audible sample reached the DAC this long ago:
 # longer than the pauses inside an answer, short against the listening in between.
 SLEEP_AFTER_S = 0.5
-# A block that reaches the DAC more than this (or a block, if longer) after the samples
-# before it: the device ran out in between (an underflow's flag is not raised for every
-# one). A gap filled from a late stamp is at most that lateness too much, since the
-# next gap is measured from the counted end, not from the stamp.
-REFERENCE_GAP_S = 0.002
+# A block that reaches the DAC more than this (or two blocks, if longer: PortAudio's DAC
+# times on PulseAudio jitter by ~5 ms) after the samples before it: the device ran out
+# in between (an underflow's flag is not raised for every one). A gap filled from a late
+# stamp is at most that lateness too much: the next gap is measured from the counted end.
+REFERENCE_GAP_S = 0.01
 
 
 def fade_samples(rate: int) -> int:
@@ -434,7 +434,7 @@ class Player:
         # Counted, not stamped: each block's DAC time jitters by a few ms.
         counted_end = self._reference_end
         if counted_end is not None and dac_time - counted_end > max(
-            REFERENCE_GAP_S, frames / self.rate
+            REFERENCE_GAP_S, 2 * frames / self.rate
         ):
             # The device ran out while the callback was late and played silence: the
             # reference holds it too, so the far end's sample count keeps pace with time.
