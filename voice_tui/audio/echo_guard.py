@@ -203,18 +203,16 @@ class ResidualEchoGuard:
         for start in range(0, len(out), FRAME):
             end = start + FRAME
             f, m, o = power(far[start:end]), power(mic[start:end]), power(out[start:end])
-            if not (self._frame(f, m, o) if trusted else self._untrusted_frame(f, m, o)):
+            if not (self._frame(f, m, o) if trusted else self._untrusted_frame(f)):
                 gated[start:end] = 0
                 silenced += end - start
         if trusted and self.far_active and silenced >= len(out) and power(mic) > self._floor:
             self._similarity.learn()
         return gated
 
-    def _untrusted_frame(self, far: float, mic: float, out: float) -> bool:
+    def _untrusted_frame(self, far: float) -> bool:
         """Fail safe: mute while the assistant is audible (a user who keeps talking
-        passes again once the far end is complete: the onset takes two frames). What
-        the canceller leaves meanwhile is learned as residual echo: the guard comes
-        out of it stricter, never laxer."""
+        passes again once the far end is complete: the onset takes two frames)."""
         self.frames += 1
         self._window.append(far)
         active = max(self._window) > self._active_threshold
@@ -228,7 +226,6 @@ class ResidualEchoGuard:
             self._active_frames += 1
             self.suppressed_frames += 1
             self.untrusted_frames += 1
-            self._learn(max(self._window), mic, out)
         return not active
 
     def _frame(self, far: float, mic: float, out: float) -> bool:
