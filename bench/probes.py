@@ -41,6 +41,7 @@ class WireTap:
     appends_sent: list[float] = field(default_factory=list)
     mic_to_wire_s: list[float] = field(default_factory=list)  # from the block's newest sample
     mic_oldest_to_wire_s: list[float] = field(default_factory=list)  # from its oldest sample
+    mic_span_s: list[float] = field(default_factory=list)  # audio per append (batched: more)
     speech_started_at: list[float] = field(default_factory=list)
     speech_stopped_at: list[float] = field(default_factory=list)
     server_processing_ms: list[float] = field(default_factory=list)
@@ -72,6 +73,7 @@ class WireTap:
                     newest, span = self._captured.popleft()
                     self.mic_to_wire_s.append(now - newest)
                     self.mic_oldest_to_wire_s.append(now - newest + span)
+                    self.mic_span_s.append(span)
                 else:
                     self.unmatched_appends += 1
 

@@ -23,6 +23,7 @@ BENCHES: tuple[BenchInfo, ...] = (
     BenchInfo("end_to_end", "bench.benches.end_to_end", "End to end (virtual devices)", True, 240),
     BenchInfo("echo", "bench.benches.echo", "Open speakers: echo cancellation", True, 420),
     BenchInfo("cpu", "bench.benches.cpu", "CPU share of one core", True, 240),
+    BenchInfo("load", "bench.benches.load", "Under load: two busy processes", True, 600),
     BenchInfo("ui", "bench.benches.ui", "UI cost per transcript delta", False, 300),
     BenchInfo("memory", "bench.benches.memory", "Memory over a simulated hour", False, 300),
     BenchInfo("offline", "bench.benches.offline", "Offline engine", False, 300),

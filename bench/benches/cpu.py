@@ -27,8 +27,8 @@ from voice_tui.core.events import Phase
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.launch import runtime_connector
 
-IDLE_TARGET = 3.0
-SPEAKING_TARGET = 6.0
+IDLE_TARGET = 1.5  # issue 17: lighter than every peer
+SPEAKING_TARGET = 4.0
 SETTLE_S = 1.0
 NOISE_POINTS = 0.3  # differences between two windows run one after the other
 
@@ -61,7 +61,7 @@ async def run(ctx: Context) -> list[BenchResult]:
             if label == "TUI"
             else "The runtime alone (audio worker thread, engine, SDK) is over budget."
         )
-        result.add(f"{label}, {state}", share, "%", Target("<", target), miss_note=why + noise)
+        result.add(f"{label}, {state}", share, "%", Target("<=", target), miss_note=why + noise)
     result.details.update({"window_s": window, "cpus": psutil.cpu_count()})
     result.details["load_average"] = list(psutil.getloadavg())  # others' load adds noise
     return [result]

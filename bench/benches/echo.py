@@ -45,7 +45,8 @@ async def run(ctx: Context) -> list[BenchResult]:
             async with open_echo_session(audio, ctx.work_dir / f"aec{level}", "aec", **story) as s:
                 runs = [await s.answer() for _ in range(answers)]
                 assert s.processor is not None
-                cpu_shares.append(s.processor.stats.cpu_share)
+                stats = s.processor.stats
+                cpu_shares.append(stats.cpu_share)
                 minutes = _speech_minutes(s)
         interruptions = sum(r.speech_started for r in runs)
         figures = [r.figures for r in runs if r.figures is not None]
@@ -56,6 +57,15 @@ async def run(ctx: Context) -> list[BenchResult]:
             Target("==", 0),
             note=f"{interruptions} in {minutes:.1f} min of assistant speech",
             miss_note="Residual echo reached the server's VAD as speech.",
+        )
+        result.add(
+            f"residual-echo frames passed at {level} dB",
+            stats.passed_while_active,
+            "",
+            Target("==", 0),
+            note=f"10 ms frames the guard let through while only the assistant spoke "
+            f"({stats.late_frames} muted because the far end came late)",
+            miss_note="The guard took residual echo for the user's voice.",
         )
         if figures:
             result.add(

@@ -16,6 +16,7 @@ from tests.support.echo_scenario import MIN_ERLE_DB
 from tests.support.signals import read_wav, speech_wav
 from voice_tui.audio.echo import (
     BYPASS_TAIL_MS,
+    DISTRUST_MS,
     EchoCanceller,
     HalfDuplexGate,
     make_mic_processor,
@@ -470,3 +471,26 @@ def test_echo_is_cancelled_on_the_first_answer_after_a_long_silence(speech: Samp
     assert erle >= MIN_ERLE_DB
     assert erle >= erle_never - 3.0  # the bypass cost the canceller nothing it had learned
     assert not sent_echo.any()  # no echo reaches the server
+
+
+def test_after_the_speaker_ran_out_nothing_passes_while_the_assistant_is_audible(
+    speech: Samples,
+) -> None:
+    far = np.concatenate([np.zeros(RATE // 2, np.int16), speech, speech, speech])
+    line = Timeline(far)
+    n = len(far) - RATE
+    user = np.zeros(n, np.int16)
+    start = len(speech) + RATE  # well into the second pass of the answer
+    talk = slice(start, start + RATE)  # the user talks over it for a second
+    user[talk] = (speech[:RATE] * 0.8).astype(np.int16)
+    mic = echo_of(line, n, delay_ms=40, gain=0.25) + user
+    aec = EchoCanceller(Tap(line.ring))
+    simulate(aec, line, mic[: talk.start])
+    assert aec.stats.passed_while_active == 0
+    line.ring.gaps += 1  # the speaker ran out just now (a busy machine)
+    distrusted = RATE * DISTRUST_MS // 1000
+    muted = simulate(aec, line, mic[talk.start : talk.start + distrusted])
+    assert not muted.any()  # the user's words too: fail safe, not a leak of echo
+    assert aec.stats.late_frames >= distrusted // (RATE // 100)
+    after = simulate(aec, line, mic[talk.start + distrusted : talk.stop])
+    assert after.any()  # then the voice over the echo passes again

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from voice_tui.audio.playback import (
     MAX_JITTER_GROWTH_MS,
+    SLEEP_AFTER_S,
     Player,
     fade_samples,
     output_buffering,
@@ -362,3 +363,62 @@ def test_a_resampled_response_that_ran_out_is_not_resumed_by_the_filters_tail() 
     assert player.underruns == 0
     runs = [run for block in blocks for run in block.runs]
     assert all(b.start == a.start + a.count for a, b in itertools.pairwise(runs))  # no gap
+
+
+# -- the stream asleep while nothing plays ----------------------------------------------
+
+
+def test_the_player_is_idle_once_its_last_sound_has_long_reached_the_dac() -> None:
+    player, clock, _ = clocked(jitter_ms=0)
+    player.play(chunk("a", "r", constant(40)))
+    assert player.has_work()
+    assert not player.idle(clock.t + 10)  # queued audio keeps the stream awake
+    tick(player, clock), tick(player, clock)
+    last_sound = clock.t + 0.015  # where the second block's samples end at the DAC
+    tick(player, clock)
+    assert not player.has_work()
+    assert not player.idle(clock.t + 10)  # "a" ran dry but was not ended: more may come
+    player.end_item("a")
+    assert not player.idle(clock.t + 10)  # until its end is reported finished
+    assert player.take_finished(clock.t + 1) == ["a"]
+    assert not player.idle(last_sound + SLEEP_AFTER_S - 0.01)
+    assert player.idle(last_sound + SLEEP_AFTER_S)
+
+
+def test_a_sleeping_stream_pauses_the_reference_and_restarts_it_on_waking() -> None:
+    player, clock, _ = clocked(jitter_ms=0)
+    player.play(chunk("a", "r", constant(20)))
+    tick(player, clock)
+    assert player.reference.read() is not None
+    player.sleeping()
+    assert player.reference.paused
+    clock.t += 5.0  # asleep: nothing is written, however long
+    assert player.reference.read() is None
+    player.waking()
+    assert not player.reference.paused
+    assert player.reference.restarts == 1
+    player.play(chunk("b", "r", constant(20, 2000)))
+    tick(player, clock)  # no gap is measured across the sleep: the reader aligns afresh
+    got = player.reference.read()
+    assert got is not None
+    assert len(got.samples) == BLOCK and (got.samples == 2000).all()
+
+
+def test_silence_the_device_played_when_it_ran_out_is_in_the_reference() -> None:
+    player, clock, _ = clocked(jitter_ms=0)
+    player.play(chunk("a", "r", constant(60)))
+    tick(player, clock)
+    assert player.reference.read() is not None
+    clock.t += 0.060  # the callback came 60 ms late: the device ran out meanwhile
+    player.render(np.zeros(BLOCK, np.int16), clock.t + 0.015, clock.t)
+    got = player.reference.read()
+    assert got is not None
+    gap = round(0.060 * RATE)
+    assert len(got.samples) == gap + BLOCK
+    assert not got.samples[:gap].any()
+    assert (got.samples[gap:] == 1000).all()
+    # A DAC time a millisecond off is the device's timing jitter: nothing is added.
+    clock.t += BLOCK / RATE
+    player.render(np.zeros(BLOCK, np.int16), clock.t + 0.016, clock.t)
+    got = player.reference.read()
+    assert got is not None and len(got.samples) == BLOCK

@@ -121,3 +121,19 @@ def test_a_reader_racing_a_fast_writer_never_sees_torn_audio() -> None:
         position += len(read.samples)
     t.join()
     assert position == blocks * n
+
+
+def test_silence_is_written_without_a_source_and_a_long_one_counts_as_dropped() -> None:
+    ring = SampleRing(8, 24_000)
+    ring.write(ramp(1, 3), end_time=1.0)
+    ring.write_silence(2, end_time=2.0)
+    got = ring.read()
+    assert got is not None
+    assert got.samples.tolist() == [1, 2, 3, 0, 0]
+    assert got.end_time == 2.0
+    ring.write(ramp(7, 4), end_time=3.0)  # across the wrap: the silence was overwritten
+    ring.write_silence(20, end_time=4.0)  # longer than the ring: its oldest part is lost
+    got = ring.read()
+    assert got is not None
+    assert got.samples.tolist() == [0] * 8
+    assert got.dropped == 16

@@ -26,7 +26,7 @@ from tests.support.virtual_audio import VirtualAudio
 from tests.support.worker import Collected
 from voice_tui.audio.render_observer import RenderedBlock
 from voice_tui.audio.status import AudioStatus
-from voice_tui.audio.worker import AudioWorker
+from voice_tui.audio.worker import QUIET_BATCH_MS, AudioWorker
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
 
@@ -248,3 +248,29 @@ def test_render_observers_follow_playback_and_survive_a_reopen(
     play_pcm(worker, "item_3", "resp_3", tone(0.1))
     wait_until(lambda: got.finished[-1:] == ["item_3"], what="playback without observer")
     assert len(blocks) == count
+
+
+def test_a_quiet_room_is_sent_in_batches_and_a_voice_block_by_block(
+    virtual_audio: VirtualAudio, start_worker: StartWorker, speech: Path
+) -> None:
+    worker, got = start_worker()
+    block = RATE * AudioSettings().block_ms // 1000 * 2  # bytes of one block
+    batch = RATE * QUIET_BATCH_MS // 1000 * 2
+    # The idle speaker sleeps, and HOT_HOLD_S later the quiet mic goes out in batches.
+    wait_until(lambda: worker.speaker_asleep, what="the idle speaker to sleep")
+    wait_until(lambda: len(got.mic[-1][0]) == batch, what="a quiet batch")
+    quiet = len(got.mic)
+    wait_until(lambda: len(got.mic) >= quiet + 3, what="quiet batches")
+    with got.lock:
+        assert {len(pcm) for pcm, _ in got.mic[quiet : quiet + 3]} == {batch}
+    before = len(got.mic)
+    received = capture_speech(virtual_audio, worker, got, speech)
+    with got.lock:
+        sizes = [len(pcm) for pcm, _ in got.mic[before:]]
+    # The first loud block goes out at once with the quiet batch before it, then the
+    # voice and the silence after it as read (server VAD times that silence): a block,
+    # or the few a worker that fell behind on a busy machine found in the ring at once.
+    assert sizes[0] <= batch
+    assert all(size % block == 0 and size < batch for size in sizes[1:])
+    correlation, _ = align(read_wav(speech), received)
+    assert correlation > 0.9  # nothing lost or reordered by the batching

@@ -36,6 +36,10 @@ HALF_DUPLEX_TAIL_MS = 300  # after the far end falls silent: the room's echo die
 # lead: longer than any echo (acoustic path + reverberation) and the guard's window.
 BYPASS_TAIL_MS = 500
 QUIET_PEAK = 4  # far-end samples within +-4 LSB (-78 dBFS): the speaker is silent
+# After the speaker ran out (an underflow on a busy machine) or the far end was moved,
+# the echo path the canceller learned is off for a while: the guard fails safe (mutes
+# while the assistant is audible) for this long, past the echo's reverberation.
+DISTRUST_MS = 300
 
 
 class PlaybackTap(Protocol):
@@ -71,6 +75,7 @@ class EchoStats:
     resyncs: int  # far-end realignments after the first
     missing_far: int  # far-end samples that were not available
     bypassed_frames: int = 0  # passed unprocessed: the far end had long been silent
+    late_frames: int = 0  # muted, fail safe: far end late, or the speaker ran out lately
 
     @property
     def cpu_share(self) -> float:
@@ -127,6 +132,9 @@ class EchoCanceller:
         self._bypass_after = sys.maxsize if never else TARGET_RATE * (lead_ms + tail_ms) // 1000
         self._far_quiet = 0
         self._bypassed_samples = 0
+        self._distrust = 0  # mic samples left to mute while the assistant is audible
+        self._gaps_seen = 0
+        self._resyncs_seen = 0
 
     def _new_aec(self) -> AudioProcessor:
         # The aligner hands over the far end `lead` ahead of the mic: each echo comes
@@ -151,7 +159,7 @@ class EchoCanceller:
             self._state = EchoState("aec", has_reference=False)
             return samples
         # Always taken, so the far-end cursor keeps pace with the mic while bypassed.
-        far = self._aligner.take(len(samples), captured_at)
+        far = self._aligner.take(len(samples), captured_at, ring.wait)
         if int(far.max()) > QUIET_PEAK or int(far.min()) < -QUIET_PEAK:
             if self._far_quiet >= self._bypass_after:
                 # Resuming: the far end comes `lead` ahead of its echo, so this block
@@ -168,7 +176,7 @@ class EchoCanceller:
             self._state = EchoState("aec", self._guard.erle_db, bypassed=True)
         else:
             cleaned = self._aec.process(samples, far)
-            gated = self._guard.process(far, samples, cleaned)
+            gated = self._guard.process(far, samples, cleaned, trusted=self._trusted(ring))
             g = self._guard
             self._state = EchoState("aec", g.erle_db, g.suppressing, g.far_active)
         self._audio_samples += len(samples)
@@ -176,6 +184,17 @@ class EchoCanceller:
         if self.monitor is not None:
             self.monitor.add(samples, far, cleaned, gated)
         return gated
+
+    def _trusted(self, ring: SampleRing) -> bool:
+        """Whether this block's far end can be relied on: complete, and no underflow
+        or realignment within DISTRUST_MS."""
+        a = self._aligner
+        if ring.gaps != self._gaps_seen or a.resyncs != self._resyncs_seen:
+            self._gaps_seen, self._resyncs_seen = ring.gaps, a.resyncs
+            self._distrust = TARGET_RATE * DISTRUST_MS // 1000
+        trusted = not a.short and self._distrust <= 0
+        self._distrust = max(0, self._distrust - a.last_n)
+        return trusted
 
     @property
     def state(self) -> EchoState:
@@ -195,6 +214,7 @@ class EchoCanceller:
             a.resyncs,
             a.missing,
             bypassed,
+            g.untrusted_frames,
         )
 
 

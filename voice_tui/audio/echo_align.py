@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 
 HISTORY_S = 2.0  # far end kept: more than input + output latency ever add up to
 CUT_MARGIN = TARGET_RATE // 100  # 10 ms
+# Once aligned, a far end not yet written is waited for this long (the speaker's
+# callback ran late on a busy machine) rather than moved: every move of the far end
+# makes the canceller re-converge, and residual echo leaks meanwhile.
+FAR_WAIT_S = 0.03
+# After an alignment, the lead is cut to what the speaker's buffer gives during this
+# many blocks (its callbacks' jitter shows in the first ones); waited for afterwards.
+SETTLE_BLOCKS = 50
 CLOCK_WINDOW = 100  # stamps (about 2 s of blocks) the earliest is taken from
 
 
@@ -82,21 +90,35 @@ class FarEndAligner:
         self._jump = TARGET_RATE * jump_ms // 1000
         self._history: Samples = np.zeros(int(TARGET_RATE * HISTORY_S), dtype=np.int16)
         self._ring: SampleRing | None = None
+        self._restarts = 0  # the ring's restarts when last aligned
+        self._lead_now: int | None = None  # the last block's far end over its aligned start
+        self._kept_lead: int | None = None  # carried across a speaker's sleep
         self._resampler: StreamResampler | None = None
         self._far = StreamClock(TARGET_RATE)
         self._far_in = 0.0
         self._mic = StreamClock(TARGET_RATE)
         self._cursor: int | None = None  # far-end index of the next sample to hand out
+        self._settling = 0  # blocks left in which the lead may still be cut
+        self._stalled_at = -1  # far-end count at which a whole wait saw nothing written
         self.resyncs = 0  # cursor jumps after the first alignment
         self.lead_cuts = 0  # times the lead was shortened to what had been played
         self.missing = 0  # far-end samples asked for but not (or no longer) available
+        self.late = 0  # blocks whose far end was still not written after FAR_WAIT_S
+        self.short = 0  # far-end samples the last block lacked (not written yet)
+        self.last_n = 0  # samples in the last block taken
 
     def pull(self, ring: SampleRing | None) -> bool:
         """Take what the output callback wrote since the last pull; True when the
         reference is a new one (a reopened speaker): the history starts over."""
         renewed = ring is not self._ring
-        if renewed:
+        restarted = ring is not None and ring.restarts != self._restarts
+        if renewed or restarted:
+            # A new speaker stream, or the same one started again after sleeping: its
+            # samples are not contiguous in time with the ones before; align afresh.
+            # Woken (the same stream): keep the lead the canceller is adapted to.
+            self._kept_lead = self._lead_now if restarted and not renewed else None
             self._ring = ring
+            self._restarts = ring.restarts if ring is not None else 0
             self._resampler = None if ring is None else StreamResampler(ring.rate, TARGET_RATE)
             self._history[:] = 0
             self._far = StreamClock(TARGET_RATE)
@@ -132,35 +154,68 @@ class FarEndAligner:
         self._history[: n - first] = samples[first:]
         self._far.count += n
 
-    def take(self, n: int, mic_end_time: float) -> Samples:
+    def take(
+        self, n: int, mic_end_time: float, wait: Callable[[float], bool] | None = None
+    ) -> Samples:
         """The `n` far-end samples that go with the mic block ending at `mic_end_time`
-        (zeros where the speaker played nothing or the reference is missing)."""
+        (zeros where the speaker played nothing or the reference is missing). `wait`
+        (the reference ring's `wait`): once aligned, sleep until the speaker has
+        written the far end needed, up to FAR_WAIT_S; what still lacks is `short`."""
         if not math.isfinite(mic_end_time):
             mic_end_time = time.perf_counter()
         self._mic.advance(n, mic_end_time)
+        self.last_n = n
         out = np.zeros(n, dtype=np.int16)
-        if self._far.origin is None:
-            return out
+        self.short = 0
+        ring = self._ring
+        if self._far.origin is None or (ring is not None and ring.paused):
+            return out  # nothing played yet, or the speaker sleeps: silence
         first_mic = self._mic.time_of(self._mic.count - n)
         # The far end `lead` ahead of the mic: what was played a little *after* the
         # mic's moment reaches the canceller with it, as far as it has been written.
         aligned = round((first_mic - self._far.time_of(0)) * TARGET_RATE)
         target = min(aligned + self.lead, self._far.count - n)
-        if self._cursor is None:
+        if self._cursor is None and self._kept_lead is not None:
+            # The speaker woke: the lead it had before sleeping (what the canceller's
+            # filter is adapted to), waited for rather than cut to its first blocks.
+            self._cursor = aligned + self._kept_lead
+            self._kept_lead = None
+            self._settling = 0
+        elif self._cursor is None:
             self._cursor = target
+            self._settling = SETTLE_BLOCKS
         elif abs(self._cursor - target) > self._jump:
             log.info(
                 "echo reference realigned by %+.1f ms", (target - self._cursor) / TARGET_RATE * 1000
             )
             self._cursor = target
+            self._settling = SETTLE_BLOCKS
             self.resyncs += 1
+        settled = self._settling == 0 and wait is not None
+        self._settling = max(0, self._settling - 1)
+        stalled = self._stalled_at == self._far.count  # no use waiting again
+        if settled and wait is not None and not stalled and self._cursor + n > self._far.count:
+            before, deadline = self._far.count, time.perf_counter() + FAR_WAIT_S
+            while self._cursor + n > self._far.count:
+                left = deadline - time.perf_counter()
+                if left <= 0 or not wait(left):
+                    break
+                self.pull(self._ring)
+            if self._far.count == before:
+                self._stalled_at = before  # nothing is being written (a stopped speaker)
         if self._cursor + n > self._far.count:
-            # The speaker has not played that far yet: the lead is more than its buffer
-            # gives. Take less lead from now on (rather than a hole in the reference),
-            # with room for the speaker's blocks (and the resampler's bursts) to jitter.
-            self._cursor = self._far.count - n - CUT_MARGIN
-            self.lead_cuts += 1
+            if settled:
+                self.short = self._cursor + n - self._far.count
+                self.late += 1
+            else:
+                # The speaker has not played that far yet: the lead is more than its
+                # buffer gives. Take less lead from now on (rather than a hole in the
+                # reference), with room for the speaker's blocks (and the resampler's
+                # bursts) to jitter.
+                self._cursor = self._far.count - n - CUT_MARGIN
+                self.lead_cuts += 1
         start, self._cursor = self._cursor, self._cursor + n
+        self._lead_now = start - aligned
         oldest = self._far.count - len(self._history)
         lo, hi = max(start, oldest, 0), min(start + n, self._far.count)
         if hi > lo:

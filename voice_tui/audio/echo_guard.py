@@ -173,6 +173,7 @@ class ResidualEchoGuard:
         self.suppressed_frames = 0
         self.passed_while_active = 0  # frames let through as near-end speech
         self.vetoed_frames = 0  # loud enough, but the mic was only echo
+        self.untrusted_frames = 0  # muted: the far end was incomplete (fail safe)
 
     def resume(self) -> None:
         """Frames were skipped while the far end was silent (the canceller bypassed):
@@ -191,20 +192,41 @@ class ResidualEchoGuard:
             return None
         return db(self._mic_power) - db(self._out_power)
 
-    def process(self, far: Samples, mic: Samples, out: Samples) -> Samples:
+    def process(self, far: Samples, mic: Samples, out: Samples, trusted: bool = True) -> Samples:
         """`out` (the canceller's output for `mic`, with `far` its aligned far end),
-        with the frames that may only hold residual echo replaced by silence."""
+        with the frames that may only hold residual echo replaced by silence.
+        `trusted=False`: part of the far end was missing (the speaker's callback fell
+        behind): while the assistant is audible nothing passes, nothing is learned."""
         gated = out.copy()
         self._similarity.add(far, mic)
         silenced = 0
         for start in range(0, len(out), FRAME):
             end = start + FRAME
-            if not self._frame(power(far[start:end]), power(mic[start:end]), power(out[start:end])):
+            f, m, o = power(far[start:end]), power(mic[start:end]), power(out[start:end])
+            if not (self._frame(f, m, o) if trusted else self._untrusted_frame(f)):
                 gated[start:end] = 0
                 silenced += end - start
-        if self.far_active and silenced >= len(out) and power(mic) > self._floor:
+        if trusted and self.far_active and silenced >= len(out) and power(mic) > self._floor:
             self._similarity.learn()
         return gated
+
+    def _untrusted_frame(self, far: float) -> bool:
+        """Fail safe: mute while the assistant is audible (a user who keeps talking
+        passes again once the far end is complete: the onset takes two frames)."""
+        self.frames += 1
+        self._window.append(far)
+        active = max(self._window) > self._active_threshold
+        if active and not self.far_active:
+            self._active_frames = 0
+        self.far_active = active
+        self._recent.clear()
+        self._hangover = 0
+        self.suppressing = active
+        if active:
+            self._active_frames += 1
+            self.suppressed_frames += 1
+            self.untrusted_frames += 1
+        return not active
 
     def _frame(self, far: float, mic: float, out: float) -> bool:
         """True when the frame passes."""

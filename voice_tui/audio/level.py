@@ -39,11 +39,12 @@ class LevelMeter:
         self._clipped = False
         self._squares: npt.NDArray[np.int32] = np.empty(0, np.int32)  # scratch, reused
 
-    def add(self, samples: Samples) -> None:
-        """Every block, on the audio worker: no allocation once the scratch is grown."""
+    def add(self, samples: Samples) -> int:
+        """Every block, on the audio worker: no allocation once the scratch is grown.
+        Returns the block's peak (absolute sample value)."""
         n = len(samples)
         if n == 0:
-            return
+            return 0
         if len(self._squares) < n:
             self._squares = np.empty(n, np.int32)
         squares = self._squares[:n]
@@ -53,6 +54,7 @@ class LevelMeter:
         peak = max(int(samples.max()), -int(samples.min()))
         self._peak = max(self._peak, peak)
         self._clipped = self._clipped or peak >= CLIP_SAMPLE
+        return peak
 
     @property
     def pending(self) -> bool:

@@ -20,6 +20,15 @@ never waits longer than `jitter_ms`.
 
 Observers (`add_render_observer`) see every block the callback handed over: the public
 way for benchmarks and tools to follow playback on the device timeline.
+
+The output stream sleeps while nothing plays (`Output.tend`, on the audio worker): an
+idle 5 ms stream costs a few percent of a core in callbacks alone. It is stopped once
+the last audible sample has reached the DAC `SLEEP_AFTER_S` ago and nothing is queued,
+and started again as soon as audio is queued: a start takes about a millisecond, and
+the primed device buffer it begins with is the one a running stream has, so the first
+chunk is no later. While it sleeps the reference says so (`SampleRing.paused`), and a
+stream started again counts as restarted (`SampleRing.restarts`): the echo canceller's
+far end is silence meanwhile and is aligned afresh, keeping what the canceller learned.
 """
 
 from __future__ import annotations
@@ -56,6 +65,14 @@ MAX_DROPPED_RESPONSES = 64
 JITTER_STEP_MS = 20  # the prebuffer grows this much after each underrun in a response
 MAX_JITTER_GROWTH_MS = 120  # and at most this much
 FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
+# The output stream sleeps once its last audible sample reached the DAC this long ago:
+# longer than the pauses inside an answer, short against the listening in between.
+SLEEP_AFTER_S = 0.5
+# A block that reaches the DAC more than this (or two blocks, if longer: PortAudio's DAC
+# times on PulseAudio jitter by ~5 ms) after the samples before it: the device ran out
+# in between (an underflow's flag is not raised for every one). A gap filled from a late
+# stamp is at most that lateness too much: the next gap is measured from the counted end.
+REFERENCE_GAP_S = 0.01
 
 
 def fade_samples(rate: int) -> int:
@@ -136,6 +153,10 @@ class Player:
         self._last_play = 0.0
         self._last_chunk: tuple[str, int, str] | None = None  # item, content index, response
         self.reference = SampleRing(int(rate * REFERENCE_SECONDS), rate)
+        # Where the reference's samples end at the DAC if the device played them back
+        # to back (None: the stream (re)started, nothing to measure a gap from).
+        self._reference_end: float | None = None
+        self._audible_at = clock()  # DAC time just past the last audible sample
         self.underruns = 0
         self.chunks_dropped = 0
         self.enabled = True
@@ -318,6 +339,36 @@ class Player:
                 done.append(self._finished.popleft()[0])
         return done
 
+    # -- sleeping (the audio worker's thread) -----------------------------------------
+    def has_work(self) -> bool:
+        """Audio is queued, or a fade is due: the device must run."""
+        return bool(self._segments) or self._fade_len > 0
+
+    def idle(self, now: float) -> bool:
+        """Nothing to play, nothing played for SLEEP_AFTER_S (its last audible sample
+        reached the DAC that long ago), no item waiting for more of itself (a gap in
+        an answer stays on the device timeline) and none waiting to be reported
+        finished: the stream may sleep."""
+        with self._lock:
+            return (
+                not self._segments
+                and not self._fade_len
+                and self._prebuffering_since is None
+                and self._current is None
+                and not self._finished
+                and now - self._audible_at >= SLEEP_AFTER_S
+            )
+
+    def sleeping(self) -> None:
+        """The stream is stopped: the reference pauses (its reader hears silence)."""
+        self.reference.paused = True
+
+    def waking(self) -> None:
+        """The stream starts again: the reference restarts, not contiguous in time."""
+        self._reference_end = None
+        self.reference.restarts += 1
+        self.reference.paused = False
+
     def _timeline_at(self, now: float) -> int:
         index, dac_time = self._anchor
         return min(self._timeline, index + int((now - dac_time) * self.rate))
@@ -362,6 +413,7 @@ class Player:
                     self._segments.popleft()
             if filled:
                 self._audible_until = start + filled
+                self._audible_at = dac_time + filled / self.rate
             # A block left short while playing: the response ended, or it ran dry (an
             # underrun if more of it comes). A queue that empties exactly at the block's
             # end is neither: the next chunk may still come in time for the next block.
@@ -378,7 +430,22 @@ class Player:
             self._anchor = (start, dac_time)
             self._timeline = start + frames
             audible_until = self._audible_until
-        self.reference.write(out, dac_time + frames / self.rate)
+        end = dac_time + frames / self.rate
+        # Counted, not stamped: each block's DAC time jitters by a few ms.
+        counted_end = self._reference_end
+        if counted_end is not None and dac_time - counted_end > max(
+            REFERENCE_GAP_S, 2 * frames / self.rate
+        ):
+            # The device ran out while the callback was late and played silence: the
+            # reference holds it too, so the far end's sample count keeps pace with time.
+            gap = round((dac_time - counted_end) * self.rate)
+            self.reference.write_silence(gap, dac_time)
+            self.reference.gaps += 1
+            counted_end += gap / self.rate
+        self.reference.write(out, end)
+        self._reference_end = (
+            dac_time if counted_end is None else counted_end
+        ) + frames / self.rate
         if observed:
             runs, self._runs = tuple(self._runs), []
             block = RenderedBlock(start, frames, dac_time, now, runs, audible_until)
@@ -422,7 +489,7 @@ def output_buffering(settings: AudioSettings, rate: int) -> tuple[int, float | s
 
 
 class Output(DeviceStream):
-    """The output stream that drives a `Player`."""
+    """The output stream that drives a `Player`, asleep while nothing plays."""
 
     def __init__(
         self, sd: ModuleType, device: AudioDevice, settings: AudioSettings, rate: int | None = None
@@ -433,6 +500,8 @@ class Output(DeviceStream):
         block, latency = output_buffering(settings, self.rate)
         self.player = Player(self.rate, block, settings.jitter_ms)
         self.device_underflows = 0
+        self.asleep = False
+        self.sleeps = 0  # times it was put to sleep (tests, benchmarks)
         self.stream: Any = sd.OutputStream(
             device=device.id,
             samplerate=self.rate,
@@ -450,6 +519,28 @@ class Output(DeviceStream):
         if status.output_underflow:
             self.device_underflows += 1
         self._beat(now)
+
+    def tend(self, now: float) -> None:
+        """On the audio worker, after every wake-up: wake the stream when audio is
+        queued, put it to sleep when the player is idle.
+        A start that fails leaves the stream inactive: the worker's health check
+        reports the speaker as failed."""
+        player = self.player
+        if self.asleep:
+            if player.has_work():
+                self.asleep = False
+                player.waking()
+                try:
+                    self.start()
+                except Exception as exc:  # PortAudioError: the device went away
+                    log.warning("speaker did not start again: %s", exc)
+        elif player.idle(now):
+            # Stopped, not aborted: a stream dropped mid-buffer sometimes starts again
+            # with a glitch on PulseAudio; the buffer holds only silence by now.
+            self.stream.stop()
+            player.sleeping()
+            self.asleep = True
+            self.sleeps += 1
 
     def close(self) -> None:
         self.player.enabled = False

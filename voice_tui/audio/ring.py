@@ -44,6 +44,12 @@ class SampleRing:
         # replaced as a whole so the reader never sees half of it.
         self._stamp: tuple[int, float] = (0, float("nan"))
         self.wake = wake if wake is not None else threading.Event()
+        # Writer-owned: the writer has stopped for now (a sleeping speaker: its time
+        # passes in silence), and how often it started again (what follows is not
+        # contiguous in time with what came before).
+        self.paused = False
+        self.restarts = 0
+        self.gaps = 0  # silences written because the writer fell behind (an underflow)
 
     # -- writer side (the audio callback) -------------------------------------------
     def write(self, samples: Samples, end_time: float) -> None:
@@ -61,6 +67,24 @@ class SampleRing:
         self._buf[start : start + first] = samples[:first]
         if first < n:
             self._buf[: n - first] = samples[first:]
+        self._written += n
+        self._stamp = (self._written, end_time)
+        self.wake.set()
+
+    def write_silence(self, n: int, end_time: float) -> None:
+        """Append `n` zeros without a source array (a stream that slept: its time
+        passes in silence). More than the capacity counts as dropped by the reader."""
+        if n <= 0:
+            return
+        if n > self.capacity:
+            self._written += n - self.capacity
+            n = self.capacity
+        self._writing_to = self._written + n
+        start = self._written % self.capacity
+        first = min(n, self.capacity - start)
+        self._buf[start : start + first] = 0
+        if first < n:
+            self._buf[: n - first] = 0
         self._written += n
         self._stamp = (self._written, end_time)
         self.wake.set()

@@ -9,12 +9,20 @@ Microphone path: input callback -> ring -> (this thread) resample to 24 kHz ->
 `MicProcessor` (the seam where echo cancellation cleans the signal; identity by
 default) -> level meter and, when muted/push-to-talk allow it, `on_mic`.
 Speaker path: `play()` (any thread) -> `Player` queue -> output callback.
+
+While the room is quiet and nothing plays, microphone audio is handed on in batches of
+QUIET_BATCH_MS instead of every block: each hand-over wakes the event loop and sends a
+message, the largest share of the CPU a listening client uses. The first block above
+QUIET_PEAK goes out at once with the batch before it, so server VAD hears speech as soon
+as ever, and every block for HOT_HOLD_S after it goes out on its own (the silence that
+ends a turn is timed by VAD as it arrives). Push-to-talk never batches.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +32,13 @@ from types import ModuleType
 from typing import Final, Protocol, TypeVar
 
 from voice_tui.audio.capture import Capture
-from voice_tui.audio.devices import AudioDevice, choose_device, describe, list_devices
+from voice_tui.audio.devices import (
+    TARGET_RATE,
+    AudioDevice,
+    choose_device,
+    describe,
+    list_devices,
+)
 from voice_tui.audio.level import LevelMeter, MicLevel
 from voice_tui.audio.playback import Output
 from voice_tui.audio.problems import (
@@ -48,6 +62,11 @@ LEVEL_INTERVAL_S = 1 / 30  # mic level publications (~30 Hz)
 HEALTH_INTERVAL_S = 0.25
 STALL_S = 1.0  # a started stream silent this long has failed (its server went away)
 COMMAND_TIMEOUT_S = 10.0
+QUIET_BATCH_MS = 100
+QUIET_PEAK = 100  # -50 dBFS: a block peaking below it is a quiet room, not a voice
+HOT_HOLD_S = 2.0  # longer than any VAD silence that ends a turn
+QUIET_BATCH_SAMPLES = TARGET_RATE * QUIET_BATCH_MS // 1000
+SWITCH_INTERVAL_S = 0.001  # measured: a busy thread then delays a callback ~1 ms, not 5
 
 
 class _Keep:
@@ -101,6 +120,9 @@ class AudioWorker:
         self._talking = False
         self._status = AudioStatus(None, None, None, None, problem=None)
         self._mic_dropped = 0
+        self._held: list[bytes] = []  # quiet microphone audio batched for on_mic
+        self._held_samples = 0
+        self._hot_until = 0.0  # blocks captured before this go out one by one
         self._render_observers: list[RenderObserver] = []
         # counters of streams closed since: input overflows, underruns, output
         # underflows, chunks dropped
@@ -111,6 +133,10 @@ class AudioWorker:
         """Open the devices and start the thread; problems come back in the status."""
         if self._thread is not None:
             return self._status
+        # The stream callbacks need the GIL within a fraction of a period: with the
+        # default 5 ms switch interval any thread busy in Python (the UI, a reply being
+        # parsed) delays them by a whole 5 ms output block, and the speaker underflows.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         status = self._open(refresh=False)
         self._thread = threading.Thread(target=self._run, name="audio-worker", daemon=True)
         self._thread.start()
@@ -213,6 +239,12 @@ class AudioWorker:
         return output.player.jitter_target_ms if output is not None else None
 
     @property
+    def speaker_asleep(self) -> bool:
+        """The output stream is stopped while nothing plays (it wakes for audio)."""
+        output = self._output
+        return output is not None and output.asleep
+
+    @property
     def sending(self) -> bool:
         return not self._muted and (not self._ptt or self._talking)
 
@@ -221,6 +253,8 @@ class AudioWorker:
         output = self._output
         if output is not None:
             output.player.play(chunk)
+            if output.asleep:
+                self._wake.set()  # the worker starts the stream
 
     def end_item(self, item_id: str) -> None:
         output = self._output
@@ -247,6 +281,9 @@ class AudioWorker:
             self._wake.clear()
             self._run_commands()
             now = time.perf_counter()
+            output = self._output
+            if output is not None:
+                output.tend(now)  # first: a sleeping speaker wakes for queued audio
             try:
                 self._pump_mic()
             except Exception:  # e.g. a MicProcessor bug: keep the speaker going
@@ -255,7 +292,6 @@ class AudioWorker:
                 next_level = now + LEVEL_INTERVAL_S
                 if self._meter.pending:
                     self._call(self._on_level, self._meter.take())
-            output = self._output
             if output is not None:
                 output.player.flush_idle(now)
                 for item_id in output.player.take_finished(now):
@@ -281,9 +317,21 @@ class AudioWorker:
             pcm = processor.process(pcm, got.end_time)
         if not len(pcm):
             return
-        self._meter.add(pcm)
-        if self.sending:
-            self._call(self._on_mic, pcm.tobytes(), got.end_time)
+        peak = self._meter.add(pcm)
+        if not self.sending:
+            self._held.clear()
+            self._held_samples = 0
+            return
+        output = self._output
+        if peak > QUIET_PEAK or self._ptt or (output is not None and not output.asleep):
+            self._hot_until = got.end_time + HOT_HOLD_S
+        self._held.append(pcm.tobytes())
+        self._held_samples += len(pcm)
+        if got.end_time < self._hot_until or self._held_samples >= QUIET_BATCH_SAMPLES:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held.clear()
+            self._held_samples = 0
+            self._call(self._on_mic, data, got.end_time)
 
     def _check_health(self, now: float) -> None:
         failures = []
@@ -291,7 +339,11 @@ class AudioWorker:
         if capture is not None and (not capture.active or now - capture.last_callback > STALL_S):
             failures.append(device_failed("microphone", capture.device.name, _why(capture.active)))
             self._retire_capture()
-        if output is not None and (not output.active or now - output.last_callback > STALL_S):
+        if (
+            output is not None
+            and not output.asleep
+            and (not output.active or now - output.last_callback > STALL_S)
+        ):
             failures.append(device_failed("speaker", output.device.name, _why(output.active)))
             self._retire_output()
         if failures:
