@@ -227,13 +227,15 @@ async def test_over_streamable_http_with_a_header_from_the_environment() -> None
             require_approval="never",
         )
         wrong = McpServerSettings(name="wrong", url=url, headers={"Authorization": "Bearer no"})
-        manager, registry, _ = await started(good, wrong, env={"DEMO_TOKEN": "s3cret"})
+        manager, registry, seen = await started(good, wrong, env={"DEMO_TOKEN": "s3cret"})
         try:
             statuses = {s.name: s for s in manager.statuses()}
             assert statuses["web"].state is ServerState.READY
-            assert statuses["wrong"].state is ServerState.FAILED
-            assert "401" in statuses["wrong"].detail
-            assert "s3cret" not in statuses["wrong"].detail
+            # Read from the history: with a 50 ms backoff the wrong one may already be
+            # connecting again by now.
+            failures = [s for s in seen if s.name == "wrong" and s.state is ServerState.FAILED]
+            assert failures
+            assert all("401" in s.detail and "s3cret" not in s.detail for s in failures)
             assert await call(registry, "web__shout", {"text": "over http"}) == (
                 True,
                 {"result": {"result": "OVER HTTP!"}},
