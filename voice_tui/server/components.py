@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # vad.py builds on the wire helpers, which build on this module
+    from voice_tui.server.vad import VadFactory
 
 SAMPLE_RATE = 24_000
 
@@ -25,6 +28,18 @@ class RecognitionStream(Protocol):
 
     def finish(self) -> str:
         """End of the utterance: the final transcript ("" when nothing was understood)."""
+
+
+@runtime_checkable
+class Settling(Protocol):
+    """A recognition stream that can use the silence at the end of a turn."""
+
+    def settle(self) -> None:
+        """The speaker paused: decode what was heard so far, so finish() can return it
+        if nothing but silence follows."""
+
+    def unsettle(self) -> None:
+        """The speaker went on: what settle() decoded is out of date."""
 
 
 class Recognizer(Protocol):
@@ -97,3 +112,4 @@ class Components:
     synthesizer: Synthesizer | None  # None: replies are text-only
     responder: Responder
     notes: tuple[str, ...] = ()  # what was unavailable and why, for the user
+    vad: VadFactory | None = None  # server_vad's detector (None: the energy VAD)

@@ -33,6 +33,7 @@ from voice_tui.server.input_audio import Committed, IdleTimeout, InputAudio, Spe
 from voice_tui.server.items import Conversation, Item, decode_audio, item_from_client
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
 from voice_tui.server.transcription import Transcriber
+from voice_tui.server.vad import EnergyVad
 from voice_tui.server.wire import (
     ClientError,
     Event,
@@ -71,7 +72,8 @@ class Session:
         self.closed = False
         self.audio_produced = False
         self.input = InputAudio(
-            lambda: self.transcriber.begin(self.config.audio.input.transcription)
+            lambda: self.transcriber.begin(self.config.audio.input.transcription),
+            components.vad or EnergyVad,
         )
         self.input.configure(self.config.audio.input.turn_detection)
         # responses

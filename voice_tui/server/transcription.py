@@ -17,8 +17,9 @@ import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Final
 
-from voice_tui.server.components import Recognizer
+from voice_tui.server.components import Recognizer, Settling
 from voice_tui.server.config import Transcription
 from voice_tui.server.items import Item
 from voice_tui.server.wire import Event
@@ -29,14 +30,23 @@ Emit = Callable[[Event], Awaitable[None]]
 FEED_BYTES = 9600  # 200 ms of audio per feed() when recognising a whole item at once
 
 
+_PAUSE: Final = "pause"
+_RESUME: Final = "resume"
+
+
 class Utterance:
-    """One recognition in its own thread: feed() as audio arrives, then finish()."""
+    """One recognition in its own thread: feed() as audio arrives, then finish().
+
+    pause()/resume() pass on the VAD's hints: a recogniser that can (`Settling`)
+    decodes during the silence that confirms the end of the turn, so its transcript is
+    ready when the turn is committed. Audio queued while the thread was busy is fed in
+    one piece, so a slow recogniser catches up instead of falling further behind."""
 
     def __init__(self, recognizer: Recognizer, config: Transcription | None) -> None:
         self._loop = asyncio.get_running_loop()
         self.partials: asyncio.Queue[str] = asyncio.Queue()
         self.result: asyncio.Future[str] = self._loop.create_future()
-        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._chunks: queue.SimpleQueue[bytes | str | None] = queue.SimpleQueue()
         self._aborted = False
         self._thread = threading.Thread(
             target=self._work,
@@ -50,6 +60,12 @@ class Utterance:
         if pcm:
             self._chunks.put(pcm)
 
+    def pause(self) -> None:
+        self._chunks.put(_PAUSE)
+
+    def resume(self) -> None:
+        self._chunks.put(_RESUME)
+
     def finish(self) -> None:
         self._chunks.put(None)
 
@@ -62,12 +78,26 @@ class Utterance:
             stream = recognizer.start(
                 config.language if config else None, config.prompt if config else None
             )
+            settling = stream if isinstance(stream, Settling) else None
+            pending = bytearray()
             while (chunk := self._chunks.get()) is not None:
                 if self._aborted:
                     continue
-                partial = stream.feed(chunk)
-                if partial is not None:
-                    self._post(self.partials.put_nowait, partial)
+                if isinstance(chunk, bytes):
+                    pending += chunk
+                    if not self._chunks.empty():
+                        continue  # more is queued: feed it all at once
+                if pending:
+                    partial = stream.feed(bytes(pending))
+                    pending.clear()
+                    if partial is not None:
+                        self._post(self.partials.put_nowait, partial)
+                if settling is not None and chunk == _PAUSE:
+                    settling.settle()
+                elif settling is not None and chunk == _RESUME:
+                    settling.unsettle()
+            if pending and not self._aborted:
+                stream.feed(bytes(pending))
             text = "" if self._aborted else stream.finish()
             self._post(_resolve, self.result, text, None)
         except Exception as exc:
