@@ -32,6 +32,9 @@ HIBARI_SHA256: Final = "5f70741d4e900f4e85d0037498736cc1b3e1b9a63a13546a5da1e63a
 HIBARI_VOICES: Final = frozenset({"heart", "marin", "alloy", "coral", "sage", "shimmer"})
 CHUNK_SAMPLES: Final = SAMPLE_RATE // 10  # 100 ms pieces, so playback starts at once
 _MIN_SPEED, _MAX_SPEED = 0.5, 2.0
+_FRAME: Final = SAMPLE_RATE // 100  # 10 ms
+_AUDIBLE_RMS: Final = 10 ** (-50 / 20)
+_KEEP_LEAD: Final = SAMPLE_RATE // 50  # 20 ms
 
 
 class SynthesizerUnavailable(RuntimeError):
@@ -58,6 +61,16 @@ def _loaded(path: Path) -> tuple[Any, threading.Lock]:
     return tts, threading.Lock()
 
 
+def _lead_in(wav: np.ndarray) -> int:
+    """Where to start: hibari opens each utterance with ~300 ms of near-silence, which
+    would only delay the answer; keep 20 ms of it before the first audible 10 ms."""
+    frames = wav[: wav.size - wav.size % _FRAME].reshape(-1, _FRAME)
+    loud = np.flatnonzero(np.sqrt(np.mean(np.square(frames), axis=1)) > _AUDIBLE_RMS)
+    if loud.size == 0:
+        return 0
+    return max(0, int(loud[0]) * _FRAME - _KEEP_LEAD)
+
+
 class HibariSynthesizer:
     """A `Synthesizer` with hibari's bundled voice (any voice name is spoken with it)."""
 
@@ -82,9 +95,11 @@ class HibariSynthesizer:
         speed = min(_MAX_SPEED, max(_MIN_SPEED, speed))
         with self._lock:  # one synthesis at a time: the G2P keeps state
             sentences = list(self._tts.phonemize(text))
-        for phonemes in sentences:
+        for index, phonemes in enumerate(sentences):
             with self._lock:
                 wav = self._tts.from_phonemes(phonemes, speed)
+            if index == 0:
+                wav = wav[_lead_in(wav) :]
             pcm = (np.clip(wav, -1.0, 1.0) * 32767.0).astype("<i2")
             for start in range(0, pcm.size, CHUNK_SAMPLES):
                 yield pcm[start : start + CHUNK_SAMPLES].tobytes()

@@ -203,7 +203,8 @@ class InputAudio:
         """Feed the live utterance the buffer up to `end` (bytes; None: all of it)."""
         live = self._live
         if live is not None:
-            stop = len(self.buffer) if end is None else end
+            # never back: a pause hint may name a point the live audio already passed
+            stop = max(self._live_pos, len(self.buffer) if end is None else end)
             live.feed(bytes(self.buffer[self._live_pos : stop]))
             self._live_pos = stop
         return live
