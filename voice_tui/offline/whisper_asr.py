@@ -42,6 +42,9 @@ BUNDLED_SHA256: Final[dict[str, str]] = {
 PARTIAL_EVERY_SAMPLES: Final = MODEL_RATE  # re-decode for a partial after 1 s of new audio
 LIVE_CHUNK_SAMPLES: Final = MODEL_RATE // 2  # a feed larger than this is a backlog, not live
 WINDOW_SAMPLES: Final = 30 * MODEL_RATE  # Whisper hears at most 30 s at once
+# Longer than this, a decode without timestamps tends to stop after the first sentence:
+# faster-whisper's own transcription (timestamps, seeking) reads it all.
+SHORT_SAMPLES: Final = 8 * MODEL_RATE
 FINAL_BEAM: Final = 5  # measured on real speech: beam 5 makes fewer errors than greedy
 _CPU_THREADS: Final = 2
 
@@ -171,7 +174,7 @@ class _Whisper:
         return int(self._hf_tokenizer.token_to_id("<|endoftext|>"))
 
     def decode_long(self, audio: np.ndarray, language: str | None) -> str:
-        """More than one window: faster-whisper's own long-form transcription."""
+        """Long speech: faster-whisper's own transcription, window by window."""
         with self.lock:
             segments, _ = self.model.transcribe(
                 audio,
@@ -179,7 +182,6 @@ class _Whisper:
                 beam_size=FINAL_BEAM,
                 condition_on_previous_text=False,
                 vad_filter=False,
-                without_timestamps=True,
             )
             return " ".join(s.text.strip() for s in segments).strip()
 
@@ -245,7 +247,7 @@ class WhisperStream:
     def _decode_final(self, audio: np.ndarray) -> str:
         if audio.size < MODEL_RATE // 10:  # under 100 ms: nothing a person said
             return ""
-        if audio.size <= WINDOW_SAMPLES:
+        if audio.size <= SHORT_SAMPLES:
             return self._whisper.decode(audio, self._prompt, beam=FINAL_BEAM)
         return self._whisper.decode_long(audio, self._language)
 

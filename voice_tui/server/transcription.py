@@ -79,29 +79,35 @@ class Utterance:
                 config.language if config else None, config.prompt if config else None
             )
             settling = stream if isinstance(stream, Settling) else None
-            pending = bytearray()
-            while (chunk := self._chunks.get()) is not None:
+            finished = False
+            while not finished:
+                batch = self._take_queued()
+                finished = batch[-1] is None
                 if self._aborted:
-                    continue
-                if isinstance(chunk, bytes):
-                    pending += chunk
-                    if not self._chunks.empty():
-                        continue  # more is queued: feed it all at once
-                if pending:
-                    partial = stream.feed(bytes(pending))
-                    pending.clear()
-                    if partial is not None:
+                    break
+                audio = b"".join(c for c in batch if isinstance(c, bytes))
+                if audio:
+                    partial = stream.feed(audio)
+                    if partial is not None and not finished:
                         self._post(self.partials.put_nowait, partial)
-                if settling is not None and chunk == _PAUSE:
+                # Only the last hint of what was queued matters: a pause the speaker
+                # already ended, or one right before the turn ended, needs no decode.
+                hints = [c for c in batch if isinstance(c, str)]
+                if settling is not None and _RESUME in hints:
+                    settling.unsettle()  # the speaker went on: an earlier decode is stale
+                if settling is not None and hints and hints[-1] == _PAUSE and not finished:
                     settling.settle()
-                elif settling is not None and chunk == _RESUME:
-                    settling.unsettle()
-            if pending and not self._aborted:
-                stream.feed(bytes(pending))
             text = "" if self._aborted else stream.finish()
             self._post(_resolve, self.result, text, None)
         except Exception as exc:
             self._post(_resolve, self.result, "", exc)
+
+    def _take_queued(self) -> list[bytes | str | None]:
+        """What arrived since the last round (waiting for at least one), up to the end."""
+        batch = [self._chunks.get()]
+        while batch[-1] is not None and not self._chunks.empty():
+            batch.append(self._chunks.get())
+        return batch
 
     def _post(self, callback: Callable[..., None], *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
