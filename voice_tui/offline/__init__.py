@@ -62,6 +62,16 @@ def _synthesizer(notes: list[str]) -> Synthesizer | None:
     return VoiceRouter(neural, espeak)
 
 
+def espeak_only() -> Synthesizer | None:
+    """espeak-ng alone (loads in milliseconds): the voice while hibari loads."""
+    try:
+        from voice_tui.offline.tts import EspeakSynthesizer
+
+        return EspeakSynthesizer()
+    except Exception:  # reported by the full load, which tries again
+        return None
+
+
 def _responder(settings: Settings | None, notes: list[str]) -> Responder:
     from voice_tui.offline.responder_builtin import BuiltinResponder
 
@@ -123,4 +133,12 @@ def build_components(settings: Settings | None = None) -> Components:
     )
 
 
-__all__ = ["build_components"]
+def start_loading(settings: Settings | None = None) -> Components:
+    """Components usable at once, their neural parts loading in the background
+    (`components.loading` tells how far it got)."""
+    from voice_tui.offline.loading import start_loading as start
+
+    return start(settings)[0]
+
+
+__all__ = ["build_components", "start_loading"]

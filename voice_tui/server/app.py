@@ -285,7 +285,8 @@ def _offline_components(settings: Settings | None) -> Components:
 
     # Imported by name: the offline engine is optional at type-check time and heavy to load.
     offline = importlib.import_module("voice_tui.offline")
-    components: Components = offline.build_components(settings or Settings())
+    # At once: the neural parts load in the background (components.loading).
+    components: Components = offline.start_loading(settings or Settings())
     return components
 
 

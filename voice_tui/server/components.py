@@ -10,7 +10,7 @@ All audio here is 24 kHz mono pcm16 little-endian, the Realtime wire format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -43,14 +43,16 @@ class Settling(Protocol):
 
 
 class Recognizer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def start(self, language: str | None = None, prompt: str | None = None) -> RecognitionStream:
         """Begin a new utterance."""
 
 
 class Synthesizer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
         """Speak `text`; yield pcm16 chunks at 24 kHz as they are produced.
@@ -104,6 +106,19 @@ class ResponderError(Exception):
     """The responder could not answer (endpoint down, slow, or returned an error)."""
 
 
+class Loading(Protocol):
+    """Parts still loading in the background (see voice_tui.offline.loading)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def summary(self) -> str:
+        """Progress while loading; the loaded parts' names when done."""
+
+    def subscribe(self, listener: Callable[[Any], None]) -> None:
+        """Call `listener(status)` after each step (from the loading thread)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Components:
     """What one server instance uses; any part may be replaced (tests, better models)."""
@@ -113,3 +128,4 @@ class Components:
     responder: Responder
     notes: tuple[str, ...] = ()  # what was unavailable and why, for the user
     vad: VadFactory | None = None  # server_vad's detector (None: the energy VAD)
+    loading: Loading | None = None  # parts still arriving; notes of fallbacks land there

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from voice_tui.journal.redact import RedactingFilter, Redactor
 from voice_tui.logsetup import setup_logging
@@ -77,6 +77,8 @@ async def _serve(loaded: LoadedSettings, host: str, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         _announce(server.host, server.port, server.components.notes)
+        if server.components.loading is not None:
+            server.components.loading.subscribe(_loaded)
         await stop.wait()
         print("Stopping: closing sessions.", flush=True)
     finally:
@@ -84,6 +86,15 @@ async def _serve(loaded: LoadedSettings, host: str, port: int) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return EXIT_OK
+
+
+def _loaded(status: Any) -> None:
+    """Said once the background load has settled (from the loading thread)."""
+    if not status.done:
+        return
+    lines = [f"Speech models ready: {status.summary()} ({status.seconds:.1f} s)."]
+    lines += [f"Note: {note}" for note in status.notes]
+    print("\n".join(lines), flush=True)
 
 
 def _announce(host: str, port: int, notes: tuple[str, ...]) -> None:
