@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from voice_tui.server.app import start_server
 
@@ -19,6 +20,17 @@ API_KEY = "sk-bench-local-0000000000"
 async def serve(answer_s: float, paced: bool, offline: bool) -> None:
     if offline:
         server = await start_server(api_key=API_KEY)  # the built-in offline engine
+        loading = server.components.loading
+        if loading is not None:  # measure the loaded engine, not its loading
+            loop = asyncio.get_running_loop()
+            ready = asyncio.Event()
+
+            def settled(status: Any) -> None:
+                if status.done:
+                    loop.call_soon_threadsafe(ready.set)
+
+            loading.subscribe(settled)
+            await ready.wait()
     else:
         from bench.voices import bench_components
 

@@ -25,7 +25,7 @@ BENCHES: tuple[BenchInfo, ...] = (
     BenchInfo("cpu", "bench.benches.cpu", "CPU share of one core", True, 240),
     BenchInfo("ui", "bench.benches.ui", "UI cost per transcript delta", False, 300),
     BenchInfo("memory", "bench.benches.memory", "Memory over a simulated hour", False, 300),
-    BenchInfo("offline", "bench.benches.offline", "Offline engine", False, 300),
+    BenchInfo("offline", "bench.benches.offline", "Offline engine", False, 600),
     BenchInfo("soak", "bench.benches.soak", "Connect/disconnect soak", False, 240),
 )
 

@@ -13,6 +13,7 @@ from voice_tui.config.schema import Settings
 
 if TYPE_CHECKING:
     from voice_tui.server.app import LocalServer
+    from voice_tui.server.components import Loading
 
 CLOUD_HINT = (
     "Using the built-in offline engine. For OpenAI set OPENAI_API_KEY (or openai.api_key); "
@@ -65,6 +66,11 @@ class LocalBackend:
             model=self.model,
             model_setting="backend.model (or --model)",
         )
+
+    @property
+    def loading(self) -> Loading | None:
+        """The offline engine's models loading in the background (None before it starts)."""
+        return self._server.components.loading if self._server is not None else None
 
     @property
     def base_url(self) -> str | None:
