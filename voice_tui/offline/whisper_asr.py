@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Final
 
@@ -62,6 +63,9 @@ def _offline_hub() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    # CTranslate2's OpenMP threads would otherwise spin after each decode, taking CPU
+    # from the audio threads on a small machine (read when the library loads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def bundled_model_dir() -> Path:
@@ -197,6 +201,7 @@ class WhisperStream:
         self._chunks: list[np.ndarray] = []
         self._samples = 0
         self._partial_at = 0
+        self._partial_every = PARTIAL_EVERY_SAMPLES
         self._partial = ""
         self._final: str | None = None
         self._settled: str | None = None  # the final decode made during the end-of-turn pause
@@ -213,11 +218,15 @@ class WhisperStream:
             self._samples += out.size
         # A large feed is a backlog (or a whole recording): catch up, decode at the end.
         backlog = out.size > LIVE_CHUNK_SAMPLES
-        if backlog or self._samples - self._partial_at < PARTIAL_EVERY_SAMPLES:
+        if backlog or self._samples - self._partial_at < self._partial_every:
             return None
         self._partial_at = self._samples
         audio = self._audio()
+        started = time.perf_counter()
         partial = self._whisper.decode(audio[-WINDOW_SAMPLES:], self._prompt, beam=1)
+        # A busy machine gets fewer partials, so the final decode is not kept waiting.
+        took = int((time.perf_counter() - started) * 2 * MODEL_RATE)
+        self._partial_every = max(PARTIAL_EVERY_SAMPLES, took)
         if partial == self._partial:
             return None
         self._partial = partial
