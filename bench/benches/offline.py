@@ -250,6 +250,24 @@ async def run(ctx: Context) -> list[BenchResult]:
     result.details["voice_transcripts"] = [{"said": s, "heard": h} for s, h in spoken]
 
     questions = TURN_QUESTIONS[: ctx.pick(len(TURN_QUESTIONS), 2)]
+    # The parts of the answer's delay that are the engine's own, measured in-process.
+    decode_ms, first_chunk_ms = [], []
+    for text in questions:
+        pcm = b"".join(voice.synthesize(text, REPLY_VOICE, 1.0))
+        decode_ms.append(transcribe(whisper, PAUSE + pcm)[1] * 1000)
+        t = time.perf_counter()
+        next(iter(voice.synthesize(f'I heard: "{text}".', REPLY_VOICE, 1.0)))
+        first_chunk_ms.append((time.perf_counter() - t) * 1000)
+    result.add_distribution(
+        "part: final decode of a spoken question",
+        decode_ms,
+        "ms",
+        note="Whisper, beam 5; in a session it starts at the first pause, 150 ms into "
+        "the VAD's silence wait",
+    )
+    result.add_distribution(
+        "part: the voice's first audio of a reply sentence", first_chunk_ms, "ms"
+    )
     replies, server_ms, silence_ms, unanswered = await _turns(voice, questions)
     result.add_distribution(
         "end of speech to first audio",

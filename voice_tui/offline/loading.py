@@ -143,6 +143,27 @@ def _late_vad(slot: _Slot[VadFactory]) -> VadFactory:
     return make
 
 
+def _load_into(
+    slot: _Slot[T],
+    label: str,
+    build: Callable[[list[str]], T | None],
+    status: LoadingStatus,
+    name: str | None = None,
+) -> None:
+    """Build one part into its slot (None if it cannot load) and report the step."""
+    notes: list[str] = []
+    try:
+        part = build(notes)
+    except Exception as e:  # never leave a waiting utterance hanging
+        log.exception("loading the %s failed", label)
+        notes.append(f"The {label} could not load ({e}).")
+        part = None
+    slot.set(part)
+    if part is not None:
+        name = name or str(getattr(part, "name", label))
+    status._step(name if part is not None else None, notes)
+
+
 def start_loading(settings: Settings | None = None) -> tuple[Components, LoadingStatus]:
     """Components usable now, and the status of the parts loading in a daemon thread."""
     from voice_tui.offline import _recognizer, _responder, _synthesizer, _vad, espeak_only
@@ -156,22 +177,9 @@ def start_loading(settings: Settings | None = None) -> tuple[Components, Loading
 
     def load() -> None:
         started = time.perf_counter()
-        steps: list[tuple[str, Callable[[list[str]], object], _Slot]] = [  # type: ignore[type-arg]
-            ("recogniser", lambda n: _recognizer(settings, n), recognizer),
-            ("voice", _synthesizer, synthesizer),
-            ("voice detector", _vad, vad),
-        ]
-        for label, build, slot in steps:
-            step_notes: list[str] = []
-            try:
-                part = build(step_notes)
-            except Exception as e:  # never leave a waiting utterance hanging
-                log.exception("loading the %s failed", label)
-                step_notes.append(f"The {label} could not load ({e}).")
-                part = None
-            slot.set(part)
-            name = getattr(part, "name", None) or ("Silero VAD" if part is not None else None)
-            status._step(name if isinstance(name, str) else None, step_notes)
+        _load_into(recognizer, "recogniser", lambda n: _recognizer(settings, n), status)
+        _load_into(synthesizer, "voice", _synthesizer, status)
+        _load_into(vad, "voice detector", _vad, status, name="Silero VAD")
         status._finish(time.perf_counter() - started)
 
     threading.Thread(target=load, name="offline-load", daemon=True).start()

@@ -46,6 +46,12 @@ WINDOW_SAMPLES: Final = 30 * MODEL_RATE  # Whisper hears at most 30 s at once
 # Longer than this, a decode without timestamps tends to stop after the first sentence:
 # faster-whisper's own transcription (timestamps, seeking) reads it all.
 SHORT_SAMPLES: Final = 8 * MODEL_RATE
+_HOP: Final = 160  # audio samples per feature frame
+_FULL_FRAMES: Final = 3000  # 30 s
+_MIN_FRAMES: Final = 1000  # 10 s
+_TAIL_FRAMES: Final = 500  # 5 s of silence after the speech
+_MAX_TOKENS: Final = 224
+_TOKENS_PER_S: Final = 10  # far more than anyone says: a bound on loops, not on speech
 FINAL_BEAM: Final = 5  # measured on real speech: beam 5 makes fewer errors than greedy
 _CPU_THREADS: Final = 2
 
@@ -155,19 +161,27 @@ class _Whisper:
         return [*tokenizer.sot_sequence, tokenizer.no_timestamps]
 
     def decode(self, audio: np.ndarray, prompt: list[int], beam: int) -> str:
-        """Text of up to 30 s of 16 kHz float audio (Whisper's window, padded)."""
+        """Text of up to 30 s of 16 kHz float audio, padded with silence.
+
+        The encoder's cost grows with the window, so a short utterance is heard in a
+        window of its length plus 5 s (at least 10 s) rather than Whisper's full 30 s:
+        measured on the real-speech set, 8x faster for a 10 s window at about the same
+        error rate. Bounding the length of the text stops the repetition loops Whisper
+        can fall into when its window is shorter than it was trained on."""
         import ctranslate2
 
         audio = audio[:WINDOW_SAMPLES]
-        # Padded with silence to the window in the audio, as Whisper was trained on.
-        features = self.model.feature_extractor(audio, padding=WINDOW_SAMPLES - audio.size + 400)
-        window = np.ascontiguousarray(features[:, :3000], dtype=np.float32)
+        frames = min(_FULL_FRAMES, max(_MIN_FRAMES, audio.size // _HOP + _TAIL_FRAMES))
+        frames += frames % 2  # the encoder halves the frame count
+        features = self.model.feature_extractor(audio, padding=frames * _HOP - audio.size + 400)
+        window = np.ascontiguousarray(features[:, :frames], dtype=np.float32)
+        seconds = audio.size / MODEL_RATE
         with self.lock:
             result = self.model.model.generate(
                 ctranslate2.StorageView.from_array(window[None]),
                 [prompt],
                 beam_size=beam,
-                max_length=224,
+                max_length=min(_MAX_TOKENS, int(seconds * _TOKENS_PER_S) + 10),
                 suppress_blank=True,
                 suppress_tokens=[-1],
             )
