@@ -172,3 +172,16 @@ def test_silero_ignores_noise_and_hum_that_the_energy_vad_takes_for_speech() -> 
         pcm = (np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes() + silence(800)
         assert detect(EnergyVad(VadSettings()), pcm)  # loud: the energy VAD fires
         assert detect(shared_model().detector(VadSettings(), 0), pcm) == []
+
+
+def test_silero_hears_speech_over_a_noisy_room(voice: HibariSynthesizer) -> None:
+    """Windows at the room's steady level skip the model; speech still rises above it."""
+    rng = np.random.default_rng(11)
+    speech = np.frombuffer(say(voice, "Book a table for two people."), "<i2") / 32768
+    quiet = np.zeros(SAMPLE_RATE * 2)
+    signal = np.concatenate([quiet, speech, quiet, quiet])
+    room = rng.normal(0, 0.01, signal.size)  # -40 dBFS of steady noise throughout
+    pcm = (np.clip(signal + room, -1, 1) * 32767).astype("<i2").tobytes()
+    events = detect(shared_model().detector(VadSettings(), 0), pcm)
+    assert [e.kind for e in events] == ["started", "stopped"]
+    assert 2000 - 300 - 100 <= events[0].audio_ms <= 2000 + 500

@@ -7,8 +7,9 @@ after `silence_duration_ms` below `threshold - 0.15` (hysteresis, so a turn is n
 at every soft syllable), and the start reaches back `prefix_padding_ms`. onnxruntime
 is already there for the voice and the recogniser, so this costs no new package.
 
-Windows far below any voice (under -60 dBFS) are silence without running the model,
-so a quiet room costs no more than the energy VAD did.
+Windows far below any voice (under -60 dBFS), or no louder than the room's steady
+level while nobody speaks, are silence without running the model: speech always rises
+above the room, so listening costs about what the energy VAD did, quiet or noisy.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ _BYTES_24K: Final = WINDOW * SAMPLE_RATE // MODEL_RATE * 2
 _ONSET_WINDOWS: Final = 2  # consecutive speech windows (64 ms) to start a turn
 _HYSTERESIS: Final = 0.15
 _GATE_RMS: Final = 10 ** (-60 / 20)
+_FLOOR_RISE: Final = 10 ** (0.1 / 20)  # the floor may rise 0.1 dB a window (3 dB/s)
+_ABOVE_FLOOR: Final = 10 ** (6 / 20)  # a window 6 dB over the floor may be speech
 # faster-whisper 1.2.1's assets/silero_vad_v6.onnx (MIT, from snakers4/silero-vad).
 MODEL_FILE: Final = "assets/silero_vad_v6.onnx"
 MODEL_SHA256: Final = "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"
@@ -97,6 +100,7 @@ class SileroVad:
         self._context = np.zeros(_CONTEXT, np.float32)
         self._state = [np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32)]
         self._run = 0  # consecutive speech windows before a turn starts
+        self._floor = 0.0
         self._onset_ms = 0
         self.in_speech = False
         self._last_voiced_end_ms = 0
@@ -126,8 +130,12 @@ class SileroVad:
     def _probability(self, window: np.ndarray) -> float:
         framed = np.concatenate([self._context, window])[None, :]
         self._context = window[-_CONTEXT:]
-        if float(np.sqrt(np.mean(np.square(window)))) < _GATE_RMS:
-            return 0.0
+        rms = float(np.sqrt(np.mean(np.square(window))))
+        # The room's steady level: follows quiet at once, loud only slowly.
+        self._floor = min(rms, self._floor * _FLOOR_RISE) if self._floor > 0 else rms
+        steady = rms < self._floor * _ABOVE_FLOOR and not self.in_speech and self._run == 0
+        if rms < _GATE_RMS or steady:
+            return 0.0  # nobody started speaking: speech always rises above the room
         return self._model.probability(framed, self._state)
 
     def _step(self, start_ms: int, probability: float) -> VadEvent | None:
