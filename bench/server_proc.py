@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
 
 from voice_tui.server.app import start_server
 
@@ -19,22 +18,15 @@ API_KEY = "sk-bench-local-0000000000"
 
 async def serve(answer_s: float, paced: bool, offline: bool) -> None:
     if offline:
-        server = await start_server(api_key=API_KEY)  # the built-in offline engine
-        loading = server.components.loading
-        if loading is not None:  # measure the loaded engine, not its loading
-            loop = asyncio.get_running_loop()
-            ready = asyncio.Event()
+        from voice_tui.config.schema import Settings
+        from voice_tui.offline import build_components
 
-            def settled(status: Any) -> None:
-                if status.done:
-                    loop.call_soon_threadsafe(ready.set)
-
-            loading.subscribe(settled)
-            await ready.wait()
+        built = await asyncio.to_thread(build_components, Settings())
+        server = await start_server(built, api_key=API_KEY)  # the built-in offline engine
     else:
         from bench.voices import bench_components
 
-        server = await start_server(components=bench_components(answer_s, paced), api_key=API_KEY)
+        server = await start_server(bench_components(answer_s, paced), api_key=API_KEY)
     print(f"READY {server.base_url}", flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the parent goes away

@@ -8,6 +8,7 @@ need a different audio environment run in a subprocess.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -39,3 +40,30 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         mp.setenv("VOICE_TUI_CONFIG", str(root / "config.toml"))
         mp.setenv("VOICE_TUI_DATA_DIR", str(root / "data"))
         yield
+
+
+class _Refusals(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def _client_events_follow_the_sdk(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every client event sent to the built-in server in any test (the engine's, the
+    headless runner's, a test client's) is checked by the server against the SDK's
+    request TypedDicts (voice_tui/server/client_events.py), as strictly as the service
+    checks it; one refusal fails the test. Tests that send bad events on purpose are
+    marked `invalid_client_events`."""
+    refusals = _Refusals()
+    protocol = logging.getLogger("voice_tui.server.protocol")
+    protocol.addHandler(refusals)
+    try:
+        yield
+    finally:
+        protocol.removeHandler(refusals)
+    if refusals.messages and request.node.get_closest_marker("invalid_client_events") is None:
+        pytest.fail("the server refused client events:\n  " + "\n  ".join(refusals.messages))

@@ -134,9 +134,9 @@ def test_a_bad_flag_value_is_blamed_on_the_flag(env: dict[str, str]) -> None:
     result = voice_tui("devices", "--persona", "Nobody", env=env)
     assert result.returncode == 2
     assert result.stderr == (
-        "voice-tui: command line (session.persona): session.persona is 'Nobody', "
-        "but the personas are: Assistant, Grumpy Professor, The Wild Brunch, "
-        "Pirate Weather, Quote Caller\n"
+        "voice-tui: command line (session.persona): session.persona is 'Nobody', but no "
+        "persona has that name; set session.persona to one of 'Assistant', "
+        "'Grumpy Professor', 'The Wild Brunch', 'Pirate Weather', 'Quote Caller'\n"
     )
 
 
@@ -158,3 +158,69 @@ def test_options_after_the_subcommand_are_read(env: dict[str, str], tmp_path: Pa
     result = voice_tui("devices", "--config", str(config), env=env)
     assert result.returncode == 2
     assert f"{config}:2:1: unknown key 'nope'" in result.stderr
+
+
+def test_reasoning_effort_flag_sets_the_session_setting(tmp_path: Path) -> None:
+    from voice_tui.cli import build_parser, overrides_from_args
+    from voice_tui.config.loader import load_settings
+
+    for argv in (
+        ["--reasoning-effort", "high"],
+        ["run", "--input-file", "x.wav", "--reasoning-effort", "high"],
+    ):
+        overrides = overrides_from_args(build_parser().parse_args(argv))
+        assert overrides["session.reasoning_effort"] == "high"
+        settings = load_settings(None, {"VOICE_TUI_CONFIG": str(tmp_path / "none.toml")}, overrides)
+        assert settings.settings.session.reasoning_effort == "high"
+
+
+def test_an_unknown_reasoning_effort_is_a_usage_error(env: dict[str, str]) -> None:
+    result = voice_tui("--reasoning-effort", "maximal", env=env)
+    assert result.returncode == 2
+    assert "invalid choice: 'maximal'" in result.stderr
+
+
+def voice_tui_into(
+    stdout: int, *args: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The command with its stdout on a given descriptor (a closed pipe, /dev/full)."""
+    command = (
+        [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "voice_tui"]
+    )
+    return subprocess.run(
+        [*command, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("args", [("history",), ("--help",), ("run", "--help")])
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head` that has already had enough
+    try:
+        result = voice_tui_into(write_end, *args, env=env)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == ""  # no traceback, no "Exception ignored"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("history",), ("--help",), ("--version",)])
+def test_output_to_a_full_disk_fails_in_one_line(
+    env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    with open("/dev/full", "wb") as full:
+        result = voice_tui_into(full.fileno(), *args, env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "voice-tui: cannot write to standard output: No space left on device\n"
+    )

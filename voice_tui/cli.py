@@ -17,6 +17,8 @@ from typing import Any
 from voice_tui import __version__
 from voice_tui.config.errors import ConfigError
 from voice_tui.config.loader import LoadedSettings, load_settings
+from voice_tui.config.models import REASONING_EFFORTS
+from voice_tui.output import OutputError, discard_stdout, guarded_stdout
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -51,6 +53,11 @@ def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     )
     g.add_argument("--voice", help="assistant voice (overrides the persona's)")
     g.add_argument(
+        "--reasoning-effort",
+        choices=list(REASONING_EFFORTS),
+        help="how hard a reasoning model (gpt-realtime-2 family) thinks (default: low)",
+    )
+    g.add_argument(
         "--text-only", action="store_true", help="no audio devices: type, and read the replies"
     )
     g.add_argument("--log-file", type=Path, metavar="PATH", help="debug log (keys redacted)")
@@ -73,14 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="headless conversation from an audio file")
-    run.add_argument("--input-file", type=Path, required=True, metavar="WAV")
-    run.add_argument("--output-file", type=Path, metavar="WAV", help="assistant audio, 24 kHz")
+    run.add_argument(
+        "--input-file",
+        type=Path,
+        required=True,
+        metavar="AUDIO",
+        help="what you say: WAV, FLAC, Ogg, MP3... (any rate and channel count)",
+    )
+    run.add_argument(
+        "--output-file", type=Path, metavar="WAV", help="the assistant's audio, 24 kHz WAV"
+    )
     run.add_argument("--transcript", type=Path, metavar="MD", help="write the conversation")
     run.add_argument("--record", type=Path, metavar="DIR", help="record both sides to WAV")
 
     serve = sub.add_parser("serve", parents=[common], help="run the built-in Realtime server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    serve.add_argument(
+        "--allow-no-key",
+        action="store_true",
+        help="listen beyond this machine without a key (anyone on the network can use it)",
+    )
 
     sub.add_parser("devices", parents=[common], help="list audio input and output devices")
 
@@ -99,6 +119,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "persona": "session.persona",
         "turn_mode": "session.turn_detection",
         "voice": "session.voice",
+        "reasoning_effort": "session.reasoning_effort",
         "theme": "ui.theme",
         "input_device": "audio.input_device",
         "output_device": "audio.output_device",
@@ -116,18 +137,39 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run a command; its output to stdout is guarded: a reader that went away
+    (`| head`) ends it quietly, any other failed write (a full disk) in one line,
+    both with exit code 1 and without a traceback."""
+    original_stdout = sys.stdout
     try:
-        loaded = load_settings(
-            path=args.config,
-            env=os.environ,
-            overrides=overrides_from_args(args),
-        )
-    except ConfigError as exc:
-        print(f"voice-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return _dispatch(args, loaded)
+        with guarded_stdout() as stdout:
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit:  # --help, --version, usage errors: already printed
+                stdout.flush()
+                raise
+            try:
+                loaded = load_settings(
+                    path=args.config,
+                    env=os.environ,
+                    overrides=overrides_from_args(args),
+                )
+            except ConfigError as exc:
+                print(f"voice-tui: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            if args.command is not None:
+                code = _dispatch(args, loaded)
+                stdout.flush()
+                return code
+    except OutputError as exc:
+        discard_stdout(original_stdout)
+        if not exc.reader_gone:
+            print(f"voice-tui: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    # The app draws on the terminal itself, outside the guard.
+    from voice_tui.ui.launch import launch
+
+    return launch(loaded, args)
 
 
 def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
@@ -137,7 +179,7 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
 
         return run_file(loaded, args)
     if command == "serve":
-        from voice_tui.server.standalone import serve
+        from voice_tui.serve import serve
 
         return serve(loaded, args)
     if command == "devices":
@@ -148,9 +190,7 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedSettings) -> int:
         from voice_tui.journal.history import history_command
 
         return history_command(loaded, args)
-    from voice_tui.ui.app import run_app
-
-    return run_app(loaded, args)
+    raise AssertionError(f"unknown command {command!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

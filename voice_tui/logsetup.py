@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from voice_tui.journal.redact import (
+from voice_tui.redact import (
     RedactingFilter,
     RedactingFormatter,
     Redactor,

@@ -21,17 +21,22 @@ from voice_tui.audio.level import MicLevel
 from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import AudioWorker
 from voice_tui.backends import Backend, select_backend
+from voice_tui.backends.tailor import tailor_settings
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import AudioSettings, EchoMode, Settings
 from voice_tui.core.conversation import Turn
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.reliability import ReconnectPolicy
 from voice_tui.core.tools import build_registry
-from voice_tui.journal.history import last_session
+from voice_tui.engine_bridge import EngineBridge
+from voice_tui.journal.history import last_session, problems_note
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, new_session_id
 from voice_tui.journal.recorder import Recorder
+from voice_tui.talk import Talk
 
 log = logging.getLogger(__name__)
+
+RENEW_MARGIN_S = 5 * 60.0  # renew this long before the service would end the session
 
 LevelCallback = Callable[[MicLevel], None]
 StatusCallback = Callable[[AudioStatus], None]
@@ -49,6 +54,10 @@ class Runtime:
     echo: EchoProcessor | None = None  # None: echo handling off (headphones) or no audio
     audio_settings: AudioSettings | None = None
     _closed: bool = False
+    talk: Talk = field(init=False)  # push-to-talk, mute, turn mode: what the UI calls
+
+    def __post_init__(self) -> None:
+        self.talk = Talk(self.engine, self.audio)
 
     @property
     def text_mode(self) -> bool:
@@ -107,10 +116,13 @@ async def build_runtime(
     (missing key, no endpoint); audio and journal problems never raise.
 
     `voice` is an explicit voice choice (`--voice`): it beats the persona's voice.
-    `policy` tunes reconnects and session renewal (default: ReconnectPolicy())."""
-    settings = loaded.settings
-    backend = select_backend(settings)
-    notices = list(loaded.notices)
+    `policy` tunes reconnects and session renewal (default: ReconnectPolicy(), renewing
+    RENEW_MARGIN_S before the backend's session limit: 25 min on Azure, 55 on OpenAI)."""
+    backend = select_backend(loaded.settings)
+    settings, model_notices = tailor_settings(loaded.settings, backend)
+    notices = [*loaded.notices, *model_notices]
+    if policy is None:  # renew before this service's own session limit
+        policy = ReconnectPolicy(renew_after_s=backend.session_limit_s - RENEW_MARGIN_S)
 
     history: list[Turn] = []
     resumed_from: str | None = None
@@ -121,6 +133,8 @@ async def build_runtime(
             notices.append("Nothing to resume: no earlier conversation was found.")
         else:
             history, resumed_from = record.turns, record.session_id
+            if record.problems:
+                notices.append(f"Resuming {record.session_id}: {problems_note(record.problems)}.")
 
     engine = ConversationEngine(
         _with_far_field(settings) if audio and settings.audio.enabled else settings,
@@ -184,26 +198,15 @@ def audio_worker_for(
 ) -> AudioWorker:
     """A worker (not started) whose microphone feeds `engine.send_audio` and whose
     played-out items reach `engine.playback_finished`, both on the running loop's
-    thread. `on_sent` gets the microphone audio the engine actually sent."""
-    loop = asyncio.get_running_loop()
-
-    def send_mic(pcm: bytes, captured_at: float) -> None:  # loop thread
-        # Only what was sent: push-to-talk drops audio while not talking.
-        if engine.send_audio(pcm, captured_at) and on_sent is not None:
-            on_sent(pcm)
-
-    def on_mic(pcm: bytes, captured_at: float) -> None:  # worker thread
-        loop.call_soon_threadsafe(send_mic, pcm, captured_at)
-
-    def on_finished(item_id: str) -> None:  # worker thread
-        loop.call_soon_threadsafe(engine.playback_finished, item_id)
-
+    thread (through an `EngineBridge`). `on_sent` gets the microphone audio the engine
+    actually sent."""
+    bridge = EngineBridge(engine, asyncio.get_running_loop(), on_sent)
     return AudioWorker(
         settings,
-        on_mic=on_mic,
+        on_mic=bridge.mic,
         on_level=on_level or _ignore,
         on_status=on_status or _ignore,
-        on_playback_finished=on_finished,
+        on_playback_finished=bridge.played_out,
     )
 
 

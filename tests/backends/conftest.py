@@ -20,7 +20,7 @@ from voice_tui.server.components import (
 )
 
 API_KEY = "sk-backendtest-0123456789"
-MODEL = "gpt-realtime"
+MODEL = "gpt-realtime-2.1"
 
 
 class EchoResponder:

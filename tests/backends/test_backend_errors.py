@@ -3,6 +3,7 @@ setting to fix, with no key in it. The servers are real: the local one, or none.
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from typing import Any
 
@@ -19,7 +20,7 @@ from voice_tui.server.app import LocalServer
 
 API_KEY = "sk-backendtest-0123456789"
 WRONG_KEY = "sk-wrongwrongwrong-987654"
-MODEL = "gpt-realtime"
+MODEL = "gpt-realtime-2.1"
 
 
 async def _start_fails(settings: Any, backend: Any) -> tuple[str, list[AppEvent]]:
@@ -58,7 +59,7 @@ def test_missing_openai_key(make_settings: Any) -> None:
 async def test_rejected_key(make_settings: Any, server: LocalServer) -> None:
     settings = make_settings(openai={"api_key": WRONG_KEY, "base_url": server.base_url})
     message, _ = await _start_fails(settings, select_backend(settings))
-    assert "rejected the API key sk-wr… (HTTP 401)" in message
+    assert "rejected the API key sk-wr… (HTTP 401)" in message  # not the service's words
     assert "openai.api_key" in message
 
 
@@ -80,7 +81,10 @@ async def test_refused_connection(make_settings: Any) -> None:
     assert "openai.base_url" in message
 
 
-async def test_old_azure_api_version(make_settings: Any, server: LocalServer) -> None:
+async def test_retired_azure_api_version_is_ignored(
+    make_settings: Any, server: LocalServer
+) -> None:
+    """An old config's api_version does not stop the GA connection (the loader notes it)."""
     settings = make_settings(
         backend={"kind": "azure"},
         azure={
@@ -90,11 +94,31 @@ async def test_old_azure_api_version(make_settings: Any, server: LocalServer) ->
             "api_version": "2024-10-01-preview",
         },
     )
-    message, _ = await _start_fails(settings, select_backend(settings))
-    assert message == (
-        "Azure api_version 2024-10-01-preview predates the GA realtime protocol; "
-        "set azure.api_version = 2025-08-28 or newer."
+    backend = select_backend(settings)
+    connection = await backend.connect()
+    await connection.close()
+    await backend.aclose()
+
+
+async def test_azure_404_is_not_blamed_on_the_deployment(
+    make_settings: Any, server: LocalServer
+) -> None:
+    """A 404 without DeploymentNotFound (here: a wrong endpoint path) says what the
+    service said and names both settings, instead of "unknown deployment"."""
+    settings = make_settings(
+        backend={"kind": "azure"},
+        azure={
+            "endpoint": server.azure_endpoint + "/elsewhere",
+            "deployment": MODEL,
+            "api_key": API_KEY,
+        },
     )
+    message, _ = await _start_fails(settings, select_backend(settings))
+    assert "does not know the deployment" not in message
+    assert "refused the session (HTTP 404: Invalid URL (GET /elsewhere/openai/v1/realtime))" in (
+        message
+    )
+    assert "check azure.endpoint and azure.deployment" in message
 
 
 async def test_azure_rejected_key(make_settings: Any, server: LocalServer) -> None:
@@ -125,9 +149,8 @@ def test_azure_without_credentials_says_how_to_sign_in(make_settings: Any) -> No
     settings = make_settings(
         backend={"kind": "azure"}, azure={"endpoint": "https://x.openai.azure.com"}
     )
-    try:  # azure-identity is an optional extra
-        import azure.identity  # noqa: F401
-    except ImportError:
+    extra = ("azure.identity", "aiohttp")  # the optional `azure` extra
+    if not all(importlib.util.find_spec(name) for name in extra):
         with pytest.raises(BackendError) as info:
             select_backend(settings)
         assert "azure.api_key" in info.value.message
@@ -149,7 +172,7 @@ def test_auto_selection(make_settings: Any) -> None:
     azure = select_backend(
         make_settings(azure={"endpoint": "https://r.openai.azure.com", "api_key": API_KEY})
     )
-    assert isinstance(azure, AzureBackend) and azure.model == "gpt-realtime"
+    assert isinstance(azure, AzureBackend) and azure.model == "gpt-realtime-2.1"
     local = select_backend(make_settings())
     assert isinstance(local, LocalBackend)
     assert local.notice is not None and "OPENAI_API_KEY" in local.notice
@@ -176,3 +199,13 @@ def test_descriptions_never_show_keys(make_settings: Any) -> None:
 def test_mask_key() -> None:
     assert mask_key("sk-abcdefghijklmnop") == "sk-ab…"
     assert mask_key("short") == "…"
+
+
+async def test_local_backend_will_not_listen_beyond_loopback_without_a_key(
+    make_settings: Any,
+) -> None:
+    backend = select_backend(make_settings(backend={"kind": "local"}, local={"host": "0.0.0.0"}))
+    with pytest.raises(BackendError) as refused:
+        await backend.connect()
+    assert "without a key" in refused.value.message and "local.api_key" in refused.value.message
+    await backend.aclose()

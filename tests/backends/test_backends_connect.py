@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from voice_tui.backends import select_backend
-from voice_tui.backends.azure import websocket_base_url
 from voice_tui.backends.local import LocalBackend
 from voice_tui.core.engine import ConversationEngine
 from voice_tui.core.events import AppEvent, SessionReady, TurnCompleted
@@ -14,7 +13,7 @@ from voice_tui.core.tools import build_registry
 from voice_tui.server.app import LocalServer
 
 API_KEY = "sk-backendtest-0123456789"
-MODEL = "gpt-realtime"
+MODEL = "gpt-realtime-2.1"
 
 
 async def _typed_turn(settings: Any, backend: Any, text: str) -> list[AppEvent]:
@@ -60,11 +59,6 @@ async def test_azure_backend_against_the_local_server(
     ready = next(e for e in events if isinstance(e, SessionReady))
     assert (ready.backend, ready.model) == ("azure", MODEL)
     assert [e.turn.text for e in events if isinstance(e, TurnCompleted)] == ["ahoy", "Echo: ahoy"]
-
-
-def test_azure_websocket_url_keeps_plain_ws_for_local_endpoints() -> None:
-    assert websocket_base_url("http://127.0.0.1:8765") == "ws://127.0.0.1:8765/openai"
-    assert websocket_base_url("https://r.openai.azure.com") is None
 
 
 async def test_local_backend_runs_the_offline_engine_in_process(make_settings: Any) -> None:

@@ -113,19 +113,38 @@ def test_missing_persona_instructions_point_at_the_persona(write_config: WriteCo
 def test_unknown_persona_in_session_points_at_the_key(write_config: WriteConfig) -> None:
     path = write_config('[ui]\ntheme = "dark"\n[session]\npersona = "Nobody"\n')
     assert str(load_error(path)) == (
-        f"{path}:4:1: session.persona is 'Nobody', but the personas are: Assistant, "
-        "Grumpy Professor, The Wild Brunch, Pirate Weather, Quote Caller"
+        f"{path}:4:1: session.persona is 'Nobody', but no persona has that name; set "
+        "session.persona to one of 'Assistant', 'Grumpy Professor', 'The Wild Brunch', "
+        "'Pirate Weather', 'Quote Caller'"
     )
 
 
-def test_default_persona_missing_from_own_personas_points_at_them(
-    write_config: WriteConfig,
-) -> None:
-    path = write_config('\n[[personas]]\nname = "Solo"\ninstructions = "x"\n')
-    error = load_error(path)
-    assert (error.line, error.column) == (2, 1)
-    assert "session.persona is 'Assistant'" in str(error)
-    assert "Solo" in str(error)
+def test_a_misspelt_persona_gets_a_suggestion(write_config: WriteConfig) -> None:
+    path = write_config(
+        '[session]\npersona = "Pirat"\n\n[[personas]]\nname = "Pirate"\ninstructions = "Arr."\n'
+    )
+    assert str(load_error(path)) == (
+        f"{path}:2:1: session.persona is 'Pirat', but no persona has that name (did you mean "
+        "'Pirate'?); set session.persona to one of 'Pirate'"
+    )
+
+
+def test_own_personas_without_a_choice_start_with_the_first(write_config: WriteConfig) -> None:
+    path = write_config(
+        '[session]\nvoice = "ash"\n\n[[personas]]\nname = "Solo"\ninstructions = "x"\n'
+        '[[personas]]\nname = "Duo"\ninstructions = "y"\n'
+    )
+    settings = load_settings(path, {}, {}).settings
+    assert settings.session.persona == "Solo"
+    assert settings.active_persona.instructions == "x"
+
+
+def test_own_personas_that_include_the_default_keep_it(write_config: WriteConfig) -> None:
+    path = write_config(
+        '[[personas]]\nname = "Solo"\ninstructions = "x"\n'
+        '[[personas]]\nname = "assistant"\ninstructions = "y"\n'
+    )
+    assert load_settings(path, {}, {}).settings.active_persona.name == "assistant"
 
 
 def test_duplicate_persona_names(write_config: WriteConfig) -> None:
@@ -176,9 +195,9 @@ def test_bad_flag_names_the_flag_not_the_file(write_config: WriteConfig) -> None
     path = write_config('[session]\npersona = "Assistant"\n')
     error = load_error(path, overrides={"session.persona": "Nobody"})
     assert str(error) == (
-        "command line (session.persona): session.persona is 'Nobody', "
-        "but the personas are: Assistant, Grumpy Professor, The Wild Brunch, "
-        "Pirate Weather, Quote Caller"
+        "command line (session.persona): session.persona is 'Nobody', but no persona has "
+        "that name; set session.persona to one of 'Assistant', 'Grumpy Professor', "
+        "'The Wild Brunch', 'Pirate Weather', 'Quote Caller'"
     )
     assert error.line is None
 
@@ -213,3 +232,46 @@ def test_an_unreadable_file_is_a_clear_error(write_config: WriteConfig) -> None:
     path = write_config("")
     path.chmod(0)
     assert "cannot be read" in str(load_error(path))
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value", "example"),
+    [
+        ("local", "chat_url", "not a url", "http://127.0.0.1:11434/v1"),
+        ("local", "chat_url", "127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+        ("openai", "base_url", "ws://", "http://127.0.0.1:8765/v1"),
+        (
+            "azure",
+            "endpoint",
+            "my-resource.openai.azure.com",
+            "https://my-resource.openai.azure.com",
+        ),
+        ("tools", "weather_forecast_url", "", "https://api.open-meteo.com/v1/forecast"),
+    ],
+)
+def test_a_url_that_is_not_one_is_an_error(
+    write_config: WriteConfig, table: str, key: str, value: str, example: str
+) -> None:
+    path = write_config(f'[{table}]\n{key} = "{value}"\n')
+    assert str(load_error(path)) == (
+        f"{path}:2:1: {table}.{key}: must be an http:// or https:// URL such as {example}, "
+        f"not {value!r}"
+    )
+
+
+def test_a_url_from_the_environment_names_the_variable(write_config: WriteConfig) -> None:
+    path = write_config("")
+    assert str(load_error(path, env={"OPENAI_BASE_URL": "localhost:8765"})) == (
+        "environment variable OPENAI_BASE_URL: openai.base_url: must be an http:// or "
+        "https:// URL such as http://127.0.0.1:8765/v1, not 'localhost:8765'"
+    )
+
+
+def test_good_urls_load(write_config: WriteConfig) -> None:
+    path = write_config(
+        '[local]\nchat_url = "http://127.0.0.1:11434/v1"\n'
+        '[azure]\nendpoint = "https://r.openai.azure.com/"\n'
+    )
+    settings = load_settings(path, {}, {}).settings
+    assert settings.local.chat_url == "http://127.0.0.1:11434/v1"
+    assert settings.azure.endpoint == "https://r.openai.azure.com/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 import stat
 import threading
@@ -179,15 +180,19 @@ async def test_async_saves_from_the_event_loop_all_land(write_config: WriteConfi
 
 def test_concurrent_saves_from_threads_lose_nothing(write_config: WriteConfig) -> None:
     path = write_config(EXISTING)
-    keys = [f"k{i}" for i in range(16)]
+    models = [f"model-{i}" for i in range(16)]
     threads = [
-        threading.Thread(target=save_settings, args=(path, {f"ui.keys.{key}": key})) for key in keys
+        threading.Thread(
+            target=save_settings, args=(path, {f"pricing.{model}.text_input": float(i)})
+        )
+        for i, model in enumerate(models)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert load_settings(path, {}, {}).settings.ui.keys == {key: key for key in keys}
+    pricing = load_settings(path, {}, {}).settings.pricing
+    assert {m: pricing[m].text_input for m in models} == {m: float(i) for i, m in enumerate(models)}
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -205,3 +210,130 @@ def test_the_old_file_survives_a_failure_during_the_write(
         save_settings(path, {"ui.theme": "light"})
     assert path.read_bytes() == original
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]
+
+
+COMMENTED = """\
+# My voice-tui setup -- do not lose these notes!
+
+[session]
+voice = "ash"      # ash suits me
+persona = "Helper" # the one I use at work
+
+# Audio: the USB headset, tuned by hand.
+[audio]
+block_ms = 40
+# input_device = "USB"   (kept for when I travel)
+
+# My own persona.
+[[personas]]
+name = "Helper"
+instructions = "Help."  # short and sweet
+"""
+
+
+def test_a_saved_choice_keeps_every_comment_blank_line_and_the_order(
+    write_config: WriteConfig,
+) -> None:
+    path = write_config(COMMENTED)
+    save_settings(
+        path,
+        {
+            "session.persona": "Helper",  # unchanged value: the line stays as it is
+            "session.voice": "coral",
+            "session.turn_detection": "push_to_talk",
+            "audio.input_device": "Headset Mic",
+            "audio.echo": "off",
+            "ui.theme": "light",
+        },
+    )
+    assert (
+        path.read_text()
+        == """\
+# My voice-tui setup -- do not lose these notes!
+
+[session]
+voice = "coral"      # ash suits me
+persona = "Helper" # the one I use at work
+turn_detection = "push_to_talk"
+
+# Audio: the USB headset, tuned by hand.
+[audio]
+block_ms = 40
+input_device = "Headset Mic"
+echo = "off"
+# input_device = "USB"   (kept for when I travel)
+
+# My own persona.
+[[personas]]
+name = "Helper"
+instructions = "Help."  # short and sweet
+
+[ui]
+theme = "light"
+"""
+    )
+    save_settings(path, {"audio.echo": None, "audio.input_device": None, "ui.theme": None})
+    assert path.read_text() == (
+        COMMENTED.replace('voice = "ash"', 'voice = "coral"').replace(
+            "work\n", 'work\nturn_detection = "push_to_talk"\n'
+        )
+        + "\n[ui]\n"
+    )  # removing a key removes its line, nothing else
+
+
+def test_dotted_keys_and_inline_tables_are_edited_where_they_are(
+    write_config: WriteConfig,
+) -> None:
+    path = write_config(
+        'session.persona = "Helper"  # dotted\n'
+        'ui = { theme = "dark" }  # inline\n'
+        "\n"
+        "[[personas]]\n"
+        'name = "Helper"\ninstructions = "Help."\n'
+        "[[personas]]\n"
+        'name = "Other"\ninstructions = "Other."\n'
+    )
+    save_settings(path, {"session.persona": "Other", "ui.theme": "light"})
+    lines = path.read_text().splitlines()
+    assert lines[:2] == [
+        'session.persona = "Other"  # dotted',
+        'ui = { theme = "light" }  # inline',
+    ]
+    assert load_settings(path, {}, {}).settings.active_persona.name == "Other"
+
+
+def test_every_app_choice_saved_into_the_example_config_loses_no_line(tmp_path: Path) -> None:
+    """The README's way to start: copy config.example.toml, then choose in the app."""
+    example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
+    path = tmp_path / "config.toml"
+    path.write_text(example)
+    choices = {
+        "session.persona": "Pirate Weather",
+        "session.turn_detection": "semantic_vad",
+        "audio.input_device": "USB Mic",
+        "audio.output_device": 3,
+        "audio.echo": "half-duplex",
+        "ui.theme": "light",
+    }
+    save_settings(path, choices)
+    after = path.read_text().splitlines()
+    changed = [
+        line[2:].split("=")[0].strip()
+        for line in difflib.ndiff(example.splitlines(), after)
+        if line.startswith(("- ", "+ "))
+    ]
+    # Only lines of the chosen settings changed: replaced in place or added to their table.
+    assert changed and set(changed) <= {dotted.split(".")[1] for dotted in choices}
+    comments = [line for line in example.splitlines() if line.lstrip().startswith("#")]
+    assert [line for line in after if line.lstrip().startswith("#")] == comments
+    settings = load_settings(path, {}, {}).settings
+    assert settings.active_persona.name == "Pirate Weather"
+    assert (settings.audio.input_device, settings.audio.output_device) == ("USB Mic", 3)
+
+
+def test_a_new_file_says_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    save_settings(path, {"ui.theme": "light"})
+    text = path.read_text()
+    assert text.startswith("# voice-tui settings (config.example.toml lists every one")
+    assert text.endswith('\n[ui]\ntheme = "light"\n')

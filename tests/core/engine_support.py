@@ -38,7 +38,7 @@ from voice_tui.server.components import (
 )
 
 API_KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-realtime"
+MODEL = "gpt-realtime-2.1"
 
 # What the test recogniser "hears" for each tone.
 PHRASES = {
@@ -70,7 +70,14 @@ class RuleResponder:
             return
         last: ChatMessage = request.history[-1]
         if last.role == "tool":
-            if '"error"' in last.content:
+            answered = len(request.history) - next(
+                i + 1
+                for i in reversed(range(len(request.history)))
+                if request.history[i].role != "tool"
+            )
+            if answered > 1:
+                yield TextPiece(f"All {answered} tools answered.")
+            elif '"error"' in last.content:
                 yield TextPiece("Sorry, that did not work.")
             elif "goodbye" in last.content or "ended" in last.content:
                 yield TextPiece("Goodbye, partner!")
@@ -78,6 +85,11 @@ class RuleResponder:
                 yield TextPiece(f"The tool says {last.content[:40]}")
             return
         text = last.content.lower()
+        if "both" in text:  # two calls in one response, as a parallel-tool model makes
+            yield TextPiece("Checking both.")
+            yield FunctionCallPiece("get_current_time", "{}", "call_" + uuid.uuid4().hex[:12])
+            yield FunctionCallPiece("gated_tool", "{}", "call_" + uuid.uuid4().hex[:12])
+            return
         call: tuple[str, str] | None = None
         if "time" in text and "slow" not in text:
             call = ("get_current_time", "{}")

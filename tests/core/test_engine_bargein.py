@@ -70,6 +70,27 @@ async def test_interrupt_key_cuts_and_clamps_to_the_audio_received(
     assert not rec.of(ErrorRaised)
 
 
+async def test_a_truncate_refused_at_the_audio_end_is_not_an_error(
+    make_engine: EngineFactory, server: LocalServer
+) -> None:
+    """The service says the audio is already shorter than the cut (param audio_end_ms):
+    the model holds no more than was heard, so there is nothing to tell the user."""
+    server.faults.short_items_ms = 50
+    playback = ScriptedPlayback()
+    playback.heard_ms = 10_000  # everything received was heard, but not played out
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    await rec.wait_for(ResponseFinished)
+    await engine.interrupt()
+    cut = await rec.wait_for(AssistantInterrupted)
+    assert cut.truncate_sent
+    (session,) = server.sessions
+    await engine.send_text("hello there")  # the refusal has come back by its answer
+    await rec.wait_for(ResponseFinished, after=rec.events.index(cut))
+    assert session.refused["invalid_value"] == 1  # the truncate was refused...
+    assert not rec.of(ErrorRaised)  # ...and nobody was bothered with it
+
+
 async def test_nothing_is_truncated_when_the_item_had_finished_playing(
     make_engine: EngineFactory, server: LocalServer
 ) -> None:

@@ -36,7 +36,7 @@ async def test_start_configures_the_session(make_engine: EngineFactory) -> None:
     engine, rec = await make_engine()
     ready = rec.of(SessionReady)[0]
     assert ready.session_id.startswith("sess_")
-    assert (ready.backend, ready.model, ready.persona) == ("openai", "gpt-realtime", "Tester")
+    assert (ready.backend, ready.model, ready.persona) == ("openai", "gpt-realtime-2.1", "Tester")
     assert ready.voice == "marin" and ready.turn_mode is TurnMode.SERVER_VAD
     states = [e.state for e in rec.of(ConnectionChanged)]
     assert states == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]

@@ -44,7 +44,7 @@ def test_session_update_matches_the_sdk(mode: TurnMode) -> None:
     s = data["session"]
     assert s["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
     assert s["audio"]["input"]["transcription"] == {
-        "model": "gpt-4o-mini-transcribe",
+        "model": "gpt-transcribe",
         "language": "fr",
     }
     assert s["audio"]["output"]["voice"] == "marin" and s["max_output_tokens"] == 800
@@ -102,11 +102,14 @@ def test_history_replays_what_was_heard() -> None:
     ]
 
 
-def test_prices_match_exact_names_then_prefixes() -> None:
+def test_prices_match_exact_names_only() -> None:
     settings = Settings()
     assert p.prices_for(settings, "gpt-realtime").audio_output == 64.0
-    assert p.prices_for(settings, "gpt-realtime-mini-2025-10-06").audio_output == 20.0
-    assert p.prices_for(settings, "my-azure-deployment") == Prices()
+    assert p.prices_for(settings, "gpt-realtime-2.1-mini").text_output == 2.4
+    assert p.prices_for(settings, "gpt-realtime-2.1").text_output == 24.0
+    # A snapshot without its own entry, or a deployment name: unknown, not free.
+    assert p.prices_for(settings, "gpt-realtime-mini-2025-10-06") == Prices(known=False)
+    assert p.prices_for(settings, "my-azure-deployment") == Prices(known=False)
 
 
 def test_reading_helpers_tolerate_wrong_types() -> None:

@@ -13,7 +13,7 @@ from engine_support import MS_PER_CHAR, Recorder
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role
-from voice_tui.core.events import Notice, Phase, PhaseChanged, TurnCompleted
+from voice_tui.core.events import Notice, Phase, PhaseChanged, TurnCompleted, TurnMode
 from voice_tui.runtime import build_runtime
 from voice_tui.server.app import LocalServer
 
@@ -173,6 +173,44 @@ async def test_push_to_talk_records_only_what_was_sent(
     with wave.open(str(rt.recorder.user_path)) as wav:
         assert sent_frames > 2400  # > 100 ms was said
         assert wav.getnframes() == sent_frames
+
+
+@pytest.mark.audio
+async def test_talk_is_one_place_for_push_to_talk_mute_and_turn_mode(
+    virtual_audio: object, settings: Settings, tmp_path: Path
+) -> None:
+    rt = await build_runtime(_loaded(settings, tmp_path), audio=True)
+    try:
+        assert rt.audio is not None, rt.audio_problem
+        await rt.engine.start()
+        talk = rt.talk
+        assert talk.turn_mode is TurnMode.SERVER_VAD
+        assert not await talk.toggle_talking()  # hands-free: there is no key to hold
+        assert not talk.talking and not rt.engine.talking
+        await talk.set_turn_mode(TurnMode.PUSH_TO_TALK)
+        assert talk.turn_mode is rt.engine.turn_mode is TurnMode.PUSH_TO_TALK
+        assert not rt.engine.send_audio(b"\0\0" * 480)  # the key is up: nothing is sent
+        assert await talk.toggle_talking()
+        assert talk.talking and rt.engine.talking
+        assert rt.engine.send_audio(b"\0\0" * 480)
+        await talk.set_turn_mode(TurnMode.SERVER_VAD)  # the open turn is ended first
+        assert not talk.talking and not rt.engine.talking
+        assert talk.turn_mode is rt.engine.turn_mode is TurnMode.SERVER_VAD
+        assert rt.audio.sending
+        assert talk.set_muted(True) and talk.muted and not rt.audio.sending
+        assert talk.set_muted(False) and not talk.muted and rt.audio.sending
+    finally:
+        await rt.aclose()
+
+
+async def test_without_an_audio_worker_there_is_nothing_to_mute(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rt = await build_runtime(_loaded(settings, tmp_path), audio=False)
+    try:
+        assert not rt.talk.set_muted(True) and not rt.talk.muted
+    finally:
+        await rt.aclose()
 
 
 async def test_an_explicit_voice_beats_the_personas(

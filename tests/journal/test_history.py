@@ -205,3 +205,45 @@ def test_export_is_redacted_even_from_an_old_journal(
     monkeypatch.setenv("OPENAI_API_KEY", key)
     md = export_markdown(load_session(sid, tmp_path))
     assert key not in md and "> my key is sk-ex…[redacted]" in md
+
+
+def test_a_malformed_line_is_flagged_in_the_list_the_export_and_for_resume(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sid = write_session(data_dir / "sessions", sample_turns(), started_at=T0)
+    path = data_dir / "sessions" / f"{sid}.jsonl"
+    with path.open("a", encoding="utf-8") as journal:
+        journal.write('{"type":"turn","turn":42}\n')
+
+    assert main(["history"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{sid}  2026-11-18 11:06  Assistant         4 turns !  ")
+    assert captured.err == (
+        f"voice-tui: {sid} (!): 1 line of the journal could not be read and was left out "
+        "(line 7: skipped ('turn' is not an object))\n"
+    )
+
+    assert main(["history", sid]) == 0
+    captured = capsys.readouterr()
+    assert "- 1 line of the journal could not be read and was left out (line 7" in captured.out
+    assert "Can you book a table for four on Saturday?" in captured.out
+    assert "line 7: skipped" in captured.err
+
+    record = last_session(data_dir / "sessions")  # what --resume continues
+    assert record is not None and record.session_id == sid
+    assert [t.item_id for t in record.turns] == [t.item_id for t in sample_turns()]
+
+
+def test_notes_on_damaged_sessions_are_few_under_a_long_list(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for n in range(5):
+        sid = write_session(data_dir / "sessions", sample_turns(), started_at=T0 + n)
+        with (data_dir / "sessions" / f"{sid}.jsonl").open("a", encoding="utf-8") as journal:
+            journal.write("[]\n")
+    assert main(["history"]) == 0
+    captured = capsys.readouterr()
+    assert sum(" turns !  " in line for line in captured.out.splitlines()) == 5
+    notes = captured.err.splitlines()
+    assert len(notes) == 4 and all("(line 7: skipped (not a JSON object))" in n for n in notes[:3])
+    assert notes[3] == "voice-tui: and 2 more (!): `voice-tui history ID` says which lines"

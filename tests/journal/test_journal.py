@@ -24,7 +24,7 @@ from voice_tui.core.events import (
 )
 from voice_tui.core.usage import UsageTotals
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, read_session
-from voice_tui.journal.redact import Redactor
+from voice_tui.redact import Redactor
 
 from .turns import T0, sample_turns
 
@@ -84,6 +84,8 @@ def test_file_is_private_and_lines_are_typed(tmp_path: Path) -> None:
         "input_tokens": 0,
         "output_tokens": 0,
         "cost_usd": 0.0,
+        "reasoning_tokens": 0,
+        "priced": True,
     }
 
 
@@ -275,3 +277,44 @@ def test_without_a_redactor_the_process_default_is_used(
     assert journal.path is not None and installed.path is not None
     assert read_session(journal.path).turns[0].text == f"keys: sk-en…[redacted] {configured_key}"
     assert read_session(installed.path).turns[0].text == f"keys: {env_key} sk-co…[redacted]"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"type":"turn","turn":42}', "'turn' is not an object"),
+        ('{"type":"turn"}', "'turn' is not an object"),
+        ('{"type":"turn","turn":{"role":"user","text":7}}', "turn.text is not text"),
+        ('{"type":"turn","turn":{"role":"user","tool_calls":{}}}', "turn.tool_calls is not a list"),
+        (
+            '{"type":"turn","turn":{"role":"assistant","tool_calls":[{"name":"x","ok":"yes"}]}}',
+            "turn.tool_calls[0].ok is not true or false",
+        ),
+        (
+            '{"type":"turn","turn":{"role":"user","usage":{"cost_usd":"1"}}}',
+            "turn.usage.cost_usd is not a number",
+        ),
+        (
+            '{"type":"turn","turn":{"role":"user","started_at":"noon"}}',
+            "turn.started_at is not a number",
+        ),
+        ('{"type":"end","totals":[1]}', "'totals' is not an object"),
+        ('{"type":"session","started_at":"yesterday"}', "started_at is not a number"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_line_of_valid_json_but_the_wrong_shape_is_skipped_and_flagged(
+    tmp_path: Path, line: str, reason: str
+) -> None:
+    journal = Journal.open(tmp_path, META)
+    for turn in sample_turns():
+        journal.append_turn(turn)
+    journal.close()
+    assert journal.path is not None
+    lines = journal.path.read_text().splitlines(keepends=True)
+    lines.insert(2, line + "\n")
+    journal.path.write_text("".join(lines))
+    record = read_session(journal.path)
+    assert [t.item_id for t in record.turns] == [t.item_id for t in sample_turns()]
+    assert record.problems == [f"line 3: skipped ({reason})"]
+    assert record.ended_at is not None

@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr
 
 from voice_tui.config.schema import Settings
-from voice_tui.journal.redact import RedactingFilter, Redactor, mask
 from voice_tui.logsetup import LoggingSetup, setup_logging
+from voice_tui.redact import RedactingFilter, Redactor, mask
 
 KEY = "sk-proj-TESTKEY-7f3a9c2e1b8d4f6a0e5c7b9d"
 AZURE_KEY = "azkey0123456789abcdef0123456789ab"
@@ -216,7 +216,7 @@ CRASHING_APP = f"""
 import sys
 from rich.console import Console
 from textual.app import App
-from voice_tui.journal.redact import Redactor
+from voice_tui.redact import Redactor
 from voice_tui.logsetup import RedactingStream
 
 

@@ -13,10 +13,12 @@ from voice_tui.config.loader import load_settings
 from voice_tui.core.conversation import Role
 from voice_tui.core.events import AppEvent, AudioChunk, TurnCompleted
 from voice_tui.journal.history import last_session
-from voice_tui.journal.journal import read_session
-from voice_tui.journal.redact import Redactor
+from voice_tui.journal.journal import Journal, SessionMeta, read_session
 from voice_tui.logsetup import setup_logging
+from voice_tui.redact import Redactor
 from voice_tui.runtime import Runtime, build_runtime
+
+from .turns import sample_turns
 
 
 @pytest.fixture
@@ -114,3 +116,26 @@ async def test_the_app_path_journals_without_keys(env: dict[str, str], tmp_path:
     assert "Remember my key sk-ru…[redacted] please" in journal_text
     assert key not in journal_text
     assert key not in (tmp_path / "debug.log").read_text()
+
+
+async def test_resume_skips_a_malformed_line_and_says_so(env: dict[str, str]) -> None:
+    sessions = Path(env["VOICE_TUI_DATA_DIR"]) / "sessions"
+    journal = Journal.open(sessions, SessionMeta("local", "offline", "Assistant"))
+    for turn in sample_turns():
+        journal.append_turn(turn)
+    journal.close()
+    assert journal.path is not None
+    with journal.path.open("a", encoding="utf-8") as f:
+        f.write('{"type":"turn","turn":42}\n')
+
+    loaded = load_settings(None, env, {"backend.kind": "local"})
+    rt = await build_runtime(loaded, audio=False, resume=True)
+    try:
+        assert [t.item_id for t in rt.engine.conversation] == [t.item_id for t in sample_turns()]
+        assert any(
+            n.startswith(f"Resuming {journal.session_id}: 1 line of the journal could not be read")
+            and "'turn' is not an object" in n
+            for n in rt.notices
+        )
+    finally:
+        await rt.aclose()

@@ -18,12 +18,14 @@ import pytest
 from voice_tui.backends.select import select_backend
 from voice_tui.cli import main
 from voice_tui.config.loader import load_settings
+from voice_tui.config.schema import Settings
 from voice_tui.core.engine import ConversationEngine, EngineError
 from voice_tui.core.events import AppEvent, ErrorRaised, TurnCompleted
 from voice_tui.core.tools import build_registry
 from voice_tui.journal.journal import Journal, SessionMeta, read_session
-from voice_tui.journal.redact import Redactor, mask
 from voice_tui.logsetup import setup_logging
+from voice_tui.offline import build_components
+from voice_tui.redact import Redactor, mask
 from voice_tui.server.app import start_server
 
 # Distinctive fake keys: one the server accepts (from the environment, which beats the
@@ -57,7 +59,7 @@ async def test_no_key_in_logs_journal_exports_errors_or_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     out_dir = tmp_path / "out"  # everything voice-tui produces goes under here
-    server = await start_server(api_key=GOOD_KEY)
+    server = await start_server(build_components(Settings()), api_key=GOOD_KEY)
     config = tmp_path / "config.toml"  # the user's own file: it holds a key by design
     config.write_text(
         f'[openai]\napi_key = "{FILE_KEY}"\nbase_url = "{server.base_url}"\n'

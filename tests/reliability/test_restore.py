@@ -129,7 +129,7 @@ async def test_giving_up_after_the_last_attempt(make_engine: Factory, chaos: Cha
     assert attempts == [1, 2, 3]
     (error,) = rec.of(ErrorRaised)
     assert error.fatal and error.message.startswith("Gave up reconnecting after 3 attempts")
-    assert "unavailable (HTTP 503)" in error.message
+    assert "unavailable (HTTP 503: " in error.message  # with what the server said
     assert ended.reason == f"error: {error.message}"
     await until(lambda: engine.ended)
 

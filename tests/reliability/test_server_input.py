@@ -113,6 +113,7 @@ async def server() -> Any:
         await srv.close()
 
 
+@pytest.mark.invalid_client_events  # bad input on purpose
 async def test_bad_input_gets_errors_and_the_other_session_goes_on(
     server: LocalServer, tmp_path: Path
 ) -> None:
@@ -179,6 +180,7 @@ CLIENT_EVENTS = st.fixed_dictionaries(
 ).map(lambda e: json.dumps(e, allow_nan=True))
 
 
+@pytest.mark.invalid_client_events  # generated junk on purpose
 @settings(
     max_examples=10,
     deadline=None,

@@ -4,7 +4,7 @@ bookkeeping bounded, and memory flat (the benchmarks run the big version)."""
 
 from __future__ import annotations
 
-from voice_tui.core.soak import run_soak
+from support.soak import run_soak
 
 
 async def test_soak_shows_no_growth() -> None:

@@ -252,13 +252,20 @@ async def open_client(server: LocalServer) -> AsyncIterator[Client]:
         yield client
 
 
-def azure_client(server: LocalServer, api_version: str = "2025-08-28", **kw: Any) -> Any:
+def azure_client(server: LocalServer, api_key: Any = API_KEY) -> AsyncOpenAI:
+    """Azure's GA client: the plain SDK client on `<endpoint>/openai/v1` (key or token
+    provider as Bearer), as Microsoft's current samples build it."""
+    return AsyncOpenAI(api_key=api_key, base_url=f"{server.azure_endpoint}/openai/v1")
+
+
+def azure_preview_client(server: LocalServer, api_version: str = "2025-08-28") -> Any:
+    """What voice-tui used to build: the retired preview route (`/openai/realtime?
+    api-version=...&deployment=...`)."""
     return AsyncAzureOpenAI(
-        api_key=kw.pop("api_key", API_KEY),
+        api_key=API_KEY,
         api_version=api_version,
         azure_endpoint=server.azure_endpoint,
         websocket_base_url=server.azure_endpoint.replace("http://", "ws://") + "/openai",
-        **kw,
     )
 
 

@@ -11,6 +11,9 @@ from voice_tui.server.app import LocalServer
 
 from .support import Client, b64, hold_replies, silence, voiced
 
+# These tests send what the SDK's types refuse, to see the server refuse it.
+pytestmark = pytest.mark.invalid_client_events
+
 
 async def error_for(client: Client, event: dict[str, Any] | str) -> dict[str, Any]:
     if isinstance(event, str):

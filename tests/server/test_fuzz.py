@@ -7,12 +7,16 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voice_tui.server.app import start_server
 
 from .support import b64, make_components, open_client, voiced
+
+# These tests send what the SDK's types refuse, to see the server refuse it.
+pytestmark = pytest.mark.invalid_client_events
 
 EVENT_TYPES = [
     "session.update",

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
+from voice_tui.server import response as response_module
 from voice_tui.server.app import LocalServer, start_server
 
 from .support import (
     MS_PER_CHAR,
     Client,
-    FixedRecognizer,
     ScriptedResponder,
     ToneSynthesizer,
     hold_replies,
@@ -406,7 +408,7 @@ class TinyChunkSynthesizer(ToneSynthesizer):
                 yield chunk[start : start + 480]
 
 
-async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas() -> None:
+async def _delta_sizes_from_tiny_chunks() -> list[int]:
     components = replace(make_components(), synthesizer=TinyChunkSynthesizer())
     async with await start_server(components=components) as server, open_client(server) as client:
         await client.say("hi")
@@ -414,45 +416,26 @@ async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas() -> None:
         await client.until("response.done")
     sizes = [len(base64.b64decode(e["delta"])) for e in client.of("response.output_audio.delta")]
     assert sum(sizes) // 48 == (len("You said: hi.") + len("That is all.")) * MS_PER_CHAR
+    return sizes
+
+
+async def test_small_synthesiser_chunks_are_merged_into_fewer_deltas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Once audio was sent, the listener has plenty in hand: whether a merge waits then
+    # depends on the merging rule alone, not on how busy the machine is.
+    def plenty_once_sent(speech: Any) -> float:
+        return 3600.0 if speech._playout_end else 0.0
+
+    monkeypatch.setattr(response_module._Speech, "_patience", plenty_once_sent)
+    sizes = await _delta_sizes_from_tiny_chunks()
     assert sizes[0] == 480  # the first audio is not held back
     # later deltas carry at least 100 ms, but for the tail of each of the two sentences
-    assert sum(size < 4800 for size in sizes[1:]) <= 2
+    assert sum(size < response_module.MIN_DELTA_BYTES for size in sizes[1:]) <= 2
 
 
-async def test_cancel_closes_the_responder_stream(connect: Any, server: LocalServer) -> None:
-    synthesizer = server.components.synthesizer
-    responder = server.components.responder
-    assert isinstance(synthesizer, ToneSynthesizer) and isinstance(responder, ScriptedResponder)
-    synthesizer.chunk_permits = threading.Semaphore(0)
-    client: Client = await connect()
-    await client.say("something long")
-    await client.send({"type": "response.create"})
-    await client.until("response.output_audio.delta")  # mid-sentence, the reply suspended
-    await client.send({"type": "response.cancel"})
-    await client.until("response.done")
-    assert responder.aborted == 1  # closed before response.done, not when collected
-    synthesizer.chunk_permits.release()
-
-
-class CrashingRecognizer(FixedRecognizer):
-    def start(self, language: str | None = None, prompt: str | None = None) -> Any:
-        raise RuntimeError("the acoustic model is missing")
-
-
-async def test_a_failing_recogniser_reports_failed_and_the_turn_goes_on() -> None:
-    components = replace(make_components(), recognizer=CrashingRecognizer())
-    async with await start_server(components=components) as server, open_client(server) as client:
-        await client.send(
-            {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-                },
-            }
-        )
-        await stream_audio(client, silence(300) + voiced(600) + silence(700))
-        failed = await client.until("conversation.item.input_audio_transcription.failed")
-        assert "acoustic model is missing" in failed["error"]["message"]
-        done = (await client.until("response.done"))["response"]
-        assert done["status"] == "completed"
+async def test_a_merge_never_makes_the_listener_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The listener is always about to run short: every chunk leaves as it comes.
+    monkeypatch.setattr(response_module, "SLACK_S", 3600.0)
+    sizes = await _delta_sizes_from_tiny_chunks()
+    assert set(sizes) == {480}

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from voice_tui.config.schema import Settings
+from voice_tui.offline import build_components
 from voice_tui.server.app import start_server
 
 from .support import TOOLS, espeak_pcm, open_client, silence, stream_audio
 
 
 async def test_spoken_question_gets_a_spoken_answer(tmp_path: Path) -> None:
-    async with await start_server() as server:  # components None: the offline engine
+    async with await start_server(build_components(Settings())) as server:
         assert server.components.recognizer is not None
         assert server.components.synthesizer is not None
         async with open_client(server) as client:

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import pytest
+import websockets
 from openai import AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voice_tui.server.app import LocalServer
 
-from .support import API_KEY, Client, azure_client
+from .support import API_KEY, Client, azure_client, azure_preview_client
 
 
 def http_error(exc: pytest.ExceptionInfo[InvalidStatus]) -> tuple[int, dict[str, Any]]:
@@ -27,11 +28,14 @@ async def test_openai_client_with_key(secured_server: LocalServer) -> None:
         assert created["session"]["model"] == "gpt-realtime"
 
 
-async def test_plain_realtime_path(secured_server: LocalServer) -> None:
+async def test_bare_realtime_path_is_404(secured_server: LocalServer) -> None:
+    """Only the paths the services answer: `/realtime` without `/v1` is not one."""
     base = secured_server.base_url.removesuffix("/v1")
     sdk = AsyncOpenAI(api_key=API_KEY, base_url=base)  # -> /realtime?model=...
-    async with sdk.realtime.connect(model="gpt-realtime") as conn:
-        await Client(conn).until("session.created")
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(model="gpt-realtime"):
+            pass
+    assert http_error(exc)[0] == 404
 
 
 @pytest.mark.parametrize("key", ["sk-wrong", ""])
@@ -73,7 +77,7 @@ async def test_unknown_path_is_404(secured_server: LocalServer) -> None:
     assert "Invalid URL" in body["error"]["message"]
 
 
-async def test_azure_client_connects(secured_server: LocalServer) -> None:
+async def test_azure_ga_client_connects(secured_server: LocalServer) -> None:
     sdk = azure_client(secured_server)
     async with sdk.realtime.connect(model="my-deployment") as conn:
         client = Client(conn)
@@ -89,11 +93,17 @@ async def test_azure_client_connects(secured_server: LocalServer) -> None:
         assert updated["session"]["output_modalities"] == ["text"]
 
 
-async def test_azure_bearer_token_is_accepted(secured_server: LocalServer) -> None:
+async def test_azure_api_key_header_is_accepted(secured_server: LocalServer) -> None:
+    url = f"ws://127.0.0.1:{secured_server.port}/openai/v1/realtime?model=my-deployment"
+    async with websockets.connect(url, additional_headers={"api-key": API_KEY}) as ws:
+        assert json.loads(await ws.recv())["type"] == "session.created"
+
+
+async def test_azure_bearer_token_provider_is_accepted(secured_server: LocalServer) -> None:
     async def token() -> str:
         return API_KEY
 
-    sdk = azure_client(secured_server, api_key=None, azure_ad_token_provider=token)
+    sdk = azure_client(secured_server, api_key=token)
     async with sdk.realtime.connect(model="my-deployment") as conn:
         await Client(conn).until("session.created")
 
@@ -118,31 +128,32 @@ async def test_azure_unknown_deployment_is_404(secured_server: LocalServer) -> N
     assert body["error"]["code"] == "DeploymentNotFound"
 
 
-async def test_azure_old_api_version_rejects_ga_fields(secured_server: LocalServer) -> None:
-    sdk = azure_client(secured_server, api_version="2025-04-01-preview")
-    async with sdk.realtime.connect(model="my-deployment") as conn:
-        client = Client(conn)
-        await client.until("session.created")
-        await client.send(
-            {
-                "type": "session.update",
-                "event_id": "u1",
-                "session": {"type": "realtime", "output_modalities": ["audio"]},
-            }
-        )
-        err = (await client.until("error"))["error"]
-        assert err["message"] == "Unknown parameter: 'session.output_modalities'."
-        assert (err["code"], err["event_id"]) == ("unknown_parameter", "u1")
-
-
-async def test_azure_malformed_api_version(secured_server: LocalServer) -> None:
-    sdk = azure_client(secured_server, api_version="yesterday")
+@pytest.mark.parametrize("api_version", ["2025-08-28", "2024-10-01-preview"])
+async def test_azure_preview_route_answers_as_retired(
+    secured_server: LocalServer, api_version: str
+) -> None:
+    """A client that regresses to the preview URL fails here, as it does at Azure."""
+    sdk = azure_preview_client(secured_server, api_version=api_version)
     with pytest.raises(InvalidStatus) as exc:
         async with sdk.realtime.connect(model="my-deployment"):
             pass
     status, body = http_error(exc)
+    assert status == 410
+    assert body["error"]["code"] == "EndpointRetired"
+    assert "/openai/realtime" in body["error"]["message"]
+    assert "/openai/v1/realtime?model=" in body["error"]["message"]
+
+
+async def test_azure_ga_route_takes_no_api_version(secured_server: LocalServer) -> None:
+    sdk = azure_client(secured_server)
+    with pytest.raises(InvalidStatus) as exc:
+        async with sdk.realtime.connect(
+            model="my-deployment", extra_query={"api-version": "2025-08-28"}
+        ):
+            pass
+    status, body = http_error(exc)
     assert status == 400
-    assert "yesterday" in body["error"]["message"]
+    assert "api-version" in body["error"]["message"]
 
 
 async def test_open_server_accepts_any_key_and_model(server: LocalServer) -> None:

@@ -85,9 +85,7 @@ async def test_typed_turn_streams_audio_with_transcript(connect: Any) -> None:
 
 
 async def test_spoken_turn_with_server_vad(connect: Any) -> None:
-    client: Client = await connect(
-        audio={"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}
-    )
+    client: Client = await connect(audio={"input": {"transcription": {"model": "gpt-transcribe"}}})
     await stream_audio(client, silence(500) + voiced(1200) + silence(900))
     started = await client.until("input_audio_buffer.speech_started")
     # speech begins at 500 ms; the default 300 ms prefix padding is included

@@ -16,7 +16,7 @@ async def test_every_event_of_a_conversation_validates(connect: Any, server: Loc
     client: Client = await connect(
         tools=TOOLS,
         instructions="Help with the time.",
-        audio={"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
+        audio={"input": {"transcription": {"model": "gpt-transcribe"}}},
     )
     # 1. a spoken turn, answered with a tool call, then the tool's result spoken
     await stream_audio(client, silence(300) + voiced(900) + silence(800))

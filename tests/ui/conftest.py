@@ -46,11 +46,18 @@ def detached_app(settings: Settings | None = None, **kwargs: object) -> VoiceApp
     return VoiceApp(settings or quiet_settings(), connect=None, clock=fixed_clock, **kwargs)  # type: ignore[arg-type]
 
 
+FEED_BATCH = 200  # events posted between two waits for the app to catch up
+
+
 async def feed(pilot: Pilot[int], events: Iterable[AppEvent]) -> None:
     """Post events the way the engine listener does, then let the app render them."""
     app = pilot.app
-    for event in events:
+    for count, event in enumerate(events, 1):
         app.post_message(EngineEvent(event))
+        if count % FEED_BATCH == 0:
+            # Each pause waits for what is queued, within Textual's own 30 s limit: on a
+            # busy machine thousands of events at once can outlast it, a batch cannot.
+            await pilot.pause()
     await pilot.pause()
     # Markdown streams render in background tasks: wait until they are idle.
     await app.workers.wait_for_complete()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from voice_tui.config.loader import load_settings
-from voice_tui.journal.redact import Redactor
 from voice_tui.logsetup import setup_logging
+from voice_tui.redact import Redactor
 from voice_tui.ui.launch import build_app
 
 KEY = "sk-proj-launchTEST0123456789abcdefghijklmnop"

@@ -25,8 +25,8 @@ from tests.ui.test_live import assistant_texts, connected, notes, notifications,
 from voice_tui.config.loader import LoadedSettings
 from voice_tui.config.schema import Settings
 from voice_tui.core.events import TurnMode
-from voice_tui.journal.redact import Redactor
 from voice_tui.logsetup import setup_logging
+from voice_tui.redact import Redactor
 from voice_tui.server.app import LocalServer
 from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.launch import build_app

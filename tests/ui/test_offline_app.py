@@ -12,8 +12,8 @@ from tests.ui.support import until
 from tests.ui.test_live import assistant_texts, notes
 from voice_tui.cli import build_parser, overrides_from_args
 from voice_tui.config.loader import load_settings
-from voice_tui.journal.redact import Redactor
 from voice_tui.logsetup import setup_logging
+from voice_tui.redact import Redactor
 from voice_tui.ui.launch import build_app
 from voice_tui.ui.widgets.tool_log import ToolLog
 

@@ -54,3 +54,36 @@ def test_keymap_accepts_known_ids_and_names_every_bad_one() -> None:
     message = str(caught.value)
     assert "'talk'" in message and "'mute' has no key" in message
     assert all(binding_id in message for binding_id in BINDING_IDS)  # the valid ids listed
+
+
+USERS_CONFIG = """\
+# Mine. Hands off my notes!
+[ui]
+theme = "dark"   # easy on the eyes at night
+show_timestamps = false
+
+# Headphones at the desk.
+[audio]
+enabled = false
+echo = "off"
+"""
+
+
+async def test_a_choice_made_in_the_app_keeps_the_users_comments(tmp_path: Path) -> None:
+    """The app's own path: press `t`, the theme is saved, the rest of the file as it was."""
+    from tests.ui.conftest import SIZE, fixed_clock
+    from voice_tui.config.loader import load_settings
+    from voice_tui.ui.app import VoiceApp
+
+    path = tmp_path / "config.toml"
+    path.write_text(USERS_CONFIG, encoding="utf-8")
+    loaded = load_settings(path, {}, {})
+    app = VoiceApp(loaded.settings, connect=None, config_path=path, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        assert app.theme == "light"
+        await app.workers.wait_for_complete()
+    assert path.read_text(encoding="utf-8") == USERS_CONFIG.replace(
+        'theme = "dark"', 'theme = "light"'
+    )

@@ -31,13 +31,14 @@ class ErrorContext:
     key_setting: str  # e.g. "openai.api_key (or OPENAI_API_KEY)"
     model: str
     model_setting: str  # "backend.model" or "azure.deployment"
-    api_version: str = ""
     key_hint: str = ""  # a masked prefix ("sk-ab…") so users can tell which key was used
 
 
 class Backend(Protocol):
     name: str  # "openai" | "azure" | "local"
     model: str  # model, or Azure deployment
+    model_id: str  # the model that answers (Azure: azure.model, else the deployment)
+    session_limit_s: float  # the service ends a session after this long
     description: str  # for the status bar; never a secret
     notice: str | None  # one line the user should read (e.g. how to use the cloud)
 

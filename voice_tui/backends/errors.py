@@ -40,35 +40,7 @@ def connect_error(exc: BaseException, ctx: ErrorContext) -> BackendError:
     if isinstance(exc, BackendError):
         return exc
     if isinstance(exc, InvalidStatus):
-        status, code, message = _status_body(exc)
-        if status in (401, 403):
-            return BackendError(
-                f"The {ctx.kind} server rejected the API key{_hint(ctx)} (HTTP {status}); "
-                f"check {ctx.key_setting}.",
-                setting=ctx.key_setting,
-            )
-        if status == 404 or "not_found" in code.lower() or "notfound" in code.lower():
-            return unknown_model(ctx)
-        if status == 400 and "api-version" in (code + message).lower():
-            return old_api_version(ctx)
-        if status == 429:
-            return BackendError(
-                f"The {ctx.kind} server is rate limiting new sessions (HTTP 429); "
-                "wait a minute and try again.",
-                fatal=False,
-            )
-        detail = f": {message}" if message else ""
-        if status >= 500 or status == 408:  # the server's trouble: it may pass
-            return BackendError(
-                f"The {ctx.kind} server at {ctx.url} is unavailable (HTTP {status}){detail}.",
-                setting=ctx.url_setting,
-                fatal=False,
-            )
-        return BackendError(
-            f"The {ctx.kind} server at {ctx.url} refused the session (HTTP {status}){detail}; "
-            f"check {ctx.url_setting}.",
-            setting=ctx.url_setting,
-        )
+        return refused_handshake(exc, ctx)
     if isinstance(exc, InvalidURI):
         return BackendError(
             f"{ctx.url} is not a valid server address; fix {ctx.url_setting}.",
@@ -111,20 +83,47 @@ def connect_error(exc: BaseException, ctx: ErrorContext) -> BackendError:
     )
 
 
+_NOT_FOUND_CODES = ("deploymentnotfound", "model_not_found")
+
+
+def refused_handshake(exc: InvalidStatus, ctx: ErrorContext) -> BackendError:
+    """The service refused the WebSocket upgrade: its status and its own words, and the
+    setting to check. A 404 is an unknown model only when the service says so."""
+    status, code, message = _status_body(exc)
+    said = f": {message}" if message else ""
+    if status in (401, 403):  # not quoted: OpenAI's message echoes part of the key
+        return BackendError(
+            f"The {ctx.kind} server rejected the API key{_hint(ctx)} (HTTP {status}); "
+            f"check {ctx.key_setting}.",
+            setting=ctx.key_setting,
+        )
+    if code.lower() in _NOT_FOUND_CODES:
+        return unknown_model(ctx)
+    if status == 429:
+        return BackendError(
+            f"The {ctx.kind} server is rate limiting new sessions (HTTP 429{said}); "
+            "wait a minute and try again.",
+            fatal=False,
+        )
+    if status >= 500 or status == 408:  # the server's trouble: it may pass
+        return BackendError(
+            f"The {ctx.kind} server at {ctx.url} is unavailable (HTTP {status}{said}).",
+            setting=ctx.url_setting,
+            fatal=False,
+        )
+    return BackendError(
+        f"The {ctx.kind} server at {ctx.url} refused the session (HTTP {status}{said}); "
+        f"check {ctx.url_setting}" + (f" and {ctx.model_setting}" if status == 404 else "") + ".",
+        setting=ctx.url_setting,
+    )
+
+
 def unknown_model(ctx: ErrorContext) -> BackendError:
     what = "deployment" if ctx.kind == "azure" else "model"
     return BackendError(
         f"The {ctx.kind} server does not know the {what} {ctx.model!r}; "
         f"set {ctx.model_setting} to a realtime {what} you have access to.",
         setting=ctx.model_setting,
-    )
-
-
-def old_api_version(ctx: ErrorContext) -> BackendError:
-    return BackendError(
-        f"Azure api_version {ctx.api_version} predates the GA realtime protocol; "
-        "set azure.api_version = 2025-08-28 or newer.",
-        setting="azure.api_version",
     )
 
 
@@ -135,8 +134,6 @@ def session_error(error: dict[str, Any], ctx: ErrorContext) -> BackendError | No
     param = str(error.get("param") or "")
     lowered = (code + " " + message).lower()
     if "output_modalities" in message or param == "session.output_modalities":
-        if ctx.kind == "azure":
-            return old_api_version(ctx)
         return BackendError(
             f"The server at {ctx.url} does not speak the GA realtime protocol "
             f"({message}); check {ctx.url_setting}.",

@@ -19,9 +19,12 @@ OPENAI_URL = "https://api.openai.com/v1"
 KEY_SETTING = "openai.api_key (or OPENAI_API_KEY)"
 # Servers without authentication still need some bearer value from the SDK.
 NO_KEY = "no-key"
+OPENAI_SESSION_LIMIT_S = 60 * 60.0  # OpenAI ends a realtime session after an hour
 
 
 class OpenAIBackend(SdkBackend):
+    session_limit_s = OPENAI_SESSION_LIMIT_S
+
     def __init__(
         self,
         settings: Settings,
@@ -38,6 +41,7 @@ class OpenAIBackend(SdkBackend):
         o = settings.openai
         self.name = name
         self.model = settings.backend.model
+        self.model_id = self.model
         self.notice = notice
         self._base_url = base_url or o.base_url
         key = api_key or (o.api_key.get_secret_value() if o.api_key else None)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from voice_tui.config.errors import ConfigError
+from voice_tui.config.keys import key_problems
 from voice_tui.config.paths import default_config_path
 from voice_tui.config.problems import Problem, problems_from_validation, unknown_tool_problems
 from voice_tui.config.schema import Settings
@@ -31,12 +32,14 @@ ENV_KEYS: dict[str, KeyPath] = {
     "AZURE_OPENAI_API_KEY": ("azure", "api_key"),
     "AZURE_OPENAI_DEPLOYMENT": ("azure", "deployment"),
     "OPENAI_API_VERSION": ("azure", "api_version"),
+    "VOICE_TUI_LOCAL_API_KEY": ("local", "api_key"),
 }
 
 SECRET_KEYS: tuple[KeyPath, ...] = (
     ("openai", "api_key"),
     ("azure", "api_key"),
     ("local", "chat_api_key"),
+    ("local", "api_key"),
 )
 
 
@@ -99,6 +102,12 @@ def load_settings(
             origins[key] = f"command line ({dotted})"
 
     settings = validate(data, document=document, origins=origins, path=config_path)
+    if settings.azure.api_version and settings.azure.endpoint:
+        where = origins.get(("azure", "api_version"), "azure.api_version")
+        notices.append(
+            f"{where} is ignored: Azure's GA realtime endpoint (/openai/v1) takes no "
+            "api-version (2025-08-28 was a gpt-realtime model version); remove it."
+        )
     if document is not None:
         notice = _permission_notice(document)
         if notice:
@@ -177,7 +186,7 @@ def validate(
     path: Path,
 ) -> Settings:
     """Validate merged data against the schema; raise every problem, each placed."""
-    problems = unknown_tool_problems(data)
+    problems = unknown_tool_problems(data) + key_problems(data)
     settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)

@@ -7,7 +7,42 @@ list (a test keeps the two equal).
 
 from __future__ import annotations
 
-from voice_tui.config.schema import DEFAULT_PERSONA, Persona
+from pydantic import Field
+
+from voice_tui.config.section import Section
+
+
+class Persona(Section):
+    """A character the assistant plays: instructions, voice, the tools it may call."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    instructions: str
+    voice: str | None = None
+    tools: list[str] = Field(default_factory=list)  # names of built-in tools
+    greet_first: bool = False  # the assistant speaks first, as in an outbound call
+
+
+DEFAULT_PERSONA = Persona(
+    name="Assistant",
+    description="A helpful, concise voice assistant",
+    instructions=(
+        "You are a helpful voice assistant in a terminal. Answer briefly and naturally, "
+        "as in a spoken conversation."
+    ),
+    tools=["get_current_time", "end_conversation"],
+)
+
+# The built-in tools a persona may list. voice_tui.core.tools registers exactly these
+# (a test checks); the loader checks persona tool names against them.
+BUILTIN_TOOL_NAMES: tuple[str, ...] = (
+    "get_current_time",
+    "end_conversation",
+    "check_table_availability",
+    "book_table",
+    "get_weather",
+    "record_quote",
+)
 
 BUILTIN_PERSONAS: tuple[Persona, ...] = (
     DEFAULT_PERSONA,

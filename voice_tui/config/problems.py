@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from voice_tui.config.personas import BUILTIN_TOOL_NAMES
 from voice_tui.config.schema import Settings
 from voice_tui.config.toml_positions import KeyPath
 
@@ -111,7 +112,7 @@ def unknown_tool_problems(data: Mapping[str, Any]) -> list[Problem]:
     personas = data.get("personas")
     if not isinstance(personas, list):
         return []
-    known = _builtin_tool_names()
+    known = list(BUILTIN_TOOL_NAMES)
     problems: list[Problem] = []
     for index, persona in enumerate(personas):
         tools = persona.get("tools") if isinstance(persona, Mapping) else None
@@ -129,13 +130,6 @@ def unknown_tool_problems(data: Mapping[str, Any]) -> list[Problem]:
                     )
                 )
     return problems
-
-
-def _builtin_tool_names() -> list[str]:
-    # Imported here: the tools package itself imports the config package.
-    from voice_tui.core.tools import builtin_tool_names
-
-    return builtin_tool_names()
 
 
 def _model_problem(error: ErrorDetails) -> Problem:

@@ -6,9 +6,22 @@ Every key a user can write in `config.toml` is declared here, once, with its def
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from voice_tui.config.models import (
+    DEFAULT_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    PRICE_TABLE,
+    ReasoningEffort,
+)
+from voice_tui.config.personas import BUILTIN_PERSONAS
+from voice_tui.config.personas import DEFAULT_PERSONA as DEFAULT_PERSONA
+from voice_tui.config.personas import Persona as Persona  # where everyone looks for it
+from voice_tui.config.section import Section as _Section
 
 BackendKind = Literal["auto", "openai", "azure", "local"]
 TurnDetection = Literal["server_vad", "semantic_vad", "push_to_talk"]
@@ -22,13 +35,19 @@ LatencyMs = Annotated[int, Field(ge=6, le=500)]
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+def http_url(value: str | None, example: str) -> str | None:
+    """An http(s) URL with a host, or a ValueError that shows what one looks like."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL such as {example}, not {value!r}")
+    return value.strip()
 
 
 class BackendSettings(_Section):
     kind: BackendKind = "auto"
-    model: str = "gpt-realtime"
+    model: str = DEFAULT_MODEL
 
 
 class OpenAISettings(_Section):
@@ -37,14 +56,33 @@ class OpenAISettings(_Section):
     organization: str | None = None
     project: str | None = None
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return http_url(value, "http://127.0.0.1:8765/v1")
+
 
 class AzureSettings(_Section):
-    endpoint: str | None = None  # https://<resource>.openai.azure.com
-    deployment: str | None = None
-    api_version: str = "2025-08-28"
+    endpoint: str | None = None  # https://<resource>.openai.azure.com (/openai/v1 optional)
+    deployment: str | None = None  # the realtime deployment's name
+    # The model behind the deployment (e.g. gpt-realtime-2.1): prices it, and says
+    # whether it takes a reasoning effort. None: the deployment's name, if it is a model id.
+    model: str | None = None
+    # Azure wants input transcription to name a transcription *deployment*; None: a
+    # deployment named like session.transcription_model.
+    transcription_deployment: str | None = None
     api_key: SecretStr | None = None
     # Without a key, an Entra ID token from azure-identity (pip install voice-tui[azure]).
     use_entra_id: bool = True
+    entra_scope: str = "https://ai.azure.com/.default"  # Microsoft's current samples
+    # Retired: the GA endpoint (/openai/v1) takes no api-version. Accepted and ignored,
+    # with a notice, so old configs keep working.
+    api_version: str | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return http_url(value, "https://my-resource.openai.azure.com")
 
 
 class SessionSettings(_Section):
@@ -57,8 +95,12 @@ class SessionSettings(_Section):
     output_modality: Literal["audio", "text"] = "audio"
     voice: str = "marin"  # used when the persona names none
     speed: float = Field(1.0, ge=0.25, le=1.5)
-    transcription_model: str = "gpt-4o-mini-transcribe"
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
     transcription_language: str | None = None
+    # Reasoning models (gpt-realtime-2 family) only; "low" is the models' own default.
+    # (None, set by voice-tui for a model that does not reason: nothing is sent.)
+    reasoning_effort: ReasoningEffort | None = "low"
+    parallel_tool_calls: bool = True  # reasoning models may call several tools at once
     noise_reduction: NoiseReduction = "near_field"
     max_output_tokens: int | Literal["inf"] = "inf"
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
@@ -87,6 +129,9 @@ class LocalSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)  # 0 = a free port
+    # The key clients must present (Bearer, or Azure's api-key header); None: no key.
+    # Binding beyond loopback without one is refused unless explicitly allowed.
+    api_key: SecretStr | None = None
     # An OpenAI-compatible chat-completions endpoint (Ollama, llama.cpp, vLLM...).
     chat_url: str | None = None  # e.g. http://127.0.0.1:11434/v1
     chat_model: str | None = None
@@ -95,6 +140,11 @@ class LocalSettings(_Section):
     # A CTranslate2 Whisper model folder for speech recognition (default: the bundled,
     # hash-pinned tiny.en); e.g. a converted base.en or small.en for better machines.
     asr_model: str | None = None
+
+    @field_validator("chat_url")
+    @classmethod
+    def _chat_url(cls, value: str | None) -> str | None:
+        return http_url(value, "http://127.0.0.1:11434/v1")
 
 
 class ToolsSettings(_Section):
@@ -108,6 +158,11 @@ class ToolsSettings(_Section):
     restaurant_tables: int = Field(8, ge=1)  # tables The Wild Brunch can book per day
     restaurant_seats_per_table: int = Field(6, ge=1)
 
+    @field_validator("weather_geocoding_url", "weather_forecast_url")
+    @classmethod
+    def _weather_url(cls, value: str) -> str:
+        return http_url(value, "https://api.open-meteo.com/v1/forecast") or value
+
 
 class JournalSettings(_Section):
     enabled: bool = True
@@ -115,7 +170,7 @@ class JournalSettings(_Section):
 
 
 class ModelPrices(_Section):
-    """US dollars per million tokens."""
+    """US dollars per million tokens (reasoning tokens are billed as text output)."""
 
     text_input: float = 0.0
     text_cached_input: float = 0.0
@@ -126,49 +181,21 @@ class ModelPrices(_Section):
 
 
 def _default_prices() -> dict[str, ModelPrices]:
+    """The price table of voice_tui/config/models.py (exact model ids)."""
     return {
-        "gpt-realtime": ModelPrices(
-            text_input=4.0,
-            text_cached_input=0.4,
-            text_output=16.0,
-            audio_input=32.0,
-            audio_cached_input=0.4,
-            audio_output=64.0,
-        ),
-        "gpt-realtime-mini": ModelPrices(
-            text_input=0.6,
-            text_cached_input=0.06,
-            text_output=2.4,
-            audio_input=10.0,
-            audio_cached_input=0.3,
-            audio_output=20.0,
-        ),
+        model: ModelPrices(
+            text_input=row.text[0],
+            text_cached_input=row.text[1],
+            text_output=row.text[2],
+            audio_input=row.audio[0],
+            audio_cached_input=row.audio[1],
+            audio_output=row.audio[2],
+        )
+        for model, row in PRICE_TABLE.items()
     }
 
 
-class Persona(_Section):
-    name: str = Field(min_length=1)
-    description: str = ""
-    instructions: str
-    voice: str | None = None
-    tools: list[str] = Field(default_factory=list)  # names of built-in tools
-    greet_first: bool = False  # the assistant speaks first, as in an outbound call
-
-
-DEFAULT_PERSONA = Persona(
-    name="Assistant",
-    description="A helpful, concise voice assistant",
-    instructions=(
-        "You are a helpful voice assistant in a terminal. Answer briefly and naturally, "
-        "as in a spoken conversation."
-    ),
-    tools=["get_current_time", "end_conversation"],
-)
-
-
 def _builtin_personas() -> list[Persona]:
-    from voice_tui.config.personas import BUILTIN_PERSONAS  # it builds on this module
-
     return [p.model_copy(deep=True) for p in BUILTIN_PERSONAS]
 
 
@@ -185,6 +212,12 @@ class Settings(_Section):
     pricing: dict[str, ModelPrices] = Field(default_factory=_default_prices)
     personas: list[Persona] = Field(default_factory=lambda: _builtin_personas())
 
+    @field_validator("pricing")
+    @classmethod
+    def _pricing_extends_the_table(cls, pricing: dict[str, ModelPrices]) -> dict[str, ModelPrices]:
+        """A `[pricing.<model>]` of the user's adds to (or overrides) the built-in table."""
+        return {**_default_prices(), **pricing}
+
     @field_validator("personas")
     @classmethod
     def _unique_persona_names(cls, personas: list[Persona]) -> list[Persona]:
@@ -197,12 +230,19 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _persona_exists(self) -> Settings:
-        if self.personas and self.find_persona(self.session.persona) is None:
-            names = ", ".join(p.name for p in self.personas)
-            raise ValueError(
-                f"session.persona is {self.session.persona!r}, but the personas are: {names}"
-            )
-        return self
+        if not self.personas or self.find_persona(self.session.persona) is not None:
+            return self
+        if "persona" not in self.session.model_fields_set:
+            # Personas of one's own and no choice among them: the first one.
+            self.session.persona = self.personas[0].name
+            return self
+        names = [p.name for p in self.personas]
+        close = difflib.get_close_matches(self.session.persona, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"session.persona is {self.session.persona!r}, but no persona has that name"
+            f"{hint}; set session.persona to one of {', '.join(map(repr, names))}"
+        )
 
     def find_persona(self, name: str) -> Persona | None:
         for p in self.personas:

@@ -84,6 +84,34 @@ class Turn:
             finished_at=float(data.get("finished_at", 0.0)),
         )
 
+    # The engine changes a turn only through these, so each write has one author.
+
+    def add_text(self, delta: str) -> None:
+        self.text += delta
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+
+    def replace_ending(self, old: str, new: str) -> None:
+        """A final transcript replaces the streamed text of the item that ends the turn."""
+        if self.text.endswith(old):
+            self.text = self.text[: len(self.text) - len(old)] + new
+
+    def finish(self, at: float, usage: TurnUsage | None = None) -> None:
+        """Ended at `at`, having cost `usage` (None: not reported)."""
+        self.finished_at = at
+        self.usage = usage
+
+    def finish_once(self, at: float) -> None:
+        """Stamp the end time unless it has one already."""
+        if not self.finished_at:
+            self.finished_at = at
+
+    def cut_off(self, heard_text: str) -> None:
+        """The assistant was stopped: only `heard_text` of it reached the user."""
+        self.interrupted = True
+        self.heard_text = heard_text
+
     @property
     def spoken_text(self) -> str:
         """What the other side actually got: the heard part of an interrupted turn."""

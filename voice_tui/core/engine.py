@@ -4,11 +4,18 @@ It configures the session, sends microphone audio and typed text, maps every ser
 event to an `AppEvent`, runs tools, truncates what the user did not hear on barge-in,
 and keeps the conversation (a list of `Turn`) that outlives any one connection.
 
-Connections come and go (`Link`): a dropped, failed or silent connection is replaced
-with backoff, a session near the server's time limit is renewed at a turn boundary,
-and every new session gets the conversation replayed (`recovery`, `restore`). Server
-events are mapped by `user_speech` and `responses`; the shared state is declared in
-`engine_base`. This module holds the lifecycle, the user's commands, tools, barge-in.
+`ConversationEngine` is a coordinator: it holds the user's commands, the session's
+opening and closing, and what comes next after a response; each piece of state has one
+owner among its collaborators, which also handle the server events about it:
+
+- `Announcer`: listeners and the phase;      - `Connection`: the live link, requests;
+- `Lifetime`: tasks, closing, the end;      - `TurnBook`: the turns and their order;
+- `UserSpeech`: turn mode, push-to-talk, VAD, user turns and transcripts;
+- `Responses`: responses, their items, text, usage, failures;
+- `ResponseScheduler`: when a response is asked for (one at a time);
+- `ToolCalls`: function calls, run side by side;
+- `AssistantAudio`: the sink, audio per item, the barge-in cut;
+- `Recovery`: reconnect, watchdog, renewal, resume after a restore.
 
 Everything runs on one asyncio loop; nothing here blocks it.
 """
@@ -19,71 +26,66 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
-import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from voice_tui.backends.base import Backend, BackendError
 from voice_tui.backends.errors import session_error
+from voice_tui.config.models import ReasoningEffort
 from voice_tui.config.schema import Persona, Settings
 from voice_tui.core import protocol as p
-from voice_tui.core.conversation import Role, Turn
-from voice_tui.core.engine_base import (
-    EngineError,
-    Listener,
-    OpenFailed,
-    ResponseState,
-    rest_phase,
-)
+from voice_tui.core.announcer import Announcer, Listener
+from voice_tui.core.assistant_audio import AssistantAudio
+from voice_tui.core.connection import Connection, Handler
+from voice_tui.core.conversation import Turn
 from voice_tui.core.events import (
-    AppEvent,
-    AssistantInterrupted,
     ConnectionChanged,
     ConnectionState,
-    ConversationEnded,
     ErrorRaised,
     Notice,
     PersonaApplied,
     Phase,
-    PhaseChanged,
     SessionReady,
-    ToolCallFinished,
-    ToolCallStarted,
     TurnCompleted,
     TurnMode,
-    UserTextSent,
 )
+from voice_tui.core.failures import EngineError, OpenFailed
+from voice_tui.core.lifetime import Lifetime
 from voice_tui.core.link import Link
-from voice_tui.core.ports import HeardAudio, NullPlayback, PlaybackSink
-from voice_tui.core.recovery import RecoveryMixin
-from voice_tui.core.reliability import (
-    ReconnectPolicy,
-)
-from voice_tui.core.responses import ResponseMixin
-from voice_tui.core.restore import PendingCall, restore_items
-from voice_tui.core.spoken_text import SpokenText
-from voice_tui.core.tool_runner import run_tool_call
+from voice_tui.core.ports import NullPlayback, PlaybackSink
+from voice_tui.core.recovery import Recovery, SessionHooks
+from voice_tui.core.reliability import ReconnectPolicy
+from voice_tui.core.responses import Responses
+from voice_tui.core.restore import restore_items
+from voice_tui.core.scheduler import ResponseScheduler
+from voice_tui.core.tool_calls import ToolCalls
 from voice_tui.core.tools import ToolRegistry
 from voice_tui.core.turnbook import TurnBook
 from voice_tui.core.usage import Prices, UsageTotals
-from voice_tui.core.user_speech import UserSpeechMixin
+from voice_tui.core.user_speech import UserSpeech
 
 log = logging.getLogger(__name__)
 
 CONFIGURE_TIMEOUT_S = 20.0
-MIN_COMMIT_MS = 100  # the server rejects a commit of less audio than this
+# The stable code of "Conversation already has an active response" (match codes, not text).
+ACTIVE_RESPONSE_CODE = "conversation_already_has_active_response"
 END_DRAIN_MARGIN_S = 5.0  # waiting for the goodbye to play: received audio + this
-# Client events the server answers at once: silence after them means trouble.
-ANSWERED_KINDS = frozenset({"response.create", "session.update", "response.cancel"})
-SPEAK_REMINDER = "Answer by speaking, out loud, as in the rest of this conversation."
 
 __all__ = ["ConversationEngine", "EngineError", "Listener"]
 
 
-class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
+def merge_handlers(*tables: dict[str, Handler]) -> dict[str, Handler]:
+    """One dispatch table from the collaborators' own: each event has one handler."""
+    merged: dict[str, Handler] = {}
+    for table in tables:
+        for event_type, handler in table.items():
+            if event_type in merged:
+                raise ValueError(f"two handlers for server event {event_type!r}")
+            merged[event_type] = handler
+    return merged
+
+
+class ConversationEngine:
     def __init__(
         self,
         settings: Settings,
@@ -98,178 +100,199 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         self.settings = settings
         self.backend = backend
         self.tools = tools
-        self.playback: PlaybackSink = playback or NullPlayback()
         self.policy = policy or ReconnectPolicy()
         self.voice_override = voice_override  # an explicit --voice beats the persona's
         self.persona: Persona = settings.active_persona
-        self.turn_mode = TurnMode(settings.session.turn_detection)
-        self.phase = Phase.IDLE
-        self.totals = UsageTotals()
-        self.session_id = ""
-        # The offline engine costs nothing, whatever model name the session carries.
-        self.prices = Prices() if backend.name == "local" else p.prices_for(settings, backend.model)
         self.notices: list[str] = []  # shown as Notice events when the engine starts
-        self.reconnects = 0  # sessions opened to replace a lost one
-        self.renewals = 0  # sessions opened before the time limit
+        self._session_voice: str | None = None  # the voice the live session speaks with
 
-        self._book = TurnBook(history, lambda turn: self._emit(TurnCompleted(turn)))
-        self._listeners: list[Listener] = []
-        self._link: Link | None = None
-        self._preparing: Link | None = None  # being configured, not yet live
-        self._renew_not_before = 0.0  # loop time: a failed renewal waits a little
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._recovery: asyncio.Task[None] | None = None  # a reconnect or renewal
-        self._watchdog: asyncio.Task[None] | None = None
-        self._configured = False
-        self._closing = False
-        self._ended = asyncio.Event()
-        self._end_reason = ""
-        self._end_after_goodbye = False
-        self._drained = asyncio.Event()
-        self._rng = random.Random()
+        announcer = self._announcer = Announcer()
+        connection = self._connection = Connection()
+        lifetime = self._lifetime = Lifetime(announcer, connection)
+        book = self._book = TurnBook(history, lambda turn: announcer.emit(TurnCompleted(turn)))
+        audio = self._audio = AssistantAudio(
+            playback or NullPlayback(), announcer, connection, book
+        )
+        scheduler = self._scheduler = ResponseScheduler(
+            connection, announcer, self.policy, lambda: self.persona
+        )
+        user = self._user = UserSpeech(settings, announcer, connection, book, audio.cut)
+        # The offline engine costs nothing, whatever model name the session carries.
+        # Priced by the model that answers (Azure: azure.model, not the deployment name).
+        prices = Prices() if backend.name == "local" else p.prices_for(settings, backend.model_id)
+        responses = self._responses = Responses(
+            backend,
+            prices,
+            announcer,
+            connection,
+            lifetime,
+            book,
+            audio,
+            scheduler,
+            user,
+            close_connection=self._close_connection,
+            next_step=self._next_step,
+        )
+        calls = self._calls = ToolCalls(
+            tools,
+            settings,
+            announcer,
+            connection,
+            lifetime,
+            book,
+            responses,
+            scheduler,
+            next_step=self._next_step,
+        )
+        hooks = SessionHooks(
+            open_session=self._open_session,
+            prepare_link=self._prepare_link,
+            go_live_quietly=lambda link, replayed: self._go_live(link, replayed, quiet=True),
+            close_connection=self._close_connection,
+            next_step=self._next_step,
+            busy=lambda: self.busy,
+        )
+        self._recovery = Recovery(
+            backend,
+            self.policy,
+            announcer,
+            connection,
+            lifetime,
+            book,
+            audio,
+            scheduler,
+            responses,
+            user,
+            hooks,
+        )
+        self._handlers = merge_handlers(
+            {"error": self._on_error},
+            connection.handlers(),
+            user.handlers(),
+            responses.handlers(),
+            calls.handlers(),
+        )
 
-        # Requests awaiting `session.updated`, oldest first: (event_id, future).
-        self._pending_updates: deque[tuple[str, asyncio.Future[None]]] = deque()
-        self._sent_kinds: dict[str, str] = {}  # client event_id -> what it was
-
-        self._responses: dict[str, ResponseState] = {}
-        self._active: ResponseState | None = None
-        self._response_requested = False  # response.create sent, response.created not seen
-        self._response_queued = False  # wanted once the active response is done
-        self._followup_needed = False  # tool outputs sent, the model should answer them
-        self._running_calls: dict[str, PendingCall] = {}
-        self._held_texts: list[str] = []  # typed while reconnecting: sent after it
-        self._speak_guard = False  # after a restore: a text-only reply is asked again
-        self._ask_to_speak = False  # the next response.create insists on audio
-        self._rate_retries = 0
-        self._rate_wait = False  # a rate-limited response is asked again after a pause
-
-        self._spoken: dict[str, SpokenText] = {}  # each audio item's words, on its audio
-        self._item_received_ms: dict[str, float] = {}
-        self._item_response: dict[str, ResponseState] = {}
-        self._last_audio_item: str | None = None
-
-        self._session_voice: str | None = None
-        self._audio_produced = False
-        self._talking = False
-        self._talk_bytes = 0
-        self._user_speaking = False
-        self._latency_t0: float | None = None
-
-        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "error": self._on_error,
-            "session.created": self._on_session_created,
-            "session.updated": self._on_session_updated,
-            "input_audio_buffer.speech_started": self._on_speech_started,
-            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
-            "input_audio_buffer.committed": self._on_committed,
-            "conversation.item.input_audio_transcription.delta": self._on_user_delta,
-            "conversation.item.input_audio_transcription.completed": self._on_user_final,
-            "conversation.item.input_audio_transcription.failed": self._on_user_failed,
-            "response.created": self._on_response_created,
-            "response.output_item.added": self._on_output_item_added,
-            "response.output_item.done": self._on_output_item_done,
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.output_audio.done": self._on_audio_done,
-            "response.output_audio_transcript.delta": self._on_text_delta,
-            "response.output_text.delta": self._on_text_delta,
-            "response.output_audio_transcript.done": self._on_text_done,
-            "response.output_text.done": self._on_text_done,
-            "response.function_call_arguments.done": self._on_function_call,
-            "response.done": self._on_response_done,
-            "rate_limits.updated": self._on_rate_limits,
-        }
+    # ------------------------------------------------------------ what can be read
 
     @property
     def conversation(self) -> list[Turn]:
         return self._book.turns
 
-    # ------------------------------------------------------------ subscribers
+    @property
+    def phase(self) -> Phase:
+        return self._announcer.phase
+
+    @property
+    def turn_mode(self) -> TurnMode:
+        return self._user.turn_mode
+
+    @property
+    def talking(self) -> bool:
+        """Push-to-talk: the talk key is held (between start_talking and stop_talking)."""
+        return self._user.talking
+
+    @property
+    def totals(self) -> UsageTotals:
+        return self._responses.totals
+
+    @property
+    def prices(self) -> Prices:
+        return self._responses.prices
+
+    @property
+    def session_id(self) -> str:
+        return self._connection.session_id
+
+    @property
+    def reconnects(self) -> int:
+        return self._recovery.reconnects
+
+    @property
+    def renewals(self) -> int:
+        return self._recovery.renewals
+
+    @property
+    def playback(self) -> PlaybackSink:
+        return self._audio.sink
+
+    @playback.setter
+    def playback(self, sink: PlaybackSink) -> None:
+        self._audio.attach(sink)
+
+    @property
+    def bookkeeping(self) -> int:
+        """Records kept per response and per audio item; bounded however long the
+        conversation runs (the soak test holds it to that)."""
+        return self._responses.entries + self._audio.entries
+
+    @property
+    def busy(self) -> bool:
+        """A response is under way, wanted, or waiting for a tool or a rate limit."""
+        return self._scheduler.pending or self._calls.running
+
+    @property
+    def ended(self) -> bool:
+        return self._lifetime.ended
+
+    @property
+    def connected(self) -> bool:
+        """A configured session is open (False while reconnecting)."""
+        return self._connection.live
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return unsubscribe
-
-    def _emit(self, event: AppEvent) -> None:
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken consumer must not stop the conversation
-                log.exception("event listener failed on %s", type(event).__name__)
-
-    def _set_phase(self, phase: Phase) -> None:
-        if phase is not self.phase:
-            self.phase = phase
-            self._emit(PhaseChanged(phase))
+        return self._announcer.subscribe(listener)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Connect and configure; raises EngineError (after emitting ErrorRaised)
         when the backend cannot be reached or rejects the session."""
+        emit = self._announcer.emit
         for notice in ([self.backend.notice] if self.backend.notice else []) + self.notices:
-            self._emit(Notice(notice))
-        self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
+            emit(Notice(notice))
+        emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
         try:
             await self._open_session()
         except OpenFailed as exc:
-            self._fail(exc.message, source="connection", code=exc.setting)
+            self._lifetime.fail(exc.message, source="connection", code=exc.setting)
             raise EngineError(exc.message) from exc
-        self._watchdog = asyncio.create_task(self._watch(), name="engine-watchdog")
+        self._recovery.start_watching()
         if self.persona.greet_first and not self.conversation:
-            self._request_response()
+            self._scheduler.request()
 
     async def new_session(self) -> None:
         """A fresh server session keeping the conversation (e.g. for a new voice)."""
         await self.interrupt()  # the old session's items are about to disappear
         await self._close_connection()
-        self._emit(ConnectionChanged(ConnectionState.CONNECTING, self.backend.description))
+        self._announcer.emit(
+            ConnectionChanged(ConnectionState.CONNECTING, self.backend.description)
+        )
         try:
             await self._open_session()
         except OpenFailed as exc:
             if exc.fatal:
-                self._fail(exc.message, source="connection", code=exc.setting)
+                self._lifetime.fail(exc.message, source="connection", code=exc.setting)
                 raise EngineError(exc.message) from exc
-            self._begin_recovery(exc.message)
+            self._recovery.begin(exc.message)
 
     async def wait_ended(self) -> str:
-        await self._ended.wait()
-        return self._end_reason
-
-    @property
-    def ended(self) -> bool:
-        return self._ended.is_set()
-
-    @property
-    def connected(self) -> bool:
-        """A configured session is open (False while reconnecting)."""
-        return self._configured
+        return await self._lifetime.wait_ended()
 
     async def close(self) -> None:
-        if self._closing:
+        if self._lifetime.closing:
             return
-        self._closing = True
-        for task in [*self._tasks, self._recovery, self._watchdog]:
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+        cancelled = self._lifetime.begin_closing(self._recovery.tasks())
         await self._close_connection()
-        for task in [*self._tasks, self._recovery, self._watchdog]:
-            if task is not None and task is not asyncio.current_task():
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await self._lifetime.join(cancelled)
         self._book.finish_all()
-        self._emit(ConnectionChanged(ConnectionState.DISCONNECTED, "closed"))
-        self._end("closed")
+        self._announcer.emit(ConnectionChanged(ConnectionState.DISCONNECTED, "closed"))
+        self._lifetime.end("closed")
 
-    async def _open_session(self, *, quiet: bool = False) -> None:
+    async def _open_session(self) -> None:
         """Connect, configure, replay the conversation, go live; raises OpenFailed."""
         link, replayed = await self._prepare_link()
-        self._go_live(link, replayed, quiet=quiet)
+        self._go_live(link, replayed, quiet=False)
 
     async def _prepare_link(self) -> tuple[Link, bool]:
         """A new connection, configured and holding the conversation, not yet in use
@@ -279,21 +302,20 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             conn = await self.backend.connect()
         except BackendError as exc:
             raise OpenFailed(exc.message, fatal=exc.fatal, setting=exc.setting) from exc
-        if self._closing:
+        if self._lifetime.closing:
             with contextlib.suppress(Exception):
                 await conn.close()
             raise OpenFailed("the engine is closing", fatal=True)
-        link = Link(conn, self.dispatch, self._connection_lost)
-        self._preparing = link
+        link = self._connection.open(conn, self.dispatch, self._recovery.connection_lost)
         session = p.session_config(
             self.settings,
             self.persona,
             self._tool_definitions(self.persona),
-            self.turn_mode,
+            self._user.turn_mode,
             voice_override=self.voice_override,
         )
-        ack = self._send_update(session, link)
-        replayed = restore_items(self.conversation, self._running_calls.values())
+        ack = self._connection.send_update(session, link)
+        replayed = restore_items(self.conversation, self._calls.pending())
         for item in replayed:
             link.send(item)
         try:
@@ -309,127 +331,76 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             )
             raise OpenFailed(message, fatal=False) from exc
         finally:
-            if self._preparing is link:
-                self._preparing = None
-            # An unanswered update must not catch the next session's answer.
-            self._pending_updates = deque(u for u in self._pending_updates if u[1] is not ack)
+            self._connection.prepared(link, ack)
         return link, bool(replayed)
 
     def _go_live(self, link: Link, replayed: bool, *, quiet: bool) -> None:
         """Make a prepared link the one everything goes through."""
-        self._link = link
-        self._configured = True
+        self._connection.go_live(link)
         voice = p.persona_voice(self.settings, self.persona, self.voice_override)
         self._session_voice = voice
-        self._audio_produced = False
+        self._audio.new_session()
         # The known failure: given replayed text, a model may answer in text only.
-        self._speak_guard = replayed and self.settings.session.output_modality == "audio"
+        self._responses.guard_speech(replayed and self.settings.session.output_modality == "audio")
         if not quiet:
-            self._emit(ConnectionChanged(ConnectionState.CONNECTED, self.backend.description))
-        self._emit(
+            self._announcer.emit(
+                ConnectionChanged(ConnectionState.CONNECTED, self.backend.description)
+            )
+        self._announcer.emit(
             SessionReady(
-                session_id=self.session_id,
+                session_id=self._connection.session_id,
                 backend=self.backend.name,
                 model=self.backend.model,
                 voice=voice,
                 persona=self.persona.name,
-                turn_mode=self.turn_mode,
+                turn_mode=self._user.turn_mode,
                 output_modality=self.settings.session.output_modality,
+                reasoning_effort=self.settings.session.reasoning_effort,
             )
         )
         if self.phase not in (Phase.TOOL_RUNNING, Phase.ASSISTANT_SPEAKING):
-            self._set_phase(rest_phase(self.turn_mode))
+            self._announcer.set_phase(self._user.rest_phase())
 
-    async def _close_connection(self, *, flush: bool = True) -> None:
-        link, self._link = self._link, None
-        self._configured = False
-        if link is not None:
-            await link.close(flush=flush)
-        self._fail_pending_updates(EngineError("the connection was closed"))
-        self._active = None
-        self._response_requested = False
+    async def _close_connection(self) -> None:
+        await self._connection.close()
+        self._scheduler.forget_in_flight()
 
-    def _fail(self, message: str, *, source: str, code: str = "") -> None:
-        self._configured = False  # nothing more is sent on this session
-        self._emit(ErrorRaised(message, code=code, fatal=True, source=source))
-        self._emit(ConnectionChanged(ConnectionState.FAILED, message))
-        self._end(f"error: {message}")
+    # ------------------------------------------------------------ what comes next
 
-    def _end(self, reason: str) -> None:
-        if not self._ended.is_set():
-            self._end_reason = reason
-            self._ended.set()
-            self._emit(ConversationEnded(reason))
+    def _next_step(self) -> None:
+        """What comes next once no response is active: the follow-up of tool outputs
+        (after the last tool), an answer wanted meanwhile, the goodbye, or rest."""
+        if self._scheduler.in_flight or not self._connection.live:
+            return
+        if self._calls.running:
+            self._announcer.set_phase(Phase.TOOL_RUNNING)
+            return
+        if self._scheduler.take_wanted():
+            self._scheduler.request()
+            self._announcer.set_phase(Phase.THINKING)
+            return
+        if self._calls.take_goodbye():
+            self._lifetime.spawn(self._end_after_playback("the assistant ended the conversation"))
+            return
+        self._responses.prune()
+        phase = self.phase
+        if (
+            phase is Phase.TOOL_RUNNING
+            or phase is Phase.THINKING
+            or (phase is Phase.ASSISTANT_SPEAKING and not self._audio.is_playing())
+        ):
+            self._announcer.set_phase(self._user.rest_phase())
 
-    # ------------------------------------------------------------ sending
+    async def _end_after_playback(self, reason: str) -> None:
+        await self._audio.drain(END_DRAIN_MARGIN_S)
+        self._lifetime.end(reason)
 
-    def _send_tracked(self, kind: str, build: Callable[[str], str]) -> str:
-        event_id = p.new_event_id()
-        if len(self._sent_kinds) > 512:
-            for old in list(self._sent_kinds)[:256]:
-                del self._sent_kinds[old]
-        self._sent_kinds[event_id] = kind
-        link = self._link
-        if link is not None:
-            if kind in ANSWERED_KINDS:
-                link.send_request(build(event_id))
-            else:
-                link.send(build(event_id))
-        return event_id
-
-    def _send_update(
-        self, session: dict[str, Any], link: Link | None = None
-    ) -> asyncio.Future[None]:
-        """session.update (on `link`, else the live one); the future resolves on the ack."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        event_id = p.new_event_id()
-        self._sent_kinds[event_id] = "session.update"
-        self._pending_updates.append((event_id, future))
-        target = link or self._link
-        if target is not None:
-            target.send_request(p.session_update(session, event_id))
-        return future
-
-    def _fail_pending_updates(self, exc: Exception) -> None:
-        while self._pending_updates:
-            _, future = self._pending_updates.popleft()
-            if not future.done():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: nobody may be awaiting it
+    # ------------------------------------------------------------ user commands
 
     def send_audio(self, pcm: bytes, captured_at: float | None = None) -> bool:
         """Microphone audio, 24 kHz mono pcm16; called on the loop, never blocks.
         True when the audio was sent (False: not connected, or push-to-talk idle)."""
-        link = self._link
-        if not self._configured or not pcm or link is None:
-            return False
-        if self.turn_mode is TurnMode.PUSH_TO_TALK:
-            if not self._talking:
-                return False
-            self._talk_bytes += len(pcm)
-        link.send(p.audio_append(pcm))
-        return True
-
-    def _request_response(self) -> None:
-        """response.create, but never while a response is active: queue it instead."""
-        if self._active is not None or self._response_requested:
-            self._response_queued = True
-            return
-        self._response_queued = False
-        self._response_requested = True
-        if self._ask_to_speak:
-            self._ask_to_speak = False
-            overrides = {
-                "output_modalities": ["audio"],
-                "instructions": f"{self.persona.instructions}\n\n{SPEAK_REMINDER}",
-            }
-            self._send_tracked(
-                "response.create", lambda eid: p.response_create_with(overrides, eid)
-            )
-        else:
-            self._send_tracked("response.create", p.response_create)
-
-    # ------------------------------------------------------------ user commands
+        return self._user.send_audio(pcm)
 
     async def send_text(self, text: str) -> None:
         """A typed user turn and its answer. While reconnecting it is held and sent as
@@ -437,103 +408,68 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
         text = text.strip()
         if not text:
             raise ValueError("Nothing to send: the message is empty.")
-        if not self._configured:
-            if self._recovery is not None and not self.ended:
-                self._held_texts.append(text)
-                self._emit(Notice("Reconnecting: the message will be sent once connected."))
+        if not self._connection.live:
+            if self._recovery.recovering and not self.ended:
+                self._recovery.hold(text)
+                self._announcer.emit(
+                    Notice("Reconnecting: the message will be sent once connected.")
+                )
                 return
             raise EngineError("Not connected: the message was not sent.")
-        if self.playback.is_playing() or self._active is not None:
+        if self._audio.is_playing() or self._scheduler.active is not None:
             await self.interrupt()
-        self._send_user_text(text)
-        self._request_response()
-        self._set_phase(Phase.THINKING)
-
-    def _send_user_text(self, text: str) -> None:
-        item_id = "item_vt" + uuid.uuid4().hex[:20]
-        self._book.release_user_turns()  # the user moved on: no transcript holds them
-        self._send_tracked(
-            "conversation.item.create", lambda eid: p.user_text_item(item_id, text, eid)
-        )
-        now = time.time()
-        turn = Turn(Role.USER, item_id, text=text, typed=True, started_at=now, finished_at=now)
-        self._book.add(turn)
-        self._emit(UserTextSent(item_id, text))
-        self._book.finish(turn)
-        self._latency_t0 = time.perf_counter()
+        self._user.send_text(text)
+        self._scheduler.request()
+        self._announcer.set_phase(Phase.THINKING)
 
     async def start_talking(self) -> None:
         """Push-to-talk pressed: cut the assistant, start a fresh input buffer."""
-        if self.playback.is_playing() or self._active is not None:
+        if self._audio.is_playing() or self._scheduler.active is not None:
             await self.interrupt()
-        if self.turn_mode is not TurnMode.PUSH_TO_TALK:
-            return
-        self._talking = True
-        self._talk_bytes = 0
-        self._send_tracked(
-            "input_audio_buffer.clear", lambda eid: p.simple("input_audio_buffer.clear", eid)
-        )
-        self._set_phase(Phase.USER_SPEAKING)
+        self._user.start_talking()
 
     async def stop_talking(self) -> None:
         """Push-to-talk released: commit what was said and ask for the answer."""
-        if self.turn_mode is not TurnMode.PUSH_TO_TALK or not self._talking:
-            return
-        self._talking = False
-        if self._talk_bytes < MIN_COMMIT_MS * p.BYTES_PER_MS:
-            self._send_tracked(
-                "input_audio_buffer.clear", lambda eid: p.simple("input_audio_buffer.clear", eid)
-            )
-            self._emit(Notice("Nothing was recorded: hold the talk key while you speak."))
-            self._set_phase(rest_phase(self.turn_mode))
-            return
-        await self.commit_input()
+        if self._user.stop_talking():
+            await self.commit_input()
 
     async def commit_input(self) -> None:
         """End the user's turn now, whatever the turn detection (e.g. a file ended
         without the silence server VAD waits for)."""
-        self._send_tracked(
-            "input_audio_buffer.commit", lambda eid: p.simple("input_audio_buffer.commit", eid)
-        )
-        self._latency_t0 = time.perf_counter()
-        self._request_response()
-        self._set_phase(Phase.THINKING)
-
-    @property
-    def busy(self) -> bool:
-        """A response is under way, wanted, or waiting for a tool."""
-        return (
-            self._active is not None
-            or self._response_requested
-            or self._response_queued
-            or self._followup_needed
-            or self._rate_wait
-            or any(r.tools_running for r in self._responses.values())
-        )
+        self._user.commit()
+        self._scheduler.request()
+        self._announcer.set_phase(Phase.THINKING)
 
     async def interrupt(self) -> None:
         """Stop the assistant: playback, truncation by what was heard, cancel."""
-        self._cut_playback()
-        active = self._active
+        self._audio.cut()
+        active = self._scheduler.active
         if active is not None and not active.done:
-            active.cut = True
-            self._send_tracked("response.cancel", lambda eid: p.simple("response.cancel", eid))
-        self._response_queued = False
-        self._followup_needed = False
-        self._rate_wait = False
+            active.cut_off()
+            self._connection.send("response.cancel", lambda eid: p.simple("response.cancel", eid))
+        self._scheduler.drop_wanted()
         # The sink reports no end for audio it dropped: the assistant has stopped now.
         if self.phase is Phase.ASSISTANT_SPEAKING:
-            self._set_phase(rest_phase(self.turn_mode))
+            self._announcer.set_phase(self._user.rest_phase())
 
     async def set_turn_mode(self, mode: TurnMode) -> None:
-        if not self._configured:
-            self.turn_mode = mode
+        if not self._connection.live:
+            self._user.set_turn_mode(mode)
             return
         await self._await_update(p.turn_detection_session(self.settings, mode))
-        self.turn_mode = mode
-        self._talking = False
+        self._user.set_turn_mode(mode)
         if self.phase in (Phase.IDLE, Phase.LISTENING, Phase.USER_SPEAKING):
-            self._set_phase(rest_phase(mode))
+            self._announcer.set_phase(self._user.rest_phase())
+
+    async def set_reasoning_effort(self, effort: ReasoningEffort) -> None:
+        """How hard a reasoning model thinks, live (a session.update); kept for the
+        sessions that follow (reconnects, renewals)."""
+        if self.settings.session.reasoning_effort is None:
+            raise EngineError(f"{self.backend.model_id} does not reason: it takes no effort.")
+        if self._connection.live:
+            await self._await_update(p.reasoning_session(effort))
+        session = self.settings.session.model_copy(update={"reasoning_effort": effort})
+        self.settings = self.settings.model_copy(update={"session": session})
 
     async def set_persona(self, name: str) -> PersonaApplied:
         persona = self.settings.find_persona(name)
@@ -541,9 +477,9 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             names = ", ".join(x.name for x in self.settings.personas)
             raise ValueError(f"No persona named {name!r}; the personas are: {names}.")
         voice = p.persona_voice(self.settings, persona, self.voice_override)
-        voice_pending = self._audio_produced and voice != self._session_voice
+        voice_pending = self._audio.produced and voice != self._session_voice
         tools = self._tool_definitions(persona)
-        if self._configured:
+        if self._connection.live:
             await self._await_update(
                 p.persona_session(persona, tools, None if voice_pending else voice)
             )
@@ -551,12 +487,12 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
                 self._session_voice = voice
         self.persona = persona
         applied = PersonaApplied(persona.name, voice_pending, tuple(t["name"] for t in tools))
-        self._emit(applied)
+        self._announcer.emit(applied)
         return applied
 
     async def _await_update(self, session: dict[str, Any]) -> None:
         try:
-            await asyncio.wait_for(self._send_update(session), CONFIGURE_TIMEOUT_S)
+            await asyncio.wait_for(self._connection.send_update(session), CONFIGURE_TIMEOUT_S)
         except TimeoutError as exc:
             raise EngineError("The server did not confirm the session change.") from exc
         except BackendError as exc:
@@ -564,15 +500,10 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
 
     def playback_finished(self, item_id: str) -> None:
         """The sink reports an item fully played."""
-        self._drained.set()
-        if item_id != self._last_audio_item:
+        if not self._audio.played_out(item_id):
             return
-        if (
-            self._active is None
-            and not self._response_requested
-            and self.phase is Phase.ASSISTANT_SPEAKING
-        ):
-            self._set_phase(rest_phase(self.turn_mode))
+        if not self._scheduler.in_flight and self.phase is Phase.ASSISTANT_SPEAKING:
+            self._announcer.set_phase(self._user.rest_phase())
 
     def _tool_definitions(self, persona: Persona) -> list[dict[str, Any]]:
         known = set(self.tools.names())
@@ -606,166 +537,39 @@ class ConversationEngine(RecoveryMixin, UserSpeechMixin, ResponseMixin):
             log.exception("skipping malformed server event %r", event_type)
 
     def _on_error(self, event: dict[str, Any]) -> None:
+        """An `error` event, routed by what the client event it names was."""
         err = p.obj(event, "error")
         message = p.str_field(err, "message", "unknown error")
         code = p.str_field(err, "code")
         event_id = p.opt_str(err, "event_id") or ""
-        kind = self._sent_kinds.pop(event_id, "")
+        kind = self._connection.kind_of(event_id)
         config_problem = session_error(err, self.backend.context)
         if kind == "session.update" or config_problem is not None:
-            self._reject_update(
+            self._connection.reject_update(
                 event_id,
                 config_problem
                 or BackendError(f"The server rejected the session settings: {message}"),
             )
-            if config_problem is not None and self._configured:
-                self._fail(config_problem.message, source="config", code=code)
-                self._spawn(self._close_connection())  # fatal: this session is over
+            if config_problem is not None and self._connection.live:
+                self._lifetime.fail(config_problem.message, source="config", code=code)
+                self._lifetime.spawn(self._close_connection())  # fatal: this session is over
             return
         if kind == "response.create":
-            self._response_requested = False
-            if "active response" in message.lower():
+            while_active = code == ACTIVE_RESPONSE_CODE  # by code, never by wording
+            self._scheduler.refused(while_active=while_active)
+            if while_active:
                 log.info("response.create refused while a response was active; queued")
-                self._response_queued = True
                 return
         if kind in ("response.cancel", "conversation.item.delete"):  # already gone
             log.info("%s refused: %s", kind, message)
             return
         if kind == "conversation.item.truncate":
+            if p.str_field(err, "param") == "audio_end_ms":
+                # The cut falls at or past the end of the audio: the model already holds
+                # exactly what was heard. Nothing to show.
+                log.info("truncate refused, the audio already ends there: %s", message)
+                return
             message = f"The server refused to cut the interrupted answer: {message}"
         if event_id.startswith("evt_restore"):
             message = f"The server refused part of the restored conversation: {message}"
-        self._emit(ErrorRaised(message, code=code, fatal=False, source="server"))
-
-    def _reject_update(self, event_id: str, exc: Exception) -> None:
-        for i, (eid, future) in enumerate(self._pending_updates):
-            if eid == event_id or not event_id:
-                del self._pending_updates[i]
-                if not future.done():
-                    future.set_exception(exc)
-                    future.exception()
-                return
-
-    def _on_session_created(self, event: dict[str, Any]) -> None:
-        self.session_id = p.str_field(p.obj(event, "session"), "id", self.session_id)
-
-    def _on_session_updated(self, event: dict[str, Any]) -> None:
-        self.session_id = p.str_field(p.obj(event, "session"), "id", self.session_id)
-        if self._pending_updates:
-            _, future = self._pending_updates.popleft()
-            if not future.done():
-                future.set_result(None)
-
-    # ------------------------------------------------------------ tools
-
-    def _on_function_call(self, event: dict[str, Any]) -> None:
-        self._start_tool(
-            self._response(p.str_field(event, "response_id")),
-            p.str_field(event, "item_id"),
-            p.str_field(event, "call_id"),
-            p.str_field(event, "name"),
-            p.str_field(event, "arguments", "{}"),
-        )
-
-    def _start_tool(
-        self, resp: ResponseState, item_id: str, call_id: str, name: str, args: str
-    ) -> None:
-        if not call_id or call_id in resp.tool_calls or resp.discarded:
-            return
-        resp.tool_calls.add(call_id)
-        resp.tools_running += 1
-        self._running_calls[call_id] = PendingCall(call_id, name, args)
-        self._response_turn(resp, item_id or call_id)
-        self._emit(ToolCallStarted(call_id, name, args))
-        self._set_phase(Phase.TOOL_RUNNING)
-        self._spawn(self._run_tool(resp, call_id, name, args))
-
-    async def _run_tool(self, resp: ResponseState, call_id: str, name: str, args: str) -> None:
-        try:
-            outcome = await run_tool_call(self.tools, self.settings.session, call_id, name, args)
-        finally:
-            self._running_calls.pop(call_id, None)
-            resp.tools_running -= 1
-        record = outcome.record
-        if resp.turn is not None:
-            resp.turn.tool_calls.append(record)
-        self._emit(
-            ToolCallFinished(
-                call_id, name, args, record.output, record.ok, record.error, record.duration_s
-            )
-        )
-        if outcome.ends_conversation:
-            self._end_after_goodbye = True
-            # Said goodbye already alongside the call? Then end without a new answer.
-            wants_answer = not resp.spoke
-        else:
-            wants_answer = True
-        self._followup_needed = self._followup_needed or wants_answer
-        if resp.done and resp.tools_running == 0 and resp.turn is not None:
-            self._book.finish(resp.turn)
-        if not self._configured:
-            # Disconnected: the record is replayed with the conversation on restore,
-            # and the follow-up is asked for then.
-            return
-        self._send_tracked(
-            "conversation.item.create",
-            lambda eid: p.function_output_item(call_id, record.output, eid),
-        )
-        self._after_response()
-
-    async def _end_after_playback(self, reason: str) -> None:
-        received_s = sum(self._item_received_ms.values()) / 1000
-        deadline = asyncio.get_running_loop().time() + received_s + END_DRAIN_MARGIN_S
-        while self.playback.is_playing() and asyncio.get_running_loop().time() < deadline:
-            # playback_finished wakes us early; the timeout covers sinks that never say.
-            self._drained.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), 0.1)
-        self._end(reason)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # ------------------------------------------------------------ barge-in
-
-    def _cut_playback(self) -> None:
-        """Stop what is playing and tell the server what the user actually heard."""
-        heard = self.playback.interrupt()
-        if heard is None:
-            return
-        self._truncate(heard)
-
-    def _truncate(self, heard: HeardAudio) -> None:
-        item_id = heard.item_id
-        received = int(self._item_received_ms.get(item_id, heard.received_ms))
-        end_ms = max(0, min(heard.heard_ms, received))
-        resp = self._item_response.get(item_id)
-        if resp is not None:
-            resp.cut = True
-        spoken = self._spoken.get(item_id, SpokenText())
-        if heard.finished:
-            heard_text, unheard_text = spoken.text, ""
-        else:
-            heard_text, unheard_text = spoken.split(end_ms, received)
-            # The server's item is this long now; a later cut must not ask for more.
-            self._item_received_ms[item_id] = end_ms
-            self._send_tracked(
-                "conversation.item.truncate",
-                lambda eid: p.truncate(item_id, heard.content_index, end_ms, eid),
-            )
-            turn = self._book.by_item.get(item_id)
-            if turn is not None:
-                turn.interrupted = True
-                turn.heard_text = heard_text
-        self._emit(
-            AssistantInterrupted(
-                item_id=item_id,
-                heard_ms=end_ms,
-                received_ms=received,
-                heard_text=heard_text,
-                unheard_text=unheard_text,
-                truncate_sent=not heard.finished,
-            )
-        )
+        self._announcer.emit(ErrorRaised(message, code=code, fatal=False, source="server"))

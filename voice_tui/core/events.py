@@ -59,6 +59,7 @@ class SessionReady:
     persona: str
     turn_mode: TurnMode
     output_modality: str  # "audio" or "text"
+    reasoning_effort: str | None = None  # None: the model does not reason
 
 
 @dataclass(frozen=True, slots=True)

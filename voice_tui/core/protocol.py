@@ -95,7 +95,7 @@ def session_config(
     audio_output: dict[str, Any] = {"format": PCM_FORMAT, "speed": s.speed}
     if include_voice:
         audio_output["voice"] = persona_voice(settings, persona, voice_override)
-    return {
+    session: dict[str, Any] = {
         "type": "realtime",
         "instructions": persona.instructions,
         "output_modalities": [s.output_modality],
@@ -104,6 +104,15 @@ def session_config(
         "tool_choice": "auto",
         "max_output_tokens": s.max_output_tokens,
     }
+    if s.reasoning_effort is not None:  # None: the model does not reason
+        session["reasoning"] = {"effort": s.reasoning_effort}
+        session["parallel_tool_calls"] = s.parallel_tool_calls
+    return session
+
+
+def reasoning_session(effort: str) -> dict[str, Any]:
+    """A partial session: only the reasoning effort changes."""
+    return {"type": "realtime", "reasoning": {"effort": effort}}
 
 
 def session_update(session: dict[str, Any], event_id: str) -> str:
@@ -227,10 +236,13 @@ def usage(response: dict[str, Any]) -> dict[str, Any] | None:
     raw = response.get("usage")
     if not isinstance(raw, dict):
         return None
-    return {
+    out: dict[str, Any] = {
         "input_token_details": _counts(raw.get("input_token_details")),
         "output_token_details": _counts(raw.get("output_token_details")),
     }
+    if _is_count(raw.get("output_tokens")):
+        out["output_tokens"] = raw["output_tokens"]
+    return out
 
 
 def rate_limits(event: dict[str, Any]) -> tuple[RateLimit, ...]:
@@ -252,14 +264,10 @@ def rate_limits(event: dict[str, Any]) -> tuple[RateLimit, ...]:
 
 
 def prices_for(settings: Settings, model: str) -> Prices:
-    """Exact model name first, else the longest configured prefix
-    (`gpt-realtime-2025-08-28` is priced as `gpt-realtime`), else free."""
-    table = settings.pricing
-    match = table.get(model)
+    """The exact model id's prices from `[pricing]` (voice_tui/config/models.py has the
+    table, its date and its source); a model without an entry is priced as unknown,
+    never as free: `gpt-realtime-2.1-mini` is not `gpt-realtime-2.1`."""
+    match = settings.pricing.get(model)
     if match is None:
-        prefixes = [name for name in table if model.startswith(name)]
-        if prefixes:
-            match = table[max(prefixes, key=len)]
-    if match is None:
-        return Prices()
+        return Prices(known=False)
     return Prices(**match.model_dump())

@@ -30,6 +30,9 @@ class SpokenText:
             self.marks.append((len(self.text), audio_ms))
         self.text += delta
 
+    def end_audio(self) -> None:
+        self.audio_done = True
+
     def replace(self, final: str) -> None:
         """The final transcript (normally the deltas joined): the marks stay where they
         were, as far as the new text reaches."""

@@ -32,6 +32,10 @@ class TurnBook:
         self.by_item[turn.item_id] = turn
         self._unannounced.append(turn)
 
+    def link_item(self, item_id: str, turn: Turn) -> None:
+        """Another item of `turn` (a response's second message or a function call)."""
+        self.by_item.setdefault(item_id, turn)
+
     def discard(self, turn: Turn) -> None:
         """Forget a turn that must not be remembered (a reply that is asked again)."""
         for collection in (self.turns, self._unannounced):
@@ -41,8 +45,7 @@ class TurnBook:
         self._finished.discard(id(turn))
 
     def finish(self, turn: Turn) -> None:
-        if not turn.finished_at:
-            turn.finished_at = time.time()
+        turn.finish_once(time.time())
         self._finished.add(id(turn))
         self._flush()
 
@@ -50,16 +53,14 @@ class TurnBook:
         """Spoken turns whose transcript will never come must not hold the others."""
         for turn in self._unannounced:
             if turn.role is Role.USER:
-                if not turn.finished_at:
-                    turn.finished_at = time.time()
+                turn.finish_once(time.time())
                 self._finished.add(id(turn))
         self._flush()
 
     def finish_all(self) -> None:
         """The conversation is over: announce everything, each with an end time."""
         for turn in self._unannounced:
-            if not turn.finished_at:
-                turn.finished_at = time.time()
+            turn.finish_once(time.time())
             self._finished.add(id(turn))
         self._flush()
 

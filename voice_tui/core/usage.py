@@ -16,9 +16,11 @@ from voice_tui.config.schema import ModelPrices
 
 class Prices(ModelPrices):
     """US dollars per million tokens, as priced for one session: the config's
-    `[pricing]` entry (the fields are declared there), frozen."""
+    `[pricing]` entry (the fields are declared there), frozen. `known` is False for a
+    model without an entry: its turns are "price unknown", not free."""
 
     model_config = ConfigDict(frozen=True)
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class TurnUsage:
     output_text_tokens: int = 0
     output_audio_tokens: int = 0
     cost_usd: float = 0.0
+    output_reasoning_tokens: int = 0  # reported by reasoning models; billed as text output
+    priced: bool = True  # False: the model's price is unknown, cost_usd means nothing
 
     @property
     def total_tokens(self) -> int:
@@ -55,6 +59,13 @@ class TurnUsage:
             cached_text = cached  # no split given: price it as text
         text_out = int(out.get("text_tokens") or 0)
         audio_out = int(out.get("audio_tokens") or 0)
+        reasoning = int(out.get("reasoning_tokens") or 0)
+        # Bill reasoning tokens the text and audio counts do not already hold: when
+        # `output_tokens` is reported, whatever of it is neither text nor audio.
+        total_out = usage.get("output_tokens")
+        extra = reasoning
+        if isinstance(total_out, int) and not isinstance(total_out, bool):
+            extra = max(0, min(reasoning, total_out - text_out - audio_out))
         cost = (
             max(text_in - cached_text, 0) * prices.text_input
             + cached_text * prices.text_cached_input
@@ -62,8 +73,11 @@ class TurnUsage:
             + cached_audio * prices.audio_cached_input
             + text_out * prices.text_output
             + audio_out * prices.audio_output
+            + extra * prices.text_output
         ) / 1_000_000
-        return cls(text_in, audio_in, cached, text_out, audio_out, cost)
+        if not prices.known:
+            cost = 0.0
+        return cls(text_in, audio_in, cached, text_out, audio_out, cost, reasoning, prices.known)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -80,6 +94,8 @@ class UsageTotals:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    reasoning_tokens: int = 0
+    priced: bool = True  # False once a turn's price was unknown
 
     def add(self, turn: TurnUsage) -> UsageTotals:
         return UsageTotals(
@@ -87,4 +103,6 @@ class UsageTotals:
             input_tokens=self.input_tokens + turn.input_text_tokens + turn.input_audio_tokens,
             output_tokens=self.output_tokens + turn.output_text_tokens + turn.output_audio_tokens,
             cost_usd=self.cost_usd + turn.cost_usd,
+            reasoning_tokens=self.reasoning_tokens + turn.output_reasoning_tokens,
+            priced=self.priced and turn.priced,
         )

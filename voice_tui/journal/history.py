@@ -21,11 +21,12 @@ from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Role, ToolCallRecord, Turn
 from voice_tui.fileio import write_atomically
 from voice_tui.journal.journal import SUFFIX, SessionRecord, default_sessions_dir, read_session
-from voice_tui.journal.redact import Redactor, default_redactor
+from voice_tui.redact import Redactor, default_redactor
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+MAX_NOTES = 3  # notes on damaged journals printed under the list
 
 
 class HasSettings(Protocol):
@@ -47,6 +48,7 @@ class SessionSummary:
     turns: int
     first_user_words: str
     path: Path
+    problems: tuple[str, ...] = ()  # journal lines that could not be read
 
 
 # -- finding sessions ----------------------------------------------------------------
@@ -76,6 +78,7 @@ def list_sessions(directory: Path, *, include_empty: bool = False) -> list[Sessi
             turns=len(r.turns),
             first_user_words=r.first_user_words,
             path=r.path,
+            problems=tuple(r.problems),
         )
         for r in _records(directory)
         if include_empty or r.turns
@@ -205,6 +208,8 @@ def export_markdown(record: SessionRecord, redactor: Redactor | None = None) -> 
         lines.append(f"- Continues session `{record.resumed_from}`")
     if record.ended_at is None:
         lines.append("- The session did not close cleanly (the last turn may be missing)")
+    if record.problems:
+        lines.append(f"- {problems_note(record.problems)}")
     lines.append("")
     for index, turn in enumerate(record.turns):
         if index == 0 and record.resumed_turns:
@@ -221,11 +226,12 @@ def export_markdown(record: SessionRecord, redactor: Redactor | None = None) -> 
 def _usage_lines(record: SessionRecord) -> list[str]:
     totals = record.totals
     if totals is not None:
-        tokens_in, tokens_out, cost, responses = (
+        tokens_in, tokens_out, cost, responses, priced = (
             totals.input_tokens,
             totals.output_tokens,
             totals.cost_usd,
             totals.turns,
+            totals.priced,
         )
     else:  # no closing line: add up what the turns recorded
         usages = [t.usage for t in record.new_turns if t.usage is not None]
@@ -233,18 +239,28 @@ def _usage_lines(record: SessionRecord) -> list[str]:
         tokens_out = sum(u.output_text_tokens + u.output_audio_tokens for u in usages)
         cost = sum(u.cost_usd for u in usages)
         responses = len(usages)
+        priced = all(u.priced for u in usages)
     return [
         f"- Responses: {responses}",
         f"- Input tokens: {tokens_in}",
         f"- Output tokens: {tokens_out}",
-        f"- Estimated cost: ${cost:.4f}",
+        f"- Estimated cost: ${cost:.4f}" if priced else "- Estimated cost: price unknown",
     ]
+
+
+def problems_note(problems: list[str] | tuple[str, ...]) -> str:
+    """One sentence on the journal lines that were left out, naming the first."""
+    count = len(problems)
+    lines = "1 line of the journal" if count == 1 else f"{count} lines of the journal"
+    verb = "was" if count == 1 else "were"
+    more = f", and {count - 1} more" if count > 1 else ""
+    return f"{lines} could not be read and {verb} left out ({problems[0]}{more})"
 
 
 # -- the command ---------------------------------------------------------------------
 
 
-def _print_list(sessions: list[SessionSummary], directory: Path, out: TextIO) -> None:
+def _print_list(sessions: list[SessionSummary], directory: Path, out: TextIO, err: TextIO) -> None:
     if not sessions:
         print(f"No conversations yet (journal: {directory}).", file=out)
         return
@@ -253,7 +269,18 @@ def _print_list(sessions: list[SessionSummary], directory: Path, out: TextIO) ->
         if len(words) > 50:
             words = words[:49] + "…"
         when = _when(s.started_at, "%Y-%m-%d %H:%M")
-        print(f"{s.session_id}  {when}  {s.persona:<14} {s.turns:>4} turns  {words}", file=out)
+        mark = " !" if s.problems else ""
+        print(
+            f"{s.session_id}  {when}  {s.persona:<14} {s.turns:>4} turns{mark}  {words}",
+            file=out,
+        )
+    # The list stays clean for pipes; the notes go to stderr, a few at most.
+    flagged = [s for s in sessions if s.problems]
+    for s in flagged[:MAX_NOTES]:
+        print(f"voice-tui: {s.session_id} (!): {problems_note(s.problems)}", file=err)
+    if len(flagged) > MAX_NOTES:
+        more = len(flagged) - MAX_NOTES
+        print(f"voice-tui: and {more} more (!): `voice-tui history ID` says which lines", file=err)
 
 
 def history_command(
@@ -274,7 +301,7 @@ def history_command(
         if output is not None:
             print("voice-tui: history --output needs a SESSION to export", file=err)
             return EXIT_USAGE
-        _print_list(list_sessions(directory), directory, out)
+        _print_list(list_sessions(directory), directory, out, err)
         return EXIT_OK
     try:
         record = load_session(session, directory)
@@ -284,6 +311,8 @@ def history_command(
     except OSError as exc:
         print(f"voice-tui: cannot read session {session!r}: {exc.strerror or exc}", file=err)
         return EXIT_FAILURE
+    if record.problems:
+        print(f"voice-tui: {record.session_id}: {problems_note(record.problems)}", file=err)
     # Journals are redacted as written; this also covers one written before a key
     # was configured.
     markdown = export_markdown(record, Redactor.from_settings(loaded.settings, env))

@@ -38,7 +38,7 @@ from voice_tui.core.conversation import Turn
 from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
 from voice_tui.core.usage import UsageTotals
 from voice_tui.fileio import fsync_directory
-from voice_tui.journal.redact import Redactor, default_redactor
+from voice_tui.redact import Redactor, default_redactor
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,8 @@ def _totals_json(totals: UsageTotals) -> dict[str, Any]:
         "input_tokens": totals.input_tokens,
         "output_tokens": totals.output_tokens,
         "cost_usd": totals.cost_usd,
+        "reasoning_tokens": totals.reasoning_tokens,
+        "priced": totals.priced,
     }
 
 
@@ -303,9 +305,9 @@ def read_session(path: Path) -> SessionRecord:
         try:
             data = json.loads(line)
             if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
+                raise JournalLineError("not a JSON object")
             _apply_line(record, data)
-        except (ValueError, KeyError, TypeError) as exc:
+        except ValueError as exc:  # JSONDecodeError and JournalLineError are ValueErrors
             if is_last and not complete:
                 record.problems.append(f"line {number}: truncated (the session was cut off)")
             else:
@@ -313,31 +315,109 @@ def read_session(path: Path) -> SessionRecord:
     return record
 
 
+class JournalLineError(ValueError):
+    """A line of valid JSON that is not what the journal writes."""
+
+
 def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
+    """Apply one line; raises JournalLineError, changing nothing, when its shape is wrong."""
     kind = data.get("type")
     if kind == "session":
-        record.session_id = str(data.get("session_id") or record.session_id)
-        record.started_at = float(data.get("started_at") or 0.0)
-        record.backend = str(data.get("backend") or "")
-        record.model = str(data.get("model") or "")
-        record.persona = str(data.get("persona") or "")
-        record.resumed_from = data.get("resumed_from") or None
-        record.voice_tui_version = str(data.get("voice_tui_version") or "")
+        record.session_id = _text(data, "session_id") or record.session_id
+        record.started_at = _number(data, "started_at")
+        record.backend = _text(data, "backend")
+        record.model = _text(data, "model")
+        record.persona = _text(data, "persona")
+        record.resumed_from = _text(data, "resumed_from") or None
+        record.voice_tui_version = _text(data, "voice_tui_version")
     elif kind == "turn":
-        turn = Turn.from_json(data["turn"])
-        if data.get("resumed") and record.resumed_turns == len(record.turns):
+        turn = turn_from_json(data.get("turn"))
+        if data.get("resumed") is True and record.resumed_turns == len(record.turns):
             record.resumed_turns += 1
         record.turns.append(turn)
     elif kind == "end":
-        record.ended_at = float(data.get("ended_at") or 0.0)
-        record.end_reason = str(data.get("reason") or "")
         totals = data.get("totals")
+        if totals is not None and not isinstance(totals, dict):
+            raise JournalLineError("'totals' is not an object")
+        ended_at, reason = _number(data, "ended_at"), _text(data, "reason")
         if isinstance(totals, dict):
             record.totals = UsageTotals(
-                turns=int(totals.get("turns", 0)),
-                input_tokens=int(totals.get("input_tokens", 0)),
-                output_tokens=int(totals.get("output_tokens", 0)),
-                cost_usd=float(totals.get("cost_usd", 0.0)),
+                turns=int(_number(totals, "turns", "totals.")),
+                input_tokens=int(_number(totals, "input_tokens", "totals.")),
+                output_tokens=int(_number(totals, "output_tokens", "totals.")),
+                cost_usd=_number(totals, "cost_usd", "totals."),
+                reasoning_tokens=int(_number(totals, "reasoning_tokens", "totals.")),
+                priced=totals.get("priced", True) is not False,
             )
+        record.ended_at, record.end_reason = ended_at, reason
     else:
-        raise ValueError(f"unknown line type {kind!r}")
+        raise JournalLineError(f"unknown line type {kind!r}")
+
+
+def turn_from_json(value: object) -> Turn:
+    """A journaled turn, checked field by field: a line of the wrong shape is refused
+    here rather than failing later in an export or a `--resume`."""
+    if not isinstance(value, dict):
+        raise JournalLineError("'turn' is not an object")
+    role = value.get("role")
+    if role not in ("user", "assistant"):
+        raise JournalLineError(f"turn.role is {role!r}, not 'user' or 'assistant'")
+    for name in ("item_id", "text", "heard_text"):
+        _text(value, name, "turn.")
+    for name in ("typed", "interrupted"):
+        _flag(value, name, "turn.")
+    for name in ("started_at", "finished_at"):
+        _number(value, name, "turn.")
+    calls = value.get("tool_calls", [])
+    if not isinstance(calls, list):
+        raise JournalLineError("turn.tool_calls is not a list")
+    for index, call in enumerate(calls):
+        where = f"turn.tool_calls[{index}]."
+        if not isinstance(call, dict):
+            raise JournalLineError(f"{where[:-1]} is not an object")
+        for name in ("call_id", "name", "arguments", "output", "error"):
+            _text(call, name, where)
+        _flag(call, "ok", where)
+        _number(call, "duration_s", where)
+        unknown = set(call) - _TOOL_CALL_FIELDS
+        if unknown:
+            raise JournalLineError(f"{where}{sorted(unknown)[0]} is not a tool call field")
+    usage = value.get("usage")
+    if usage is not None:
+        if not isinstance(usage, dict):
+            raise JournalLineError("turn.usage is not an object")
+        for name in usage:
+            _number(usage, name, "turn.usage.")
+    return Turn.from_json(value)
+
+
+_TOOL_CALL_FIELDS = frozenset(
+    {"call_id", "name", "arguments", "output", "ok", "error", "duration_s"}
+)
+
+
+def _text(data: dict[str, Any], name: str, where: str = "") -> str:
+    """A string field; absent or null reads as empty."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise JournalLineError(f"{where}{name} is not text")
+    return value
+
+
+def _number(data: dict[str, Any], name: str, where: str = "") -> float:
+    """A numeric field; absent or null reads as 0."""
+    value = data.get(name)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise JournalLineError(f"{where}{name} is not a number")
+    return float(value)
+
+
+def _flag(data: dict[str, Any], name: str, where: str = "") -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise JournalLineError(f"{where}{name} is not true or false")
+    return value

@@ -4,6 +4,7 @@
 state machine), `input_audio` + `vad` (the input buffer and voice activity),
 `transcription` (recognition off the loop), `response` (sentence-by-sentence replies),
 `items` (the conversation), `config` (session validation), `faults` (fault injection
-for tests), `standalone` (`voice-tui serve`). The recogniser, synthesiser and responder
-are pluggable (`components`).
+for tests). The recogniser, synthesiser and responder are passed in (`components`):
+the server never loads the offline engine itself (`voice_tui.serve` and the local
+backend build it with `voice_tui.offline.build_components`).
 """

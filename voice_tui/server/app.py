@@ -1,25 +1,26 @@
 """The built-in Realtime server: URL routing, authentication, one Session per socket.
 
-It answers the URLs the official SDK builds: `/v1/realtime?model=...` (base URL ending
-in /v1), `/realtime?model=...`, and Azure's `/openai/realtime?api-version=...&
-deployment=...`. Refusals look like the services' own: a bad key is an HTTP 401 with
-OpenAI's (or Azure's) JSON body, an unknown Azure deployment a 404 DeploymentNotFound,
-an unknown model an `error` event `model_not_found` followed by a close, as OpenAI does.
+It answers exactly the URLs the real services accept today: OpenAI's
+`/v1/realtime?model=...` and Azure's GA `/openai/v1/realtime?model=<deployment>` (no
+api-version). Azure's retired preview route `/openai/realtime?api-version=...&
+deployment=...` answers like a retired endpoint (HTTP 410 naming it), so a client that
+regresses to it fails here as it would in the cloud. Refusals look like the services'
+own: a bad key is an HTTP 401 with OpenAI's (or Azure's) JSON body, an unknown Azure
+deployment a 404 DeploymentNotFound, an unknown model an `error` event `model_not_found`
+followed by a close, as OpenAI does.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http
-import importlib
+import ipaddress
 import json
 import logging
-import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -31,15 +32,13 @@ from voice_tui.server.faults import FaultPlan
 from voice_tui.server.session import Session, SessionOptions
 from voice_tui.server.wire import azure_http_error, error_event, new_id, openai_http_error
 
-if TYPE_CHECKING:
-    from voice_tui.config.schema import Settings
-
 log = logging.getLogger(__name__)
 
-GA_AZURE_API_VERSION = "2025-08-28"  # older api-versions speak the preview protocol
+OPENAI_PATH = "/v1/realtime"
+AZURE_GA_PATH = "/openai/v1/realtime"
+AZURE_PREVIEW_PATH = "/openai/realtime"  # retired on 30 April 2026
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # 15 MiB of audio, base64-encoded, plus the envelope
 CLOSE_POLICY = 1008
-_API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(-preview)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,9 @@ class LocalServer:
 
     @property
     def _url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
+        # A wildcard address is where it listens, not where a client connects.
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"[{host}]" if ":" in host else host
 
     async def _start(self, host: str, port: int) -> None:
         self._server = await serve(
@@ -139,10 +140,20 @@ class LocalServer:
         url = urlsplit(request.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path.rstrip("/")
-        if path in ("/v1/realtime", "/realtime"):
+        if path == OPENAI_PATH:
             return self._openai_route(request.headers, query)
-        if path == "/openai/realtime":
+        if path == AZURE_GA_PATH:
             return self._azure_route(request.headers, query)
+        if path == AZURE_PREVIEW_PATH:
+            return _Refusal(
+                http.HTTPStatus.GONE,
+                azure_http_error(
+                    "EndpointRetired",
+                    f"The preview realtime endpoint {AZURE_PREVIEW_PATH}?api-version=... was "
+                    f"retired on 30 April 2026. Use the GA endpoint {AZURE_GA_PATH}"
+                    "?model=<deployment> (no api-version).",
+                ),
+            )
         return _Refusal(
             http.HTTPStatus.NOT_FOUND,
             openai_http_error(f"Invalid URL (GET {url.path})", None, "invalid_request_error"),
@@ -206,19 +217,16 @@ class LocalServer:
                         "a correct regional API endpoint for your resource.",
                     ),
                 )
-        version = query.get("api-version")
-        match = _API_VERSION.match(version or "")
-        if match is None:
+        if "api-version" in query:
             return _Refusal(
-                http.HTTPStatus.BAD_REQUEST if version else http.HTTPStatus.NOT_FOUND,
+                http.HTTPStatus.BAD_REQUEST,
                 azure_http_error(
-                    "BadRequest" if version else "404",
-                    f"API version not supported: {version!r}."
-                    if version
-                    else "Resource not found: the api-version query parameter is required.",
+                    "BadRequest",
+                    f"The v1 API does not take an api-version (got {query['api-version']!r}); "
+                    f"remove it from {AZURE_GA_PATH}.",
                 ),
             )
-        deployment = query.get("deployment")
+        deployment = query.get("model")
         if not deployment or (self._models is not None and deployment not in self._models):
             return _Refusal(
                 http.HTTPStatus.NOT_FOUND,
@@ -228,8 +236,7 @@ class LocalServer:
                     "deployment within the last 5 minutes, please wait a moment and try again.",
                 ),
             )
-        legacy = match.group(1) < GA_AZURE_API_VERSION
-        return _Route(SessionOptions(model=deployment, legacy_api=legacy))
+        return _Route(SessionOptions(model=deployment))
 
     # ---- the sessions -------------------------------------------------------------------
 
@@ -265,29 +272,28 @@ class LocalServer:
 
 
 async def start_server(
+    components: Components,
+    *,
     host: str = "127.0.0.1",
     port: int = 0,
-    components: Components | None = None,
     api_key: str | None = None,
-    settings: Settings | None = None,
     models: Collection[str] | None = None,
 ) -> LocalServer:
-    """Start listening; `components` None means the offline engine built from settings."""
-    if components is None:
-        components = await asyncio.to_thread(_offline_components, settings)
+    """Start listening with `components` (the caller picks them: the offline engine's
+    from `voice_tui.offline.build_components`, or a test's own)."""
     server = LocalServer(components, api_key, models)
     await server._start(host, port)
     return server
 
 
-def _offline_components(settings: Settings | None) -> Components:
-    from voice_tui.config.schema import Settings
-
-    # Imported by name: the offline engine is optional at type-check time and heavy to load.
-    offline = importlib.import_module("voice_tui.offline")
-    # At once: the neural parts load in the background (components.loading).
-    components: Components = offline.start_loading(settings or Settings())
-    return components
+def is_loopback(host: str) -> bool:
+    """Only this machine can connect (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
 
 
 def _bearer(headers: Headers) -> str | None:

@@ -119,13 +119,13 @@ async def inject(session: Session, raw: str | bytes) -> None:
 
 
 async def start_chaos_server(
-    components: Components | None = None,
+    components: Components,
     *,
     host: str = "127.0.0.1",
     api_key: str | None = None,
     models: Collection[str] | None = None,
 ) -> ChaosServer:
-    server = await start_server(host, 0, components, api_key, models=models)
+    server = await start_server(components, host=host, api_key=api_key, models=models)
     plan = ChaosPlan()
     server.sessions = _HookedSessions(plan)
     return ChaosServer(server, plan)

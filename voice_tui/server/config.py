@@ -56,9 +56,13 @@ TurnDetection = Annotated[ServerVad | SemanticVad, Field(discriminator="type")]
 
 
 class Transcription(_Strict):
-    model: str = "whisper-1"
+    model: str = "gpt-transcribe"
     language: str | None = None
     prompt: str | None = None
+    # Hints the offline recogniser has no use for, accepted as the service accepts them.
+    languages: list[str] | None = None
+    keywords: list[str] | None = None
+    delay: Literal["minimal", "low", "medium", "high", "xhigh"] | None = None
 
 
 class NoiseReduction(_Strict):
@@ -93,6 +97,16 @@ class FunctionTool(_Strict):
 
 
 ToolChoice = Literal["auto", "none", "required"] | dict[str, Any]
+ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
+
+
+class Reasoning(_Strict):
+    """Reasoning models (the gpt-realtime-2 family); the offline engine does not reason,
+    but keeps what the client asked for, as the service does."""
+
+    effort: ReasoningEffort = "low"
+
+
 MaxTokens = Annotated[int, Field(ge=1, le=4096)] | Literal["inf"]
 
 
@@ -100,13 +114,15 @@ class SessionConfig(_Strict):
     type: Literal["realtime"] = "realtime"
     object: Literal["realtime.session"] = "realtime.session"
     id: str = ""
-    model: str = "gpt-realtime"
+    model: str = "gpt-realtime-2.1"
     instructions: str = DEFAULT_INSTRUCTIONS
     output_modalities: list[Modality] = Field(default_factory=lambda: list[Modality](["audio"]))
     audio: AudioConfig = Field(default_factory=AudioConfig)
     tools: list[FunctionTool] = Field(default_factory=list)
     tool_choice: ToolChoice = "auto"
     max_output_tokens: MaxTokens = "inf"
+    reasoning: Reasoning | None = None
+    parallel_tool_calls: bool | None = None
     # Accepted for compatibility; the local engine has nothing to do with them.
     tracing: Any = None
     truncation: Any = "auto"
@@ -137,10 +153,12 @@ class ResponseParams(_Strict):
     input: list[dict[str, Any]] | None = None
     audio: ResponseAudio | None = None
     prompt: Any = None
+    reasoning: Reasoning | None = None
+    parallel_tool_calls: bool | None = None
 
 
 # Keys whose objects are merged by session.update; every other key replaces.
-_MERGED_KEYS = frozenset({"audio", "input", "output"})
+_MERGED_KEYS = frozenset({"audio", "input", "output", "reasoning"})
 
 
 def merge_update(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

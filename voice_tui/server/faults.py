@@ -47,6 +47,9 @@ class FaultPlan:
     # The next N responses fail at once (response.done status "failed") with this error.
     fail_responses: int = 0
     failure: Literal["rate_limit_exceeded", "insufficient_quota"] = "rate_limit_exceeded"
+    # Assistant audio items hold this much less than was streamed (a service whose item
+    # ends before the client's count of it): a truncate at the end is refused.
+    short_items_ms: int = 0
 
     def should_refuse(self) -> bool:
         if self.refuse_connections > 0:

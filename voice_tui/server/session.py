@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from voice_tui.server.client_events import check_client_event
 from voice_tui.server.components import Components
 from voice_tui.server.config import (
     FunctionTool,
@@ -42,6 +44,8 @@ from voice_tui.server.wire import (
 )
 
 log = logging.getLogger(__name__)
+# Client events that break the SDK's declared shapes: tests fail on any of these.
+protocol_log = logging.getLogger("voice_tui.server.protocol")
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024  # the cloud's limit for one append event
 
@@ -49,7 +53,6 @@ MAX_APPEND_BYTES = 15 * 1024 * 1024  # the cloud's limit for one append event
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
     model: str
-    legacy_api: bool = False  # Azure api-version before GA: GA-only fields are unknown
 
 
 class Session:
@@ -71,6 +74,10 @@ class Session:
         self.transcriber = Transcriber(components.recognizer, self.emit)
         self.closed = False
         self.audio_produced = False
+        # What clients sent and what was refused (by code): the wire, counted.
+        self.received: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.last_event_ids: dict[str, str] = {}  # event type -> the client's last event_id
         self.input = InputAudio(
             lambda: self.transcriber.begin(self.config.audio.input.transcription),
             components.vad or EnergyVad,
@@ -170,8 +177,17 @@ class Session:
                     code="invalid_value",
                     param="type",
                 )
+            problems = check_client_event(event)
+            if problems:
+                protocol_log.warning("refused %s: %s", kind, "; ".join(p.message for p in problems))
+                first = problems[0]
+                raise ClientError(first.message, code=first.code, param=first.param)
+            self.received[kind] += 1
+            if event_id is not None:
+                self.last_event_ids[kind] = event_id
             await handler(event)
         except ClientError as exc:
+            self.refused[exc.code or ""] += 1
             exc.event_id = event_id
             await self.emit(exc.to_event())
         except Exception:  # a bug here must not end the session
@@ -192,14 +208,6 @@ class Session:
 
     async def _session_update(self, event: Event) -> None:
         update = event.get("session")
-        if self.options.legacy_api and isinstance(update, dict):
-            for ga_only in ("output_modalities", "audio"):
-                if ga_only in update:
-                    raise ClientError(
-                        f"Unknown parameter: 'session.{ga_only}'.",
-                        code="unknown_parameter",
-                        param=f"session.{ga_only}",
-                    )
         config = apply_session_update(self.config, update)
         if self.audio_produced and config.audio.output.voice != self.config.audio.output.voice:
             raise ClientError(
@@ -386,7 +394,7 @@ class Session:
                 code="invalid_value",
                 param="content_index",
             )
-        length_ms = item.audio_ms(index)
+        length_ms = max(0, item.audio_ms(index) - self.faults.short_items_ms)
         if end_ms > length_ms:
             raise ClientError(
                 f"Audio content of {length_ms}ms is already shorter than {end_ms}ms",
@@ -409,12 +417,6 @@ class Session:
 
     async def _response_create(self, event: Event) -> None:
         params = parse_response_params(event.get("response"))
-        if self.options.legacy_api and params.output_modalities is not None:
-            raise ClientError(
-                "Unknown parameter: 'response.output_modalities'.",
-                code="unknown_parameter",
-                param="response.output_modalities",
-            )
         if params.conversation == "auto" and self.active is not None:
             raise ClientError(
                 "Conversation already has an active response in progress: "

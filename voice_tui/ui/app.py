@@ -7,13 +7,12 @@ loop and are re-posted as messages; audio threads only ever `post_message`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -25,6 +24,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
+from voice_tui.config.models import REASONING_EFFORTS, ReasoningEffort
 from voice_tui.config.schema import EchoMode, Settings
 from voice_tui.core.events import (
     AppEvent,
@@ -49,7 +49,7 @@ from voice_tui.ui import keys
 from voice_tui.ui.commands import TURN_MODE_CYCLE, PersonaCommands, app_commands
 from voice_tui.ui.export import transcript_markdown
 from voice_tui.ui.messages import AudioProblem, EngineEvent, LogRecordPosted, MicLevelChanged
-from voice_tui.ui.ports import EngineCommands, Runtime
+from voice_tui.ui.ports import EngineCommands, Runtime, TalkControls
 from voice_tui.ui.saver import ChoiceSaver
 from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.devices import ChosenDevices, DeviceChoice, DeviceScreen
@@ -61,9 +61,6 @@ from voice_tui.ui.widgets.status_bar import TURN_MODE_LABELS, StatusBar
 from voice_tui.ui.widgets.status_light import StatusLight, light_for
 from voice_tui.ui.widgets.tool_log import ToolLog
 from voice_tui.ui.widgets.transcript import Clock, Transcript
-
-if TYPE_CHECKING:
-    from voice_tui.config.loader import LoadedSettings
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +114,8 @@ class VoiceApp(App[int]):
         # What the lights are computed from.
         self.connection = ConnectionState.CONNECTING
         self.phase = Phase.IDLE
-        self.muted = False
-        self.talking = False
         self.error_active = False
-        self.turn_mode = TurnMode(settings.session.turn_detection)
+        self._configured_turn_mode = TurnMode(settings.session.turn_detection)
         self.persona = settings.active_persona.name
         self._session_id = ""
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
@@ -259,8 +254,6 @@ class VoiceApp(App[int]):
         if runtime.engine.conversation:  # --resume: show what was said before
             await self.transcript.show_history(list(runtime.engine.conversation))
         meter = self._main(MicMeter)
-        if runtime.audio is not None:  # also in text mode: a device may come back
-            runtime.audio.set_ptt(self.turn_mode is TurnMode.PUSH_TO_TALK)
         if runtime.text_mode:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
@@ -338,7 +331,6 @@ class VoiceApp(App[int]):
                     await self.transcript.add_note(Text(f"⚡ {state.value}: {detail}"), "notice")
             case SessionReady():
                 self._session_id = event.session_id
-                self.turn_mode = event.turn_mode
                 self.persona = event.persona
                 bar.change(
                     backend=event.backend,
@@ -346,6 +338,7 @@ class VoiceApp(App[int]):
                     persona=event.persona,
                     voice=event.voice,
                     turn_mode=event.turn_mode,
+                    reasoning=event.reasoning_effort or "",
                 )
             case ResponseFinished(usage=usage, totals=totals, status=status):
                 bar.change(totals=totals, last_turn=usage or bar.info.last_turn)
@@ -422,6 +415,23 @@ class VoiceApp(App[int]):
             return None
         return self.runtime.engine
 
+    def _talk(self) -> TalkControls | None:
+        """Push-to-talk, mute and turn mode, or None after saying why there are none."""
+        return self.runtime.talk if self._engine() is not None and self.runtime else None
+
+    # Talk state is the runtime's (engine and microphone agree); the app only shows it.
+    @property
+    def turn_mode(self) -> TurnMode:
+        return self.runtime.talk.turn_mode if self.runtime else self._configured_turn_mode
+
+    @property
+    def talking(self) -> bool:
+        return self.runtime is not None and self.runtime.talk.talking
+
+    @property
+    def muted(self) -> bool:
+        return self.runtime is not None and self.runtime.talk.muted
+
     async def action_push_to_talk(self) -> None:
         if self.turn_mode is not TurnMode.PUSH_TO_TALK:
             self.notify(
@@ -430,51 +440,54 @@ class VoiceApp(App[int]):
                 markup=False,
             )
             return
-        engine = self._engine()
-        if engine is None:
-            return
-        audio = self.runtime.audio if self.runtime else None
-        if not self.talking:
-            self.talking = True
-            if audio is not None:
-                audio.set_talking(True)
-            await engine.start_talking()
-        else:
-            self.talking = False
-            if audio is not None:
-                audio.set_talking(False)
-            await engine.stop_talking()
+        talk = self._talk()
+        if talk is not None:
+            await talk.toggle_talking()
 
     async def action_cycle_turn_mode(self) -> None:
         index = TURN_MODE_CYCLE.index(self.turn_mode)
         await self.set_turn_mode(TURN_MODE_CYCLE[(index + 1) % len(TURN_MODE_CYCLE)])
 
     async def set_turn_mode(self, mode: TurnMode) -> None:
-        engine = self._engine()
-        if engine is None:
+        talk = self._talk()
+        if talk is None:
             return
-        if self.talking and mode is not TurnMode.PUSH_TO_TALK:
-            await self.action_push_to_talk()  # end the open push-to-talk turn first
         try:
-            await engine.set_turn_mode(mode)
+            await talk.set_turn_mode(mode)  # an open push-to-talk turn is ended first
         except Exception as exc:
             await self._show_error(f"The turn mode was not changed: {exc}")
             return
-        self.turn_mode = mode
-        if self.runtime is not None and self.runtime.audio is not None:
-            self.runtime.audio.set_ptt(mode is TurnMode.PUSH_TO_TALK)
         self.status_bar.change(turn_mode=mode)
         self.notify(f"Turn mode: {TURN_MODE_LABELS[mode]}")
         self.save_choice({"session.turn_detection": mode.value})
 
+    async def action_cycle_reasoning_effort(self) -> None:
+        current = self.status_bar.info.reasoning
+        if not current:
+            self.notify("This model does not reason: it takes no effort.", markup=False)
+            return
+        index = REASONING_EFFORTS.index(current) if current in REASONING_EFFORTS else 0
+        await self.set_reasoning_effort(REASONING_EFFORTS[(index + 1) % len(REASONING_EFFORTS)])
+
+    async def set_reasoning_effort(self, effort: ReasoningEffort) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            await engine.set_reasoning_effort(effort)
+        except Exception as exc:
+            await self._show_error(f"The reasoning effort was not changed: {exc}")
+            return
+        self.status_bar.change(reasoning=effort)
+        self.notify(f"Reasoning effort: {effort}", markup=False)
+        self.save_choice({"session.reasoning_effort": effort})
+
     def action_toggle_mute(self) -> None:
-        audio = self.runtime.audio if self.runtime else None
-        if audio is None:
+        talk = self.runtime.talk if self.runtime else None
+        if talk is None or not talk.set_muted(not talk.muted):
             self.notify("No microphone in text mode.", severity="warning")
             return
-        self.muted = not self.muted
-        audio.set_muted(self.muted)
-        self._main(MicMeter).muted = self.muted
+        self._main(MicMeter).muted = talk.muted
         self._refresh_light()
 
     async def action_interrupt(self) -> None:
@@ -724,10 +737,3 @@ ECHO_MODE_LABELS: dict[EchoMode, str] = {
 }
 
 _APP_ACTIONS = {b.action for b in keys.BINDINGS if isinstance(b, Binding)}
-
-
-def run_app(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    """`voice-tui`: the full-screen app (the CLI's default command)."""
-    from voice_tui.ui.launch import launch
-
-    return launch(loaded, args)

@@ -15,6 +15,8 @@ BINDINGS: list[BindingType] = [
     Binding("v", "cycle_turn_mode", "Mode", id="turn_mode"),
     Binding("m", "toggle_mute", "Mute", id="mute"),
     Binding("e", "cycle_echo_mode", "Echo", id="echo_mode"),
+    # Off the footer (it is full at 80 columns); in the palette and the README.
+    Binding("r", "cycle_reasoning_effort", "Think", id="reasoning_effort", show=False),
     Binding("x", "interrupt", "Stop", id="interrupt"),
     Binding("enter", "type_message", "Type", id="type_message"),
     Binding("p", "personas", "Persona", id="personas"),

@@ -94,8 +94,9 @@ def build_app(
 
 
 def launch(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    from voice_tui.journal.redact import Redactor
+    """`voice-tui`: the full-screen app (the CLI's default command)."""
     from voice_tui.logsetup import setup_logging
+    from voice_tui.redact import Redactor
 
     log_file = getattr(args, "log_file", None)
     try:

@@ -1,4 +1,5 @@
-"""UI choices (persona, turn mode, devices, theme) saved to the user config.
+"""UI choices (persona, turn mode, devices, echo handling, theme) saved to the user's
+config file, edited in place so the user's comments and order stay (config/writer.py).
 
 Choices arrive on the event loop; the file is written on a worker thread. Changes that
 pile up while a write is under way are merged, and writes never overlap, so the newest

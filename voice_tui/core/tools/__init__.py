@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from voice_tui.config.paths import data_dir
+from voice_tui.config.personas import BUILTIN_TOOL_NAMES
 from voice_tui.config.schema import Settings
 from voice_tui.core.tools.builtin import END_CONVERSATION, GET_CURRENT_TIME
 from voice_tui.core.tools.quotes import quote_tools
@@ -43,20 +44,11 @@ _BUILTINS: tuple[Callable[[ToolContext], list[Tool]], ...] = (
     quote_tools,
 )
 
-# Kept in step with _BUILTINS (a test checks); the config loader validates persona tool
-# names against it without building anything.
-_BUILTIN_NAMES = (
-    "get_current_time",
-    "end_conversation",
-    "check_table_availability",
-    "book_table",
-    "get_weather",
-    "record_quote",
-)
-
 
 def builtin_tool_names() -> list[str]:
-    return list(_BUILTIN_NAMES)
+    """The names the config lets personas list: exactly what _BUILTINS registers (a
+    test checks), declared in the config package, which must not import the tools."""
+    return list(BUILTIN_TOOL_NAMES)
 
 
 def tools_data_dir(settings: Settings) -> Path:

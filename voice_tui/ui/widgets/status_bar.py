@@ -30,6 +30,7 @@ class StatusInfo:
     last_turn: TurnUsage | None = None
     latency_s: float | None = None
     echo: str = ""  # echo handling in force; "" without audio
+    reasoning: str = ""  # the reasoning effort; "" for a model that does not reason
 
     def with_(self, **changes: object) -> StatusInfo:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -39,14 +40,26 @@ def _tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 10_000 else f"{n:,}"
 
 
+def _usage(tokens: int, reasoning: int, cost_usd: float, priced: bool) -> str:
+    """Tokens (of which reasoning), and the cost, or "price unknown" (never a false $0)."""
+    thought = f" ({_tokens(reasoning)} reasoning)" if reasoning else ""
+    cost = f"${cost_usd:.4f}" if priced else "price unknown"
+    return f"{_tokens(tokens)} tok{thought} {cost}"
+
+
 def status_text(info: StatusInfo) -> Text:
     """The bar's one line; plain Text segments, so no value is ever parsed as markup."""
     sep = (" │ ", "dim")
     where = f"{info.backend} · {info.model}" if info.backend else "not connected"
-    tokens = info.totals.input_tokens + info.totals.output_tokens
-    session = f"{_tokens(tokens)} tok ${info.totals.cost_usd:.4f}"
+    t = info.totals
+    session = _usage(t.input_tokens + t.output_tokens, t.reasoning_tokens, t.cost_usd, t.priced)
     last = (
-        f"{_tokens(info.last_turn.total_tokens)} tok ${info.last_turn.cost_usd:.4f}"
+        _usage(
+            info.last_turn.total_tokens,
+            info.last_turn.output_reasoning_tokens,
+            info.last_turn.cost_usd,
+            info.last_turn.priced,
+        )
         if info.last_turn
         else "—"
     )
@@ -54,6 +67,8 @@ def status_text(info: StatusInfo) -> Text:
     persona = info.persona or "—"
     if info.voice:
         persona += f" ({info.voice})"
+    if info.reasoning:
+        where += f" · thinks {info.reasoning}"
     return Text.assemble(
         (where, "bold"),
         sep,

@@ -26,6 +26,7 @@ from voice_tui.core.conversation import Role
 from voice_tui.core.events import AppEvent, TurnCompleted
 
 if TYPE_CHECKING:
+    from voice_tui.core.engine import ConversationEngine
     from voice_tui.server.components import Components, ResponderPiece, ResponderRequest
 
 SAMPLE_RATE = 24_000
@@ -125,12 +126,9 @@ class _Answers:
                 await self.changed.wait()
 
 
-def _engine_entries(engine: Any) -> int:
-    """The size of the engine's per-response and per-item maps (must stay bounded)."""
-    return sum(
-        len(getattr(engine, name))
-        for name in ("_responses", "_spoken", "_item_received_ms", "_item_response")
-    )
+def _engine_entries(engine: ConversationEngine) -> int:
+    """The size of the engine's per-response and per-item records (must stay bounded)."""
+    return engine.bookkeeping
 
 
 def _settle() -> tuple[int, int]:

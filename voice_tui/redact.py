@@ -131,6 +131,30 @@ class Redactor:
         return pattern is not None and pattern.search(text) is not None
 
 
+# Credentials in a log whatever their value: a server logs what its clients send
+# (websockets' debug log of request headers), keys voice-tui was never told about.
+_CREDENTIAL_HEADER = re.compile(
+    r"(?i)\b(authorization|proxy-authorization|api-key|x-api-key|ocp-apim-subscription-key"
+    r"|cookie|set-cookie)(['\"]?\s*:\s*)([^\r\n,}]+)"
+)
+_CREDENTIAL_QUERY = re.compile(
+    r"(?i)([?&](?:api-key|api_key|key|access_token|token|sig)=)[^&\s#\"']+"
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
+
+
+def scrub_credentials(text: str) -> str:
+    """Blank every credential-bearing header value, `Bearer` token and key-like query
+    parameter in log text."""
+    text = _CREDENTIAL_HEADER.sub(
+        # A value the Redactor already masked keeps its telling prefix ("sk-pr…").
+        lambda m: m[0] if REDACTED in m[3] else f"{m[1]}{m[2]}{REDACTED}",
+        text,
+    )
+    text = _CREDENTIAL_QUERY.sub(lambda m: f"{m[1]}{REDACTED}", text)
+    return _BEARER.sub(lambda m: f"{m[1]} {REDACTED}", text)
+
+
 _process_redactor: Redactor | None = None
 
 
@@ -162,7 +186,9 @@ class RedactingFilter(logging.Filter):
         self._formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        redact = self._redactor.redact
+        def redact(text: str) -> str:
+            return scrub_credentials(self._redactor.redact(text))
+
         try:
             message = record.getMessage()
         except Exception:  # bad format args: keep what can be kept, readable
@@ -187,4 +213,4 @@ class RedactingFormatter(logging.Formatter):
         self._redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redactor.redact(super().format(record))
+        return scrub_credentials(self._redactor.redact(super().format(record)))

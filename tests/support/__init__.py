@@ -1,0 +1,1 @@
+"""What the tests share: harnesses, helpers and fixtures-to-be, imported as `support`."""
