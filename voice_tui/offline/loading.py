@@ -165,7 +165,7 @@ def _load_into(
 
 
 def start_loading(settings: Settings | None = None) -> tuple[Components, LoadingStatus]:
-    """Components usable now, and the status of the parts loading in a daemon thread."""
+    """Components usable now, and the status of the parts loading in a thread."""
     from voice_tui.offline import _recognizer, _responder, _synthesizer, _vad, espeak_only
 
     notes: list[str] = []
@@ -182,7 +182,9 @@ def start_loading(settings: Settings | None = None) -> tuple[Components, Loading
         _load_into(vad, "voice detector", _vad, status, name="Silero VAD")
         status._finish(time.perf_counter() - started)
 
-    threading.Thread(target=load, name="offline-load", daemon=True).start()
+    # Not a daemon: a process that ends while a model is half loaded would be aborted by
+    # the native library's teardown, so exit waits the few seconds the load has left.
+    threading.Thread(target=load, name="offline-load").start()
     components = Components(
         recognizer=LateRecognizer(recognizer),
         synthesizer=LateSynthesizer(synthesizer, espeak_only()),

@@ -12,10 +12,13 @@ which may arrive after `response.created`, as with the cloud.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -32,6 +35,20 @@ FEED_BYTES = 9600  # 200 ms of audio per feed() when recognising a whole item at
 
 _PAUSE: Final = "pause"
 _RESUME: Final = "resume"
+_EXIT_WAIT_S: Final = 10.0
+_running: weakref.WeakSet[Utterance] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_recognitions() -> None:
+    """At exit, let each recognition finish its current step: a native recogniser torn
+    down mid-decode by the interpreter's exit aborts the process."""
+    utterances = list(_running)
+    for utterance in utterances:
+        utterance.abort()
+    deadline = time.monotonic() + _EXIT_WAIT_S
+    for utterance in utterances:
+        utterance.join(max(0.0, deadline - time.monotonic()))
 
 
 class Utterance:
@@ -55,6 +72,7 @@ class Utterance:
             daemon=True,
         )
         self._thread.start()
+        _running.add(self)
 
     def feed(self, pcm: bytes) -> None:
         if pcm:
@@ -72,6 +90,9 @@ class Utterance:
     def abort(self) -> None:
         self._aborted = True
         self._chunks.put(None)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
     def _work(self, recognizer: Recognizer, config: Transcription | None) -> None:
         try:
