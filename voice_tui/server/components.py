@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:  # vad.py builds on the wire helpers, which build on this module
-    from voice_tui.server.vad import VadFactory
+# Makes server_vad's detector from (VadSettings, start_ms): see server/vad.py's
+# VadFactory (not imported: vad.py builds on the wire helpers, which build on this module).
+VadMaker = Callable[[Any, int], Any]
 
 SAMPLE_RATE = 24_000
 
@@ -127,5 +128,5 @@ class Components:
     synthesizer: Synthesizer | None  # None: replies are text-only
     responder: Responder
     notes: tuple[str, ...] = ()  # what was unavailable and why, for the user
-    vad: VadFactory | None = None  # server_vad's detector (None: the energy VAD)
+    vad: VadMaker | None = None  # server_vad's detector (None: the energy VAD)
     loading: Loading | None = None  # parts still arriving; notes of fallbacks land there
