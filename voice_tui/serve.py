@@ -9,10 +9,10 @@ import logging
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from voice_tui.logsetup import setup_logging
-from voice_tui.offline import build_components
+from voice_tui.offline import start_loading
 from voice_tui.redact import RedactingFilter, Redactor
 from voice_tui.server.app import is_loopback, start_server
 
@@ -83,7 +83,8 @@ def _console_handler(redactor: Redactor) -> logging.Handler:
 
 async def _serve(loaded: LoadedSettings, host: str, port: int, key: str | None) -> int:
     try:
-        components = await asyncio.to_thread(build_components, loaded.settings)
+        # At once: the neural parts load in the background (components.loading).
+        components = await asyncio.to_thread(start_loading, loaded.settings)
         server = await start_server(components, host=host, port=port, api_key=key)
     except OSError as exc:
         print(
@@ -98,6 +99,8 @@ async def _serve(loaded: LoadedSettings, host: str, port: int, key: str | None) 
         loop.add_signal_handler(signum, stop.set)
     try:
         _announce(server.host, server.port, server.components.notes, keyed=key is not None)
+        if server.components.loading is not None:
+            server.components.loading.subscribe(_loaded)
         await stop.wait()
         print("Stopping: closing sessions.", flush=True)
     finally:
@@ -105,6 +108,15 @@ async def _serve(loaded: LoadedSettings, host: str, port: int, key: str | None) 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return EXIT_OK
+
+
+def _loaded(status: Any) -> None:
+    """Said once the background load has settled (from the loading thread)."""
+    if not status.done:
+        return
+    lines = [f"Speech models ready: {status.summary()} ({status.seconds:.1f} s)."]
+    lines += [f"Note: {note}" for note in status.notes]
+    print("\n".join(lines), flush=True)
 
 
 def client_hosts(host: str) -> list[str]:

@@ -26,7 +26,7 @@ BENCHES: tuple[BenchInfo, ...] = (
     BenchInfo("load", "bench.benches.load", "Under load: two busy processes", True, 600),
     BenchInfo("ui", "bench.benches.ui", "UI cost per transcript delta", False, 300),
     BenchInfo("memory", "bench.benches.memory", "Memory over a simulated hour", False, 300),
-    BenchInfo("offline", "bench.benches.offline", "Offline engine", False, 300),
+    BenchInfo("offline", "bench.benches.offline", "Offline engine", False, 600),
     BenchInfo("soak", "bench.benches.soak", "Connect/disconnect soak", False, 240),
 )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from voice_tui.config.schema import Settings
 from voice_tui.core.tools import build_registry
 from voice_tui.core.tools.registry import ToolContext, ToolRegistry
 from voice_tui.offline.responder_builtin import SHORT_HELP, BuiltinResponder, help_text
+from voice_tui.offline.spoken_results import ordinal
 from voice_tui.server.components import (
     ChatMessage,
     FunctionCallPiece,
@@ -181,3 +183,91 @@ async def test_the_help_names_only_what_this_session_offers(
     without_tools = text_of(await reply(ChatMessage("user", "hi"), tools=()))
     assert "so I can't answer questions." in without_tools and "tell the time" not in without_tools
     assert "I can only end the conversation." in help_text({"end_conversation": {}})
+
+
+COWBOY = (
+    "You are a virtual assistant for a cowboy-themed restaurant called The Wild Brunch. "
+    "Use check_table_availability before offering a table."
+)
+
+
+async def ask_and_answer(
+    registry: ToolRegistry, instructions: str, said: str, names: list[str]
+) -> tuple[FunctionCallPiece, str, str]:
+    """The user's words -> the responder's real call -> the real tool -> the spoken reply."""
+    tools = tuple(registry.definitions(names))
+    question = ChatMessage("user", said)
+    request = ResponderRequest(instructions=instructions, history=(question,), tools=tools)
+    [call] = [p async for p in BuiltinResponder().respond(request)]
+    assert isinstance(call, FunctionCallPiece)
+    result = await registry.call(call.name, call.arguments, timeout_s=5, max_output_chars=4000)
+    chat_call = {"id": call.call_id, "function": {"name": call.name, "arguments": call.arguments}}
+    after = ResponderRequest(
+        instructions=instructions,
+        history=(
+            question,
+            ChatMessage("assistant", "", tool_calls=(chat_call,)),
+            ChatMessage("tool", result.output, tool_call_id=call.call_id),
+        ),
+        tools=tools,
+    )
+    answer = text_of([p async for p in BuiltinResponder().respond(after)])
+    return call, result.output, answer
+
+
+async def test_a_table_request_is_checked_and_the_result_said_in_words(
+    registry: ToolRegistry,
+) -> None:
+    call, output, answer = await ask_and_answer(
+        registry, COWBOY, "Do you have a table for four on Saturday?", ["check_table_availability"]
+    )
+    arguments = json.loads(call.arguments)
+    assert call.name == "check_table_availability" and arguments["party_size"] == 4
+    assert date.fromisoformat(arguments["date"]).strftime("%A") == "Saturday"
+    assert json.loads(output)["available"] is True  # the tool log keeps the JSON
+    assert "{" not in answer and '"' not in answer and "available" not in answer
+    day = date.fromisoformat(arguments["date"])
+    assert answer == (
+        f"Well partner, saturday the {ordinal(day.day)} has room for four: eight tables free."
+    )
+
+
+async def test_missing_booking_details_are_asked_for(registry: ToolRegistry) -> None:
+    tools = tuple(registry.definitions(["check_table_availability"]))
+    first = ChatMessage("user", "I'd like to book a table")
+    asked = await reply(first, tools=tools)
+    assert calls_of(asked) == [] and "how many people" in text_of(asked)
+    # the day said earlier is remembered when the size comes
+    pieces = await reply(
+        ChatMessage("user", "a table on Sunday please"),
+        ChatMessage("assistant", "Sure. For how many people?"),
+        ChatMessage("user", "for two people"),
+        tools=tools,
+    )
+    [call] = calls_of(pieces)
+    assert json.loads(call.arguments)["party_size"] == 2
+
+
+async def test_any_json_result_is_summarised_never_read_out() -> None:
+    output = json.dumps({"status": "shipped", "count": 3, "items": [1, 2], "raw": {"x": 1}})
+    call = {"call_id": "c9", "name": "track_parcel", "arguments": "{}"}
+    pieces = await reply(
+        ChatMessage("user", "where is my parcel"),
+        ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", output, tool_call_id="c9"),
+        tools=(),
+    )
+    spoken = text_of(pieces)
+    assert (
+        spoken
+        == "From track parcel: the status is shipped, the count is 3, and the items is 2 items."
+    )
+    assert not set(spoken) & set('{}[]"')
+
+
+async def test_a_failed_tool_is_an_apology_not_its_error_json(registry: ToolRegistry) -> None:
+    call, _, answer = await ask_and_answer(
+        registry, INSTRUCTIONS, "a table for 60 people today", ["check_table_availability"]
+    )
+    assert json.loads(call.arguments)["party_size"] == 60
+    assert "{" not in answer and answer.startswith("Sorry")

@@ -9,16 +9,27 @@ import pytest
 
 from tests.support.server import espeak_pcm, silence, voiced
 from voice_tui.server.config import ServerVad
-from voice_tui.server.input_audio import Committed, InputAudio, SpeechStarted
-from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings
+from voice_tui.server.input_audio import (
+    MAX_TURN_MS,
+    SOFT_TURN_MS,
+    Committed,
+    InputAudio,
+    SpeechStarted,
+)
+from voice_tui.server.vad import EnergyVad, VadEvent, VadSettings, pause_ms
 
 
-def run(settings: VadSettings, pcm: bytes, chunk_bytes: int = 960) -> list[VadEvent]:
+def run_all(settings: VadSettings, pcm: bytes, chunk_bytes: int = 960) -> list[VadEvent]:
     vad = EnergyVad(settings)
     events: list[VadEvent] = []
     for start in range(0, len(pcm), chunk_bytes):
         events += vad.feed(pcm[start : start + chunk_bytes])
     return events
+
+
+def run(settings: VadSettings, pcm: bytes, chunk_bytes: int = 960) -> list[VadEvent]:
+    """The turn events only (started / stopped), without the pause hints."""
+    return [e for e in run_all(settings, pcm, chunk_bytes) if e.kind in ("started", "stopped")]
 
 
 @pytest.mark.parametrize(
@@ -109,3 +120,51 @@ def test_push_to_talk_commit_takes_everything() -> None:
     turn = audio.commit()
     assert len(turn.pcm) == 2300 * 48
     assert audio.clock_ms == 2300
+
+
+def test_a_pause_inside_a_turn_is_hinted_before_the_turn_ends() -> None:
+    """The recogniser may start its final decode at the pause; a resumption cancels it."""
+    settings = VadSettings(silence_duration_ms=500)
+    pcm = silence(300) + voiced(600) + silence(300) + voiced(500) + silence(900)
+    events = run_all(settings, pcm)
+    assert [e.kind for e in events] == ["started", "paused", "resumed", "paused", "stopped"]
+    # the hint names where the voice ended, and comes well before the turn's end
+    assert events[1].audio_ms == 900 and events[3].audio_ms == 1700
+    assert pause_ms(settings) < settings.silence_duration_ms
+    assert events[4].audio_ms == 1700 + 500
+
+
+def turns_of(happenings: list[object]) -> list[Committed]:
+    return [h for h in happenings if isinstance(h, Committed)]
+
+
+def test_endless_speech_is_cut_into_turns_of_at_most_the_maximum() -> None:
+    """Issue 13.4: 65 s of speech without a pause must not stay one growing utterance."""
+    audio = InputAudio(lambda: None)
+    audio.configure(ServerVad(type="server_vad"))
+    happenings: list[object] = []
+    speech = voiced(65_000)
+    for start in range(0, len(speech), 4800):  # 100 ms appends, as a client streams
+        happenings += audio.append(speech[start : start + 4800])
+    happenings += audio.append(silence(1000))
+    turns = turns_of(happenings)
+    starts = [h for h in happenings if isinstance(h, SpeechStarted)]
+    assert len(turns) == 3 and len(starts) == 3
+    assert all(len(t.pcm) // 48 <= MAX_TURN_MS for t in turns)
+    assert [t.item_id for t in turns] == [s.item_id for s in starts]
+    # nothing is lost between the turns: together they hold all the speech
+    assert sum(len(t.pcm) for t in turns) >= len(speech)
+    assert len(audio.buffer) < 48 * 1000
+
+
+def test_a_long_turn_is_cut_at_a_pause_rather_than_mid_word() -> None:
+    audio = InputAudio(lambda: None)
+    audio.configure(ServerVad(type="server_vad", silence_duration_ms=800))
+    # 22 s of speech, a 300 ms breath (shorter than the silence), then more speech
+    pcm = voiced(22_000) + silence(300) + voiced(3_000) + silence(1200)
+    happenings: list[object] = []
+    for start in range(0, len(pcm), 4800):
+        happenings += audio.append(pcm[start : start + 4800])
+    first, second = turns_of(happenings)
+    assert SOFT_TURN_MS <= first.audio_end_ms <= 22_000 + 100
+    assert len(second.pcm) // 48 < 5_000

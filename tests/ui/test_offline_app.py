@@ -37,6 +37,9 @@ async def test_offline_engine_answers_a_typed_question_with_a_tool(tmp_path: Pat
             [entry] = app.query_one(ToolLog)._entries.values()
             assert "get_current_time" in str(entry.content) and "✓" in str(entry.content)
             assert any("get_current_time" in n for n in notes(app))
+            # the models load in the background; then the status bar names the parts
+            parts = "whisper tiny.en · hibari + espeak-ng · Silero VAD"
+            await until(pilot, lambda: parts in app.status_bar.info.engine, "the parts", 120)
             await pilot.press("escape", "q")
             await until(pilot, lambda: not app.is_running, "quit", 30)
         assert app.return_code == 0

@@ -14,6 +14,7 @@ from voice_tui.config.schema import Settings
 
 if TYPE_CHECKING:
     from voice_tui.server.app import LocalServer
+    from voice_tui.server.components import Loading
 
 CLOUD_HINT = (
     "Using the built-in offline engine. For OpenAI set OPENAI_API_KEY (or openai.api_key); "
@@ -38,7 +39,7 @@ class LocalBackend:
         if self._client is not None:
             return self._client
         # Loaded on first use: the offline engine is heavy, and cloud users never need it.
-        from voice_tui.offline import build_components
+        from voice_tui.offline import start_loading
         from voice_tui.server.app import is_loopback, start_server
 
         local = self._settings.local
@@ -49,7 +50,8 @@ class LocalBackend:
                 "local.api_key, or local.host = 127.0.0.1.",
                 setting="local.api_key",
             )
-        components = await asyncio.to_thread(build_components, self._settings)
+        # At once: the neural parts load in the background (see `loading`).
+        components = await asyncio.to_thread(start_loading, self._settings)
         try:
             server = await start_server(components, host=local.host, port=local.port, api_key=key)
         except OSError as exc:
@@ -82,6 +84,11 @@ class LocalBackend:
             model=self.model,
             model_setting="backend.model (or --model)",
         )
+
+    @property
+    def loading(self) -> Loading | None:
+        """The offline engine's models loading in the background (None before it starts)."""
+        return self._server.components.loading if self._server is not None else None
 
     @property
     def base_url(self) -> str | None:

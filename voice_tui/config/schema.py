@@ -153,6 +153,9 @@ class LocalSettings(_Section):
     chat_model: str | None = None
     chat_api_key: SecretStr | None = None
     chat_timeout_s: float = Field(30.0, gt=0)
+    # A CTranslate2 Whisper model folder for speech recognition (default: the bundled,
+    # hash-pinned tiny.en); e.g. a converted base.en or small.en for better machines.
+    asr_model: str | None = None
 
     @field_validator("chat_url")
     @classmethod

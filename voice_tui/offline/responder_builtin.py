@@ -11,9 +11,10 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from voice_tui.offline.spoken_results import NUMBER_WORDS, count, spoken_result
 from voice_tui.server.components import (
     ChatMessage,
     FunctionCallPiece,
@@ -24,6 +25,8 @@ from voice_tui.server.components import (
 
 TIME_TOOL: Final = "get_current_time"
 END_TOOL: Final = "end_conversation"
+TABLE_TOOL: Final = "check_table_availability"
+WEATHER_TOOL: Final = "get_weather"
 
 _TIME_QUESTION = re.compile(
     r"\b(what(?:'s| is)? the (?:time|date)|what time|time is it|"
@@ -38,6 +41,19 @@ _GOODBYE = re.compile(
 )
 _GREETING = re.compile(r"^\W*(hello|hi|hey|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+_TABLE_QUESTION = re.compile(r"\b(table|book|booking|reserve|reservation)\b", re.IGNORECASE)
+_WEATHER_PLACE = re.compile(
+    r"\bweather\b.*?\b(?:in|for|at)\s+([A-Za-z][A-Za-z .,'-]{1,60}?)\s*(?:today|now)?[.?!]*$",
+    re.IGNORECASE,
+)
+_SMALL_NUMBERS: Final = {word: n for n, word in enumerate(NUMBER_WORDS)}
+_PARTY = re.compile(
+    r"\b(?:for|of|party of)\s+(\d{1,2}|" + "|".join(_SMALL_NUMBERS) + r")\b"
+    r"|\b(\d{1,2}|" + "|".join(_SMALL_NUMBERS) + r")\s+(?:people|persons|guests|of us)\b",
+    re.IGNORECASE,
+)
+_WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY = re.compile(r"\b(today|tonight|tomorrow|" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
 
 CONNECT_HINT: Final = (
     "For real answers, set chat_url and chat_model in the [local] section of the config "
@@ -166,7 +182,7 @@ class BuiltinResponder:
             return [TextPiece(greeting), TextPiece(" " + help_text(tools))]
         last = conversation[-1]
         if last.role == "tool":
-            return self._after_tool(history, last)
+            return self._after_tool(history, last, request.instructions)
         if last.role != "user":
             # Asked to speak again without anything new from the user.
             return [TextPiece("Is there anything else I can help with?")]
@@ -180,13 +196,17 @@ class BuiltinResponder:
         shown = any(m.images for m in recent)
         if shown and not last.content.strip():
             return [TextPiece(IMAGE_ANSWER)]
-        answer = self._answer_user(history, last.content.strip(), tools)
+        answer = self._answer_user(history, last.content.strip(), tools, request.instructions)
         if shown:
             return [TextPiece(IMAGE_ANSWER + " "), *answer]
         return answer
 
     def _answer_user(
-        self, history: tuple[ChatMessage, ...], heard: str, tools: dict[str, dict[str, Any]]
+        self,
+        history: tuple[ChatMessage, ...],
+        heard: str,
+        tools: dict[str, dict[str, Any]],
+        instructions: str = "",
     ) -> list[ResponderPiece]:
         if not heard:
             return [TextPiece("Sorry, I didn't catch that. Could you say it again?")]
@@ -194,6 +214,11 @@ class BuiltinResponder:
             arguments = _empty_arguments(tools[TIME_TOOL])
             if arguments is not None:
                 return [FunctionCallPiece(TIME_TOOL, arguments, _new_call_id())]
+        call = _tool_request(history, heard, tools)
+        if call is not None:
+            return [call]
+        if TABLE_TOOL in tools and (_TABLE_QUESTION.search(heard) or _asked_for_details(history)):
+            return [TextPiece(in_persona(instructions, _ask_for_booking_details(history, heard)))]
         if _GOODBYE.search(heard):
             # As the cloud model does: call end_conversation first; its output asks for the
             # goodbye, which the next response says (see _after_tool).
@@ -207,7 +232,7 @@ class BuiltinResponder:
         return [TextPiece(opening), TextPiece(" " + hint)]
 
     def _after_tool(
-        self, history: tuple[ChatMessage, ...], result: ChatMessage
+        self, history: tuple[ChatMessage, ...], result: ChatMessage, instructions: str
     ) -> list[ResponderPiece]:
         name = _tool_name(history, result.tool_call_id)
         if name == TIME_TOOL:
@@ -221,5 +246,86 @@ class BuiltinResponder:
                 m.role == "assistant" and "Goodbye" in m.content for m in history[-3:]
             )
             return [] if said_goodbye else [TextPiece("Goodbye!")]
-        label = name or "The tool"
-        return [TextPiece(f"{label} returned: {result.content[:200]}")]
+        sentence = spoken_result(name or "the tool", result.content)
+        return [TextPiece(in_persona(instructions, sentence))]
+
+
+def in_persona(instructions: str, sentence: str) -> str:
+    """A touch of the persona's manner, as its instructions describe it."""
+    manner = instructions.casefold()
+    if "cowboy" in manner:
+        return f"Well partner, {sentence[:1].lower()}{sentence[1:]}"
+    if "pirate" in manner:
+        return f"Arr, {sentence[:1].lower()}{sentence[1:]}"
+    return sentence
+
+
+def _recent_user_text(history: tuple[ChatMessage, ...], heard: str) -> list[str]:
+    """The newest user message first, then the two before it (details said earlier)."""
+    earlier = [m.content for m in history if m.role == "user"][-3:-1]
+    return [heard, *reversed(earlier)]
+
+
+def _party_size(texts: list[str]) -> int | None:
+    for text in texts:
+        match = _PARTY.search(text)
+        if match:
+            token = (match.group(1) or match.group(2)).casefold()
+            size = int(token) if token.isdigit() else _SMALL_NUMBERS.get(token)
+            if size:
+                return size
+    return None
+
+
+def _booking_day(texts: list[str], today: date) -> date | None:
+    for text in texts:
+        match = _DAY.search(text)
+        if not match:
+            continue
+        word = match.group(1).casefold()
+        if word in ("today", "tonight"):
+            return today
+        if word == "tomorrow":
+            return today + timedelta(days=1)
+        ahead = (_WEEKDAYS.index(word) - today.weekday()) % 7
+        return today + timedelta(days=ahead)
+    return None
+
+
+def _tool_request(
+    history: tuple[ChatMessage, ...], heard: str, tools: dict[str, dict[str, Any]]
+) -> FunctionCallPiece | None:
+    """A real call to the table or weather tool when the user asked with enough detail."""
+    if WEATHER_TOOL in tools:
+        place = _WEATHER_PLACE.search(heard)
+        if place:
+            location = place.group(1).strip(" .,?!")
+            return FunctionCallPiece(
+                WEATHER_TOOL, json.dumps({"location": location}), _new_call_id()
+            )
+    if TABLE_TOOL in tools and (_TABLE_QUESTION.search(heard) or _asked_for_details(history)):
+        texts = _recent_user_text(history, heard)
+        size, day = _party_size(texts), _booking_day(texts, date.today())
+        if size is not None and day is not None:
+            arguments = {"date": day.isoformat(), "party_size": size}
+            return FunctionCallPiece(TABLE_TOOL, json.dumps(arguments), _new_call_id())
+    return None
+
+
+_DETAIL_QUESTIONS: Final = ("For how many people", "On which day?")
+
+
+def _asked_for_details(history: tuple[ChatMessage, ...]) -> bool:
+    """The last thing said was our question about the booking: this is the answer."""
+    said = [m.content for m in history if m.role == "assistant"]
+    return bool(said) and any(q in said[-1] for q in _DETAIL_QUESTIONS)
+
+
+def _ask_for_booking_details(history: tuple[ChatMessage, ...], heard: str) -> str:
+    texts = _recent_user_text(history, heard)
+    size, day = _party_size(texts), _booking_day(texts, date.today())
+    if size is None and day is None:
+        return "Sure. For how many people, and on which day?"
+    if size is None:
+        return "Sure. For how many people?"
+    return f"Sure, a table for {count(size)}. On which day?"

@@ -10,9 +10,13 @@ All audio here is 24 kHz mono pcm16 little-endian, the Realtime wire format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+# Makes server_vad's detector from (VadSettings, start_ms): see server/vad.py's
+# VadFactory (not imported: vad.py builds on the wire helpers, which build on this module).
+VadMaker = Callable[[Any, int], Any]
 
 SAMPLE_RATE = 24_000
 
@@ -27,15 +31,29 @@ class RecognitionStream(Protocol):
         """End of the utterance: the final transcript ("" when nothing was understood)."""
 
 
+@runtime_checkable
+class Settling(Protocol):
+    """A recognition stream that can use the silence at the end of a turn."""
+
+    def settle(self) -> None:
+        """The speaker paused: decode what was heard so far, so finish() can return it
+        if nothing but silence follows."""
+
+    def unsettle(self) -> None:
+        """The speaker went on: what settle() decoded is out of date."""
+
+
 class Recognizer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def start(self, language: str | None = None, prompt: str | None = None) -> RecognitionStream:
         """Begin a new utterance."""
 
 
 class Synthesizer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def synthesize(self, text: str, voice: str, speed: float) -> Iterator[bytes]:
         """Speak `text`; yield pcm16 chunks at 24 kHz as they are produced.
@@ -90,6 +108,19 @@ class ResponderError(Exception):
     """The responder could not answer (endpoint down, slow, or returned an error)."""
 
 
+class Loading(Protocol):
+    """Parts still loading in the background (see voice_tui.offline.loading)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def summary(self) -> str:
+        """Progress while loading; the loaded parts' names when done."""
+
+    def subscribe(self, listener: Callable[[Any], None]) -> None:
+        """Call `listener(status)` after each step (from the loading thread)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Components:
     """What one server instance uses; any part may be replaced (tests, better models)."""
@@ -98,3 +129,5 @@ class Components:
     synthesizer: Synthesizer | None  # None: replies are text-only
     responder: Responder
     notes: tuple[str, ...] = ()  # what was unavailable and why, for the user
+    vad: VadMaker | None = None  # server_vad's detector (None: the energy VAD)
+    loading: Loading | None = None  # parts still arriving; notes of fallbacks land there

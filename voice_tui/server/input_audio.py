@@ -13,11 +13,16 @@ from dataclasses import dataclass
 
 from voice_tui.server.config import SemanticVad, ServerVad
 from voice_tui.server.transcription import Utterance
-from voice_tui.server.vad import EnergyVad, VadSettings
+from voice_tui.server.vad import EnergyVad, VadFactory, VadSettings, VoiceActivityDetector
 from voice_tui.server.wire import BYTES_PER_MS, ClientError, audio_ms, new_id
 
 MIN_COMMIT_MS = 100
 MAX_BUFFER_MS = 30 * 60 * 1000  # uncommitted audio kept at most (push-to-talk held forever)
+# Speech that never pauses long enough is cut into turns, as the cloud's VAD does: at
+# the first pause after SOFT_TURN_MS, else hard at MAX_TURN_MS (Whisper's 30 s window),
+# so recognition and memory stay bounded and the conversation keeps moving.
+SOFT_TURN_MS = 20_000
+MAX_TURN_MS = 30_000
 _IDLE_KEEP_MS = 1000  # audio kept before speech starts, beyond the prefix padding
 
 
@@ -47,12 +52,16 @@ Happening = SpeechStarted | Committed | IdleTimeout
 
 
 class InputAudio:
-    def __init__(self, begin_live: Callable[[], Utterance | None]) -> None:
+    def __init__(
+        self, begin_live: Callable[[], Utterance | None], make_vad: VadFactory = EnergyVad
+    ) -> None:
         self._begin_live = begin_live
+        self._make_vad = make_vad
         self.buffer = bytearray()
         self._start_byte = 0  # bytes written before buffer[0], since the session started
-        self.vad: EnergyVad | None = None
+        self.vad: VoiceActivityDetector | None = None
         self.speech_item_id: str | None = None
+        self._speech_start_ms = 0
         # the utterance being recognised while the user speaks, fed from buffer[live_pos:]
         self._live: Utterance | None = None
         self._live_pos = 0
@@ -71,7 +80,7 @@ class InputAudio:
         settings = (
             None if turn_detection is None else VadSettings.from_turn_detection(turn_detection)
         )
-        self.vad = None if settings is None else EnergyVad(settings, self.clock_ms)
+        self.vad = None if settings is None else self._make_vad(settings, self.clock_ms)
         self.speech_item_id = None
         self.close()
 
@@ -96,8 +105,19 @@ class InputAudio:
         for event in self.vad.feed(pcm):
             if event.kind == "started":
                 happenings.append(self._speech_started(event.audio_ms))
-            else:
+            elif event.kind == "stopped":
                 happenings.append(self._speech_stopped(event.audio_ms))
+            elif self.speech_item_id is None:
+                continue  # a hint for a turn already cut
+            elif event.kind == "paused" and event.audio_ms - self._speech_start_ms >= SOFT_TURN_MS:
+                happenings += self._cut(event.audio_ms)
+            elif self._live is not None and event.kind == "paused":
+                self._feed_live(self._offset(event.audio_ms))
+                self._live.pause()
+            elif self._live is not None:
+                self._live.resume()
+        if self.speech_item_id is not None and self.clock_ms - self._speech_start_ms >= MAX_TURN_MS:
+            happenings += self._cut(self._speech_start_ms + MAX_TURN_MS)
         self._feed_live()
         if self.speech_item_id is None:
             idle = self._idle(idle_timeout_ms)
@@ -137,7 +157,7 @@ class InputAudio:
 
     def _restart_vad(self) -> None:
         if self.vad is not None:
-            self.vad = EnergyVad(self.vad.settings, self.clock_ms)
+            self.vad = self._make_vad(self.vad.settings, self.clock_ms)
         self.speech_item_id = None
         self.close()
 
@@ -147,10 +167,18 @@ class InputAudio:
         self._drop_before(audio_start_ms)
         self.idle_from_ms = None
         self.speech_item_id = new_id("item")
+        self._speech_start_ms = audio_start_ms
         self.close()
         self._live = self._begin_live()
         self._live_pos = 0
         return SpeechStarted(audio_start_ms, self.speech_item_id)
+
+    def _cut(self, at_ms: int) -> list[Happening]:
+        """End a turn that is too long at `at_ms`; speech still going on starts the next."""
+        assert self.vad is not None
+        turn = self._speech_stopped(at_ms)
+        self.vad = self._make_vad(self.vad.settings, self.clock_ms)
+        return [turn]
 
     def _speech_stopped(self, audio_end_ms: int) -> Committed:
         item_id = self.speech_item_id or new_id("item")
@@ -175,7 +203,8 @@ class InputAudio:
         """Feed the live utterance the buffer up to `end` (bytes; None: all of it)."""
         live = self._live
         if live is not None:
-            stop = len(self.buffer) if end is None else end
+            # never back: a pause hint may name a point the live audio already passed
+            stop = max(self._live_pos, len(self.buffer) if end is None else end)
             live.feed(bytes(self.buffer[self._live_pos : stop]))
             self._live_pos = stop
         return live

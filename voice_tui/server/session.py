@@ -38,6 +38,7 @@ from voice_tui.server.items import Conversation, Item, decode_audio, item_from_c
 from voice_tui.server.remote_mcp import RemoteMcp
 from voice_tui.server.response import CancelReason, ResponsePlan, ResponseRun
 from voice_tui.server.transcription import Transcriber
+from voice_tui.server.vad import EnergyVad
 from voice_tui.server.wire import (
     ClientError,
     Event,
@@ -82,7 +83,8 @@ class Session:
         self.refused: Counter[str] = Counter()
         self.last_event_ids: dict[str, str] = {}  # event type -> the client's last event_id
         self.input = InputAudio(
-            lambda: self.transcriber.begin(self.config.audio.input.transcription)
+            lambda: self.transcriber.begin(self.config.audio.input.transcription),
+            components.vad or EnergyVad,
         )
         self.input.configure(self.config.audio.input.turn_detection)
         # responses

@@ -12,13 +12,17 @@ which may arrive after `response.created`, as with the cloud.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Awaitable, Callable
+from typing import Final
 
-from voice_tui.server.components import Recognizer
+from voice_tui.server.components import Recognizer, Settling
 from voice_tui.server.config import Transcription
 from voice_tui.server.items import Item
 from voice_tui.server.wire import Event
@@ -29,14 +33,37 @@ Emit = Callable[[Event], Awaitable[None]]
 FEED_BYTES = 9600  # 200 ms of audio per feed() when recognising a whole item at once
 
 
+_PAUSE: Final = "pause"
+_RESUME: Final = "resume"
+_EXIT_WAIT_S: Final = 10.0
+_running: weakref.WeakSet[Utterance] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_recognitions() -> None:
+    """At exit, let each recognition finish its current step: a native recogniser torn
+    down mid-decode by the interpreter's exit aborts the process."""
+    utterances = list(_running)
+    for utterance in utterances:
+        utterance.abort()
+    deadline = time.monotonic() + _EXIT_WAIT_S
+    for utterance in utterances:
+        utterance.join(max(0.0, deadline - time.monotonic()))
+
+
 class Utterance:
-    """One recognition in its own thread: feed() as audio arrives, then finish()."""
+    """One recognition in its own thread: feed() as audio arrives, then finish().
+
+    pause()/resume() pass on the VAD's hints: a recogniser that can (`Settling`)
+    decodes during the silence that confirms the end of the turn, so its transcript is
+    ready when the turn is committed. Audio queued while the thread was busy is fed in
+    one piece, so a slow recogniser catches up instead of falling further behind."""
 
     def __init__(self, recognizer: Recognizer, config: Transcription | None) -> None:
         self._loop = asyncio.get_running_loop()
         self.partials: asyncio.Queue[str] = asyncio.Queue()
         self.result: asyncio.Future[str] = self._loop.create_future()
-        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._chunks: queue.SimpleQueue[bytes | str | None] = queue.SimpleQueue()
         self._aborted = False
         self._thread = threading.Thread(
             target=self._work,
@@ -45,10 +72,17 @@ class Utterance:
             daemon=True,
         )
         self._thread.start()
+        _running.add(self)
 
     def feed(self, pcm: bytes) -> None:
         if pcm:
             self._chunks.put(pcm)
+
+    def pause(self) -> None:
+        self._chunks.put(_PAUSE)
+
+    def resume(self) -> None:
+        self._chunks.put(_RESUME)
 
     def finish(self) -> None:
         self._chunks.put(None)
@@ -57,21 +91,44 @@ class Utterance:
         self._aborted = True
         self._chunks.put(None)
 
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
     def _work(self, recognizer: Recognizer, config: Transcription | None) -> None:
         try:
             stream = recognizer.start(
                 config.language if config else None, config.prompt if config else None
             )
-            while (chunk := self._chunks.get()) is not None:
+            settling = stream if isinstance(stream, Settling) else None
+            finished = False
+            while not finished:
+                batch = self._take_queued()
+                finished = batch[-1] is None
                 if self._aborted:
-                    continue
-                partial = stream.feed(chunk)
-                if partial is not None:
-                    self._post(self.partials.put_nowait, partial)
+                    break
+                audio = b"".join(c for c in batch if isinstance(c, bytes))
+                if audio:
+                    partial = stream.feed(audio)
+                    if partial is not None and not finished:
+                        self._post(self.partials.put_nowait, partial)
+                # Only the last hint of what was queued matters: a pause the speaker
+                # already ended, or one right before the turn ended, needs no decode.
+                hints = [c for c in batch if isinstance(c, str)]
+                if settling is not None and _RESUME in hints:
+                    settling.unsettle()  # the speaker went on: an earlier decode is stale
+                if settling is not None and hints and hints[-1] == _PAUSE and not finished:
+                    settling.settle()
             text = "" if self._aborted else stream.finish()
             self._post(_resolve, self.result, text, None)
         except Exception as exc:
             self._post(_resolve, self.result, "", exc)
+
+    def _take_queued(self) -> list[bytes | str | None]:
+        """What arrived since the last round (waiting for at least one), up to the end."""
+        batch = [self._chunks.get()]
+        while batch[-1] is not None and not self._chunks.empty():
+            batch.append(self._chunks.get())
+        return batch
 
     def _post(self, callback: Callable[..., None], *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting

@@ -11,8 +11,9 @@ the start includes `prefix_padding_ms`, the end includes the silence.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -47,8 +48,30 @@ class VadSettings:
 
 @dataclass(frozen=True, slots=True)
 class VadEvent:
-    kind: Literal["started", "stopped"]
+    """ "started"/"stopped" are the Realtime events; "paused"/"resumed" are hints inside
+    a turn (the speaker went quiet for `pause_ms`, then spoke again) that let the
+    recogniser start its final decode while the silence is still being confirmed."""
+
+    kind: Literal["started", "stopped", "paused", "resumed"]
     audio_ms: int  # audio_start_ms for "started", audio_end_ms for "stopped"
+
+
+def pause_ms(settings: VadSettings) -> int:
+    """Quiet long enough to guess the turn may be over: a third of the silence, at most
+    150 ms (shorter gaps are between words and would waste a decode)."""
+    return max(FRAME_MS, min(150, settings.silence_duration_ms // 3))
+
+
+class VoiceActivityDetector(Protocol):
+    settings: VadSettings
+    in_speech: bool
+
+    def feed(self, pcm: bytes) -> list[VadEvent]:
+        """Add 24 kHz pcm16; the transitions it completed, in order."""
+
+
+# Makes a detector from the session's settings, starting at this audio time (ms).
+VadFactory = Callable[[VadSettings, int], VoiceActivityDetector]
 
 
 class EnergyVad:
@@ -61,6 +84,7 @@ class EnergyVad:
         self._recent: deque[tuple[int, bool]] = deque(maxlen=_ONSET_WINDOW)
         self.in_speech = False
         self._last_voiced_end_ms = 0
+        self._paused = False
 
     @property
     def now_ms(self) -> int:
@@ -93,10 +117,18 @@ class EnergyVad:
             if sum(v for _, v in self._recent) >= _ONSET_VOICED:
                 onset = next(t for t, v in self._recent if v)
                 self.in_speech = True
+                self._paused = False
                 return VadEvent("started", max(0, onset - self.settings.prefix_padding_ms))
             return None
-        if self._now_ms - self._last_voiced_end_ms >= max(self.settings.silence_duration_ms, 1):
+        quiet_ms = self._now_ms - self._last_voiced_end_ms
+        if quiet_ms >= max(self.settings.silence_duration_ms, 1):
             self.in_speech = False
             self._recent.clear()
             return VadEvent("stopped", self._now_ms)
+        if voiced and self._paused:
+            self._paused = False
+            return VadEvent("resumed", frame_start_ms)
+        if not self._paused and quiet_ms >= pause_ms(self.settings):
+            self._paused = True
+            return VadEvent("paused", self._last_voiced_end_ms)
         return None

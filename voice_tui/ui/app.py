@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.message_pump import MessagePumpClosed
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
@@ -131,6 +132,8 @@ class VoiceApp(App[int]):
         self._transcripts_dir = transcripts_dir
         self._startup_notices = list(startup_notices)
         self.runtime: Runtime | None = None
+        self._engine_parts = ""  # the offline engine's loading progress, then its parts
+        self._loading_timer: Timer | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._theme_names: list[str] = []
         self._saver = ChoiceSaver(config_path) if config_path is not None else None
@@ -258,6 +261,22 @@ class VoiceApp(App[int]):
         if keymap:
             self.set_keymap(keymap)
 
+    def _show_engine_loading(self) -> None:
+        """The offline engine loads its models in the background: show the progress,
+        then its parts, and say which part fell back."""
+        loading = getattr(self.runtime.backend, "loading", None) if self.runtime else None
+        if loading is None:
+            return
+        parts = loading.summary()
+        if parts != self._engine_parts:
+            self._engine_parts = parts
+            self.status_bar.change(engine=offline_parts(self.settings.local, parts))
+        if loading.done and self._loading_timer is not None:
+            self._loading_timer.stop()
+            self._loading_timer = None
+            for note in loading.notes:
+                self.notify(note, severity="warning", markup=False)
+
     @work(exclusive=True, group="runtime", exit_on_error=False)
     async def _start_runtime(self) -> None:
         assert self._connect is not None
@@ -289,6 +308,8 @@ class VoiceApp(App[int]):
             )
             self._main(Input, "#message").focus()
         self.status_bar.change(echo=self._echo_label())
+        if runtime.backend.name == "local":
+            self._loading_timer = self.set_interval(0.25, self._show_engine_loading)
         try:
             await runtime.engine.start()
         except Exception as exc:
@@ -414,7 +435,7 @@ class VoiceApp(App[int]):
         """What the status bar says answers: the offline engine by its parts (the model
         name it is given means nothing there, and nothing is billed)."""
         offline = backend == "local"
-        engine = offline_parts(self.settings.local) if offline else ""
+        engine = offline_parts(self.settings.local, self._engine_parts) if offline else ""
         return {"backend": backend, "model": model, "engine": engine, "billed": not offline}
 
     async def _show_error(self, text: str, *, fatal: bool = False) -> None:

@@ -25,10 +25,11 @@ TURN_MODE_LABELS = {
 SEPARATOR = " │ "
 
 
-def offline_parts(local: LocalSettings) -> str:
-    """The offline engine by its parts: what hears, what answers, what speaks."""
+def offline_parts(local: LocalSettings, loaded: str) -> str:
+    """The offline engine by its parts: what hears and speaks (as the engine reports
+    them while and after loading its models), and what answers."""
     responder = (local.chat_model or "chat model") if local.chat_url else "built-in replies"
-    return f"offline · pocketsphinx → {responder} → espeak-ng"
+    return f"offline · {loaded} · {responder}" if loaded else f"offline · {responder}"
 
 
 @dataclass(frozen=True)
