@@ -8,9 +8,9 @@ from __future__ import annotations
 import base64
 
 from openai import AsyncOpenAI
-from server.support import Client, stream_audio
 
 from tests.support.phrases import PHRASES, words
+from tests.support.server import Client, stream_audio
 from voice_tui.config.schema import Settings
 from voice_tui.offline import build_components
 from voice_tui.offline.neural_tts import HibariSynthesizer

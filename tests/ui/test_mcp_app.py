@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import tomli_w
-from common.conversation import API_KEY, MODEL, ToolUser, components
-from common.mcp_support import stdio_settings
 from PIL import Image
 from textual.widgets import Input, Static
 
+from tests.support.conversation import API_KEY, MODEL, ToolUser, components
+from tests.support.mcp_support import stdio_settings
 from tests.support.ui import SIZE, fixed_clock, only_session, until
 from voice_tui.config.loader import load_settings
 from voice_tui.server.app import LocalServer, start_server
