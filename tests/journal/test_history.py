@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tests.support.turns import T0, sample_turns
 from voice_tui.cli import main
 from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.events import PersonaApplied
 from voice_tui.core.usage import UsageTotals
 from voice_tui.journal.history import (
     SessionNotFound,
@@ -92,6 +94,26 @@ def test_markdown_export_holds_the_whole_conversation(tmp_path: Path) -> None:
         "- Estimated cost: $0.0321"
     )
     assert "did not close cleanly" not in md
+
+
+def test_each_persona_change_is_journaled_and_exported_where_it_happened(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, SessionMeta("local", "offline-1", "Assistant", T0))
+    turns = sample_turns()
+    for turn in turns:
+        journal.append_turn(turn)
+    journal.on_event(PersonaApplied("Wild Brunch", voice_pending=False))
+    journal.on_event(PersonaApplied("Grumpy Professor", voice_pending=True))
+    journal.append_turn(Turn(Role.USER, "u9", "And who are you now?", started_at=time.time() + 1))
+    journal.close(reason="user quit")
+
+    record = read_session(journal.path)
+    assert [name for _, name in record.persona_changes] == ["Wild Brunch", "Grumpy Professor"]
+    markdown = export_markdown(record)
+    assert "- Persona: Assistant, then Wild Brunch, then Grumpy Professor\n" in markdown
+    before = markdown.index("It is ten past nine")  # the last of the sample turns
+    first = markdown.index("*Persona changed to Wild Brunch (")
+    second = markdown.index("*Persona changed to Grumpy Professor (")
+    assert before < first < second < markdown.index("And who are you now?")
 
 
 def test_export_of_a_crashed_session_sums_the_turns(tmp_path: Path) -> None:

@@ -303,6 +303,8 @@ def test_without_a_redactor_the_process_default_is_used(
             "turn.started_at is not a number",
         ),
         ('{"type":"end","totals":[1]}', "'totals' is not an object"),
+        ('{"type":"persona","at":1}', "a persona line names no persona"),
+        ('{"type":"persona","at":"noon","name":"X"}', "at is not a number"),
         ('{"type":"session","started_at":"yesterday"}', "started_at is not a number"),
         ("[1, 2]", "not a JSON object"),
     ],

@@ -202,6 +202,28 @@ async def test_save_transcript_writes_markdown(server: LocalServer, tmp_path: Pa
         assert text.index("hello") < text.index("You said")
 
 
+async def test_a_saved_transcript_shows_each_persona_change(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await type_message(pilot, "hello")
+        await until(pilot, lambda: "You said: hello." in assistant_texts(app), "answer")
+        await app.choose_persona("Pirate")
+        await until(pilot, lambda: app.persona == "Pirate", "persona applied")
+        if len(app.screen_stack) > 1:  # its voice waits for a new session: "Later"
+            await pilot.press("escape")
+        await pilot.press("escape", "s")
+        await until(
+            pilot, lambda: any("Transcript saved" in n for n in notifications(app)), "saved"
+        )
+        [path] = (tmp_path / "transcripts").glob("*.md")
+        text = path.read_text(encoding="utf-8")
+        assert "- Persona: Assistant, then Pirate\n" in text
+        assert text.index("You said: hello.") < text.index("*Persona changed to Pirate")
+
+
 async def test_mute_and_devices_explain_text_mode(server: LocalServer, tmp_path: Path) -> None:
     app = live_app(live_loaded(server, tmp_path), tmp_path)
     async with app.run_test(size=SIZE) as pilot:

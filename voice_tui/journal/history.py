@@ -204,7 +204,7 @@ def export_markdown(record: SessionRecord, redactor: Redactor | None = None) -> 
         "",
         f"- Session: `{record.session_id}`",
         f"- Backend: {record.backend or '?'}, model: {record.model or '?'}",
-        f"- Persona: {record.persona or '?'}",
+        f"- Persona: {_personas(record)}",
     ]
     if record.resumed_from:
         lines.append(f"- Continues session `{record.resumed_from}`")
@@ -213,16 +213,31 @@ def export_markdown(record: SessionRecord, redactor: Redactor | None = None) -> 
     if record.problems:
         lines.append(f"- {problems_note(record.problems)}")
     lines.append("")
+    changes = sorted(record.persona_changes)
     for index, turn in enumerate(record.turns):
         if index == 0 and record.resumed_turns:
             lines += ["## Earlier in this conversation", ""]
         if index == record.resumed_turns and record.resumed_turns:
             lines += ["## This session", ""]
+        while changes and index >= record.resumed_turns and changes[0][0] <= turn.started_at:
+            lines += _persona_change(*changes.pop(0))
         lines += _turn_markdown(turn)
+    for change in changes:  # chosen after the last turn
+        lines += _persona_change(*change)
     lines += ["## Usage", ""]
     lines += _usage_lines(record)
     markdown = "\n".join(lines).rstrip() + "\n"
     return (redactor if redactor is not None else default_redactor()).redact(markdown)
+
+
+def _personas(record: SessionRecord) -> str:
+    """The first persona, then each one chosen later, in order."""
+    names = [record.persona or "?", *(name for _, name in sorted(record.persona_changes))]
+    return ", then ".join(names)
+
+
+def _persona_change(at: float, name: str) -> list[str]:
+    return [f"*Persona changed to {name} ({_when(at, '%H:%M:%S')}).*", ""]
 
 
 def _usage_lines(record: SessionRecord) -> list[str]:

@@ -5,6 +5,7 @@ File layout (`<sessions dir>/<YYYYmmddTHHMMSSZ>-<8 hex>.jsonl`, mode 0600):
     {"type": "session", ...}      header: id, start, backend, model, persona, version
     {"type": "turn", "turn": {...}}   one per finished turn (`Turn.to_json()`), in order;
                                       "resumed": true for turns carried over by --resume
+    {"type": "persona", "at", "name"}  the persona changed (the header names the first)
     {"type": "end", ...}          on a clean close: end time, reason, usage totals
 
 Each line is written with one `write()` to an O_APPEND descriptor and fsynced before
@@ -35,7 +36,13 @@ from voice_tui import __version__
 from voice_tui.config.paths import data_dir
 from voice_tui.config.schema import Settings
 from voice_tui.core.conversation import Turn
-from voice_tui.core.events import AppEvent, ConversationEnded, ResponseFinished, TurnCompleted
+from voice_tui.core.events import (
+    AppEvent,
+    ConversationEnded,
+    PersonaApplied,
+    ResponseFinished,
+    TurnCompleted,
+)
 from voice_tui.core.usage import TurnUsage, UsageTotals
 from voice_tui.fileio import fsync_directory
 from voice_tui.redact import Redactor, default_redactor
@@ -150,6 +157,8 @@ class Journal:
             self.append_turn(event.turn)
         elif isinstance(event, ResponseFinished):
             self._totals = event.totals
+        elif isinstance(event, PersonaApplied):
+            self._write([{"type": "persona", "at": time.time(), "name": event.name}])
         elif isinstance(event, ConversationEnded):
             self._end_reason = event.reason
 
@@ -277,6 +286,8 @@ class SessionRecord:
     end_reason: str = ""
     totals: UsageTotals | None = None
     problems: list[str] = field(default_factory=list)  # lines that could not be read
+    # Each change of persona after the first (`persona`): (when, the new persona).
+    persona_changes: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def new_turns(self) -> list[Turn]:
@@ -335,6 +346,11 @@ def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
         if data.get("resumed") is True and record.resumed_turns == len(record.turns):
             record.resumed_turns += 1
         record.turns.append(turn)
+    elif kind == "persona":
+        at, name = _number(data, "at"), _text(data, "name")
+        if not name:
+            raise JournalLineError("a persona line names no persona")
+        record.persona_changes.append((at, name))
     elif kind == "end":
         totals = data.get("totals")
         if totals is not None and not isinstance(totals, dict):

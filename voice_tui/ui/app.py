@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -144,6 +145,10 @@ class VoiceApp(App[int]):
         self.error_active = False
         self._configured_turn_mode = TurnMode(settings.session.turn_detection)
         self.persona = settings.active_persona.name
+        # For the saved transcript: the persona the conversation began with, and each
+        # one chosen after it, with when.
+        self._first_persona: str | None = None
+        self._persona_changes: list[tuple[float, str]] = []
         self._session_id = ""
         self._meter: MicMeter | None = None  # set once mounted; read by the audio thread
         self._found: dict[tuple[type[Widget], str | None], Widget] = {}
@@ -382,6 +387,8 @@ class VoiceApp(App[int]):
             case SessionReady():
                 self._session_id = event.session_id
                 self.persona = event.persona
+                if self._first_persona is None:
+                    self._first_persona = event.persona
                 bar.change(
                     **self._engine_info(event.backend, event.model),
                     persona=event.persona,
@@ -417,6 +424,9 @@ class VoiceApp(App[int]):
             case Notice(message=text):
                 self.notify(text, markup=False)
             case PersonaApplied(name=name):
+                changes = self._persona_changes
+                if name != (changes[-1][1] if changes else self._first_persona):
+                    changes.append((time.time(), name))
                 self.persona = name
                 bar.change(persona=name)
             case UserTextSent(item_id=item_id, text=text) if text in self._sent_files:
@@ -945,7 +955,8 @@ class VoiceApp(App[int]):
             session_id=journal.session_id if journal is not None else self._session_id,
             backend=info.backend,
             model=info.model,
-            persona=self.persona,
+            persona=self._first_persona or self.persona,
+            persona_changes=self._persona_changes,
             when=when,
         )
         self._write_transcript(folder / f"voice-tui-{when:%Y%m%d-%H%M%S}.md", text)

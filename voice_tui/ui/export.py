@@ -18,6 +18,7 @@ def transcript_markdown(
     model: str,
     persona: str,
     when: datetime,
+    persona_changes: list[tuple[float, str]] | None = None,
 ) -> str:
     """The same Markdown as `voice-tui history` exports, for the live conversation."""
     from voice_tui.journal.history import export_markdown
@@ -30,6 +31,7 @@ def transcript_markdown(
         backend=backend,
         model=model,
         persona=persona,
+        persona_changes=list(persona_changes or []),
         turns=turns,
         ended_at=when.timestamp(),
         totals=totals,
