@@ -97,6 +97,37 @@ async def test_a_cut_after_the_answer_was_done_amends_the_announced_turn(
     assert sum(e.turn is turn for e in rec.of(TurnCompleted)) == 1  # completed once only
 
 
+async def test_quitting_while_the_answer_plays_keeps_only_what_was_heard(
+    make_engine: EngineFactory,
+) -> None:
+    playback = ScriptedPlayback()
+    playback.heard_ms = 120
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    done = await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT)
+    assert playback.is_playing()
+    await engine.close()
+    assert not playback.is_playing()
+    (amended,) = rec.of(TurnAmended)
+    (cut,) = rec.of(AssistantInterrupted)
+    assert amended.turn is done.turn
+    assert done.turn.interrupted and done.turn.heard_text == cut.heard_text != ""
+
+
+async def test_closing_after_the_answer_played_out_changes_nothing(
+    make_engine: EngineFactory,
+) -> None:
+    playback = ScriptedPlayback()
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    done = await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT)
+    playback.playing = False  # the sink played it to the end
+    engine.playback_finished(done.turn.item_id)
+    await engine.close()
+    assert not rec.of(AssistantInterrupted) and not rec.of(TurnAmended)
+    assert not done.turn.interrupted
+
+
 async def test_a_truncate_refused_at_the_audio_end_is_not_an_error(
     make_engine: EngineFactory, server: LocalServer
 ) -> None:

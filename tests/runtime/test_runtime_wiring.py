@@ -141,11 +141,12 @@ async def test_resume_skips_a_malformed_line_and_says_so(env: dict[str, str]) ->
         await rt.aclose()
 
 
+@pytest.mark.parametrize("cut_by", ["the interrupt key", "quitting"])
 async def test_an_answer_cut_while_it_still_played_is_journaled_as_heard(
-    env: dict[str, str],
+    env: dict[str, str], cut_by: str
 ) -> None:
-    """The reply is done (journaled) but still playing when the user presses `x`: the
-    journal, and the next `--resume`, keep only the part the user heard."""
+    """The reply is done (journaled) but still playing when the user presses `x`, or
+    quits: the journal, and the next `--resume`, keep only the part the user heard."""
     loaded = load_settings(None, env, {"backend.kind": "local"})
     sessions = Path(env["VOICE_TUI_DATA_DIR"]) / "sessions"
     rt = await build_runtime(loaded, audio=False)
@@ -166,8 +167,9 @@ async def test_an_answer_cut_while_it_still_played_is_journaled_as_heard(
         item_id = playback.chunks[-1].item_id
         playback.heard_ms = playback.received_ms(item_id) // 2
         assert read_session(rt.journal.path).turns[-1].interrupted is False
-        await rt.engine.interrupt()
-    finally:
+        if cut_by == "the interrupt key":
+            await rt.engine.interrupt()
+    finally:  # quitting: the runtime closes while the answer plays
         await rt.aclose()
 
     record = read_session(rt.journal.path)

@@ -302,6 +302,9 @@ class ConversationEngine:
     async def close(self) -> None:
         if self._lifetime.closing:
             return
+        # Quitting while an answer plays: only what was heard of it is remembered.
+        if self._audio.is_playing():
+            self._audio.cut()
         cancelled = self._lifetime.begin_closing(self._recovery.tasks())
         self._unsubscribe_tools()
         self._remote_mcp.close()
