@@ -9,6 +9,7 @@ from voice_tui.core.events import (
     ErrorRaised,
     Phase,
     ResponseFinished,
+    TurnAmended,
     TurnCompleted,
     UserTranscriptFinal,
 )
@@ -69,6 +70,64 @@ async def test_interrupt_key_cuts_and_clamps_to_the_audio_received(
     assert not rec.of(ErrorRaised)
 
 
+async def test_a_cut_after_the_answer_was_done_amends_the_announced_turn(
+    make_engine: EngineFactory,
+) -> None:
+    """Generation finished (the turn was announced, so journaled) while the audio still
+    played: the interrupt key cuts it, and the turn is announced again as amended, now
+    interrupted with the part the user heard."""
+    playback = ScriptedPlayback()
+    playback.heard_ms = 120
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    await rec.wait_for(ResponseFinished)
+    done = await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT)
+    assert not done.turn.interrupted and playback.is_playing()
+    mark = len(rec.events)
+
+    await engine.interrupt()
+    cut = await rec.wait_for(AssistantInterrupted, after=mark)
+    assert cut.truncate_sent and cut.heard_text and cut.unheard_text
+    (amended,) = rec.of(TurnAmended)
+    turn = next(t for t in engine.conversation if t.item_id == cut.item_id)
+    assert amended.turn is turn is done.turn
+    assert turn.interrupted and turn.heard_text == cut.heard_text
+    assert turn.spoken_text == cut.heard_text  # what a reconnect restores
+    assert turn.text == "You said: hello there."  # what was said stays, marked unheard
+    assert sum(e.turn is turn for e in rec.of(TurnCompleted)) == 1  # completed once only
+
+
+async def test_quitting_while_the_answer_plays_keeps_only_what_was_heard(
+    make_engine: EngineFactory,
+) -> None:
+    playback = ScriptedPlayback()
+    playback.heard_ms = 120
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    done = await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT)
+    assert playback.is_playing()
+    await engine.close()
+    assert not playback.is_playing()
+    (amended,) = rec.of(TurnAmended)
+    (cut,) = rec.of(AssistantInterrupted)
+    assert amended.turn is done.turn
+    assert done.turn.interrupted and done.turn.heard_text == cut.heard_text != ""
+
+
+async def test_closing_after_the_answer_played_out_changes_nothing(
+    make_engine: EngineFactory,
+) -> None:
+    playback = ScriptedPlayback()
+    engine, rec = await make_engine(playback=playback)
+    await engine.send_text("hello there")
+    done = await rec.wait_for(TurnCompleted, lambda e: e.turn.role is Role.ASSISTANT)
+    playback.playing = False  # the sink played it to the end
+    engine.playback_finished(done.turn.item_id)
+    await engine.close()
+    assert not rec.of(AssistantInterrupted) and not rec.of(TurnAmended)
+    assert not done.turn.interrupted
+
+
 async def test_a_truncate_refused_at_the_audio_end_is_not_an_error(
     make_engine: EngineFactory, server: LocalServer
 ) -> None:
@@ -109,6 +168,7 @@ async def test_nothing_is_truncated_when_the_item_had_finished_playing(
     )
     assert _server_item_audio_ms(server, item_id) == full_ms
     assert not next(t for t in engine.conversation if t.item_id == item_id).interrupted
+    assert not rec.of(TurnAmended)  # all of it was heard: the journal was right
 
 
 async def test_a_rejected_truncate_is_reported_and_the_session_goes_on(

@@ -22,9 +22,11 @@ from voice_tui.core.events import (
     ConversationEnded,
     Notice,
     ResponseFinished,
+    TurnAmended,
     TurnCompleted,
 )
 from voice_tui.core.usage import TurnUsage, UsageTotals
+from voice_tui.journal.history import export_markdown, last_session
 from voice_tui.journal.journal import Journal, SessionMeta, default_sessions_dir, read_session
 from voice_tui.redact import Redactor
 
@@ -305,6 +307,15 @@ def test_without_a_redactor_the_process_default_is_used(
         ('{"type":"end","totals":[1]}', "'totals' is not an object"),
         ('{"type":"persona","at":1}', "a persona line names no persona"),
         ('{"type":"persona","at":"noon","name":"X"}', "at is not a number"),
+        ('{"type":"amend","turn":42}', "'turn' is not an object"),
+        (
+            '{"type":"amend","turn":{"role":"assistant","item_id":"item_a1","interrupted":1}}',
+            "turn.interrupted is not true or false",
+        ),
+        (
+            '{"type":"amend","turn":{"role":"assistant","item_id":"item_gone"}}',
+            "it amends turn 'item_gone', which no line before holds",
+        ),
         ('{"type":"session","started_at":"yesterday"}', "started_at is not a number"),
         ("[1, 2]", "not a JSON object"),
     ],
@@ -341,3 +352,67 @@ def test_every_usage_field_the_journal_writes_reads_back(tmp_path: Path) -> None
     record = read_session(journal.path)
     assert record.problems == []
     assert [t.usage for t in record.turns] == [usage, unpriced]
+
+
+def test_an_answer_cut_after_it_was_journaled_reads_back_as_heard(tmp_path: Path) -> None:
+    """The answer was done (and journaled) while its audio still played; a cut then
+    amends it: history, exports and --resume see only the part the user heard."""
+    journal = Journal.open(tmp_path, META)
+    question = Turn(Role.USER, "item_q", "Tell me a long story", typed=True, started_at=T0)
+    answer = Turn(
+        Role.ASSISTANT,
+        "item_story",
+        "Once upon a time there was a fox. It lived in a wood far away.",
+        started_at=T0 + 1,
+        finished_at=T0 + 2,
+    )
+    journal.on_event(TurnCompleted(question))
+    journal.on_event(TurnCompleted(answer))
+    assert journal.path is not None
+    answer.cut_off("Once upon a time there was a fox.")
+    journal.on_event(TurnAmended(answer))
+    # On disk before on_event returns, like every turn.
+    assert read_session(journal.path).turns[1].interrupted
+    later = Turn(Role.USER, "item_next", "Go on", typed=True, started_at=T0 + 5)
+    journal.on_event(TurnCompleted(later))
+    journal.close()
+
+    lines = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["session", "turn", "turn", "amend", "turn", "end"]
+    record = read_session(journal.path)
+    assert record.problems == []
+    assert [t.item_id for t in record.turns] == ["item_q", "item_story", "item_next"]
+    story = record.turns[1]
+    assert story.interrupted
+    assert story.heard_text == "Once upon a time there was a fox."
+    assert story.spoken_text == "Once upon a time there was a fox."
+    assert story.text == answer.text  # what was said is kept, marked as not heard
+    assert journal.turns_written == 3  # an amendment is not another turn
+
+    markdown = export_markdown(record)
+    assert markdown.count("— interrupted") == 1
+    heard_at = markdown.index("Heard:")
+    assert markdown.index("Not heard:") > heard_at
+    assert "> It lived in a wood far away." in markdown
+
+    resumed = last_session(tmp_path)
+    assert resumed is not None
+    assert [t.spoken_text for t in resumed.turns][1] == "Once upon a time there was a fox."
+
+
+def test_an_amendment_replaces_only_its_own_turn_of_this_session(tmp_path: Path) -> None:
+    """A turn carried over by --resume with the same item id is not touched."""
+    earlier = [Turn(Role.ASSISTANT, "item_same", "An old answer", finished_at=T0)]
+    journal = Journal.open(tmp_path, META, resumed_turns=earlier)
+    answer = Turn(Role.ASSISTANT, "item_same", "A new answer, cut short", finished_at=T0 + 9)
+    journal.append_turn(answer)
+    answer.cut_off("A new answer")
+    journal.amend_turn(answer)
+    journal.close()
+    assert journal.path is not None
+    record = read_session(journal.path)
+    assert record.problems == []
+    assert [(t.text, t.interrupted) for t in record.turns] == [
+        ("An old answer", False),
+        ("A new answer, cut short", True),
+    ]

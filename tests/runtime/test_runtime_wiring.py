@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.engine import ScriptedPlayback
 from tests.support.turns import sample_turns
 from voice_tui.config.loader import load_settings
 from voice_tui.core.conversation import Role
@@ -138,3 +139,51 @@ async def test_resume_skips_a_malformed_line_and_says_so(env: dict[str, str]) ->
         )
     finally:
         await rt.aclose()
+
+
+@pytest.mark.parametrize("cut_by", ["the interrupt key", "quitting"])
+async def test_an_answer_cut_while_it_still_played_is_journaled_as_heard(
+    env: dict[str, str], cut_by: str
+) -> None:
+    """The reply is done (journaled) but still playing when the user presses `x`, or
+    quits: the journal, and the next `--resume`, keep only the part the user heard."""
+    loaded = load_settings(None, env, {"backend.kind": "local"})
+    sessions = Path(env["VOICE_TUI_DATA_DIR"]) / "sessions"
+    rt = await build_runtime(loaded, audio=False)
+    assert rt.journal is not None and rt.journal.path is not None
+    playback = ScriptedPlayback()  # still playing whatever came, until told to stop
+    rt.engine.playback = playback
+    answered = asyncio.Event()
+
+    def listen(event: AppEvent) -> None:
+        if isinstance(event, TurnCompleted) and event.turn.role is Role.ASSISTANT:
+            answered.set()
+
+    rt.engine.subscribe(listen)
+    try:
+        await rt.engine.start()
+        await rt.engine.send_text("Please tell me a long story about a fox in the woods.")
+        await asyncio.wait_for(answered.wait(), timeout=60)
+        item_id = playback.chunks[-1].item_id
+        playback.heard_ms = playback.received_ms(item_id) // 2
+        assert read_session(rt.journal.path).turns[-1].interrupted is False
+        if cut_by == "the interrupt key":
+            await rt.engine.interrupt()
+    finally:  # quitting: the runtime closes while the answer plays
+        await rt.aclose()
+
+    record = read_session(rt.journal.path)
+    assert record.problems == []
+    answer = record.turns[-1]
+    assert answer.item_id == item_id and answer.interrupted
+    assert answer.heard_text and answer.text.startswith(answer.heard_text)
+    assert len(answer.heard_text) < len(answer.text)
+
+    resumed = await build_runtime(loaded, audio=False, resume=True)
+    try:
+        restored = resumed.engine.conversation[-1]
+        assert restored.interrupted and restored.spoken_text == answer.heard_text
+    finally:
+        await resumed.aclose()
+    latest = last_session(sessions)
+    assert latest is not None and latest.turns[-1].spoken_text == answer.heard_text

@@ -7,6 +7,8 @@ from textual.widgets import Markdown
 
 from tests.support.ui import SIZE, detached_app, feed, until
 from voice_tui.core import events as ev
+from voice_tui.core.conversation import Role, Turn
+from voice_tui.core.usage import UsageTotals
 from voice_tui.ui.widgets.transcript import (
     AssistantTurn,
     LiveAssistantTurn,
@@ -247,3 +249,40 @@ async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
         await pilot.press("end")  # back at the bottom: follow again
         await feed(pilot, exchange(21))
         await until(pilot, lambda: at_bottom(transcript), "following again")
+
+
+async def test_an_answer_cut_after_it_was_done_is_shown_once_struck_through() -> None:
+    """Cut while still playing, the finished answer is amended (TurnAmended, for the
+    journal): the transcript strikes the unheard part of its one row, adds no other."""
+    text = "The weather in Paris is sunny and warm today."
+    turn = Turn(Role.ASSISTANT, "a1", text)
+    app = detached_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(
+            pilot,
+            [
+                ev.AssistantTurnStarted("a1", "r1", None),
+                ev.AssistantDelta("a1", text),
+                ev.AssistantFinal("a1", text),
+                ev.ResponseFinished("r1", "completed", None, UsageTotals()),
+                ev.TurnCompleted(turn),
+            ],
+        )
+        turn.cut_off("The weather in Paris")
+        await feed(
+            pilot,
+            [  # in the order the engine emits them
+                ev.TurnAmended(turn),
+                ev.AssistantInterrupted(
+                    "a1",
+                    heard_ms=1200,
+                    received_ms=3000,
+                    heard_text="The weather in Paris",
+                    unheard_text="is sunny and warm today.",
+                    truncate_sent=True,
+                ),
+            ],
+        )
+        rows = [item for item in app.transcript.items() if isinstance(item, AssistantTurn)]
+        assert len(rows) == 1 and rows[0] is app.transcript.turn("a1")
+        assert rows[0].interrupted and body_text(rows[0]).plain == text

@@ -139,8 +139,8 @@ class AssistantAudio:
                 lambda eid: p.truncate(item_id, heard.content_index, end_ms, eid),
             )
             turn = self._book.by_item.get(item_id)
-            if turn is not None:
-                turn.cut_off(heard_text)
+            if turn is not None:  # an answer already journaled is amended
+                self._book.cut_off(turn, heard_text)
         self._announcer.emit(
             AssistantInterrupted(
                 item_id=item_id,

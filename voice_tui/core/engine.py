@@ -48,6 +48,7 @@ from voice_tui.core.events import (
     PersonaApplied,
     Phase,
     SessionReady,
+    TurnAmended,
     TurnCompleted,
     TurnMode,
 )
@@ -118,7 +119,11 @@ class ConversationEngine:
         announcer = self._announcer = Announcer()
         connection = self._connection = Connection()
         lifetime = self._lifetime = Lifetime(announcer, connection)
-        book = self._book = TurnBook(history, lambda turn: announcer.emit(TurnCompleted(turn)))
+        book = self._book = TurnBook(
+            history,
+            announce=lambda turn: announcer.emit(TurnCompleted(turn)),
+            amend=lambda turn: announcer.emit(TurnAmended(turn)),
+        )
         audio = self._audio = AssistantAudio(
             playback or NullPlayback(), announcer, connection, book
         )
@@ -297,6 +302,9 @@ class ConversationEngine:
     async def close(self) -> None:
         if self._lifetime.closing:
             return
+        # Quitting while an answer plays: only what was heard of it is remembered.
+        if self._audio.is_playing():
+            self._audio.cut()
         cancelled = self._lifetime.begin_closing(self._recovery.tasks())
         self._unsubscribe_tools()
         self._remote_mcp.close()

@@ -209,6 +209,14 @@ class TurnCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnAmended:
+    """A turn already announced by `TurnCompleted` changed: its answer was cut while
+    it still played, so `turn` is now interrupted with the part the user heard."""
+
+    turn: Turn
+
+
+@dataclass(frozen=True, slots=True)
 class LatencyMeasured:
     """From the end of user speech to the first assistant audio (or text) of the answer."""
 
@@ -277,6 +285,7 @@ AppEvent: TypeAlias = (
     | ImageSent
     | ResponseFinished
     | TurnCompleted
+    | TurnAmended
     | LatencyMeasured
     | RateLimitsChanged
     | ErrorRaised

@@ -138,7 +138,7 @@ class Recovery:
             turn = active.turn
             if turn is not None and turn.text:
                 # Cut off mid-answer: keep what was heard (all that came, if nothing plays).
-                turn.cut_off(self._audio.stop_heard(turn.text))
+                self._book.cut_off(turn, self._audio.stop_heard(turn.text))
             active.cut_off()
             self._responses.end(active)
         self._user.connection_lost()

@@ -2,7 +2,9 @@
 
 Turns are added when they start (a committed user turn, an assistant item) and are
 announced (`TurnCompleted`) when they finish, but always in conversation order: a
-user transcript that arrives after the answer began still comes first.
+user transcript that arrives after the answer began still comes first. A turn cut
+after it was announced (its answer was done, its audio still playing) is announced
+again as amended (`TurnAmended`), so the journal keeps only what the user heard.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ from voice_tui.core.conversation import Role, Turn
 
 
 class TurnBook:
-    def __init__(self, history: Sequence[Turn], announce: Callable[[Turn], None]) -> None:
+    def __init__(
+        self,
+        history: Sequence[Turn],
+        announce: Callable[[Turn], None],
+        amend: Callable[[Turn], None],
+    ) -> None:
         self.turns: list[Turn] = list(history)
         self.by_item: dict[str, Turn] = {}
         self._announce = announce
+        self._amend = amend
         self._unannounced: deque[Turn] = deque()
         self._finished: set[int] = set()
 
@@ -43,6 +51,16 @@ class TurnBook:
                 collection.remove(turn)
         self.by_item = {k: t for k, t in self.by_item.items() if t is not turn}
         self._finished.discard(id(turn))
+
+    def cut_off(self, turn: Turn, heard_text: str) -> None:
+        """Only `heard_text` of the assistant's `turn` reached the user. Announced
+        already (the answer was done, its audio still playing): announced as amended."""
+        turn.cut_off(heard_text)
+        announced = any(t is turn for t in self.turns) and all(
+            t is not turn for t in self._unannounced
+        )
+        if announced:
+            self._amend(turn)
 
     def finish(self, turn: Turn) -> None:
         turn.finish_once(time.time())

@@ -6,6 +6,9 @@ File layout (`<sessions dir>/<YYYYmmddTHHMMSSZ>-<8 hex>.jsonl`, mode 0600):
     {"type": "turn", "turn": {...}}   one per finished turn (`Turn.to_json()`), in order;
                                       "resumed": true for turns carried over by --resume
     {"type": "persona", "at", "name"}  the persona changed (the header names the first)
+    {"type": "amend", "turn": {...}}  a turn written earlier, as it is now: an answer cut
+                                      while it still played (interrupted, with the heard
+                                      part); it replaces the earlier turn of that item_id
     {"type": "end", ...}          on a clean close: end time, reason, usage totals
 
 Each line is written with one `write()` to an O_APPEND descriptor and fsynced before
@@ -41,6 +44,7 @@ from voice_tui.core.events import (
     ConversationEnded,
     PersonaApplied,
     ResponseFinished,
+    TurnAmended,
     TurnCompleted,
 )
 from voice_tui.core.usage import TurnUsage, UsageTotals
@@ -155,6 +159,8 @@ class Journal:
         """Engine listener (called on the loop)."""
         if isinstance(event, TurnCompleted):
             self.append_turn(event.turn)
+        elif isinstance(event, TurnAmended):
+            self.amend_turn(event.turn)
         elif isinstance(event, ResponseFinished):
             self._totals = event.totals
         elif isinstance(event, PersonaApplied):
@@ -165,6 +171,10 @@ class Journal:
     def append_turn(self, turn: Turn) -> None:
         if self._write([{"type": "turn", "turn": turn.to_json()}]):
             self.turns_written += 1
+
+    def amend_turn(self, turn: Turn) -> None:
+        """`turn` was written already and has changed since (cut while it played)."""
+        self._write([{"type": "amend", "turn": turn.to_json()}])
 
     def close(self, totals: UsageTotals | None = None, reason: str | None = None) -> None:
         """Write the closing line (usage totals) and close the file. Idempotent."""
@@ -351,6 +361,12 @@ def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
         if not name:
             raise JournalLineError("a persona line names no persona")
         record.persona_changes.append((at, name))
+    elif kind == "amend":
+        turn = turn_from_json(data.get("turn"))
+        index = _amended_index(record, turn)
+        if index is None:
+            raise JournalLineError(f"it amends turn {turn.item_id!r}, which no line before holds")
+        record.turns[index] = turn
     elif kind == "end":
         totals = data.get("totals")
         if totals is not None and not isinstance(totals, dict):
@@ -369,6 +385,15 @@ def _apply_line(record: SessionRecord, data: dict[str, Any]) -> None:
         record.ended_at, record.end_reason = ended_at, reason
     else:
         raise JournalLineError(f"unknown line type {kind!r}")
+
+
+def _amended_index(record: SessionRecord, turn: Turn) -> int | None:
+    """Where the turn an amendment replaces is: the latest of its item and role."""
+    for index in range(len(record.turns) - 1, record.resumed_turns - 1, -1):
+        earlier = record.turns[index]
+        if turn.item_id and earlier.item_id == turn.item_id and earlier.role is turn.role:
+            return index
+    return None
 
 
 def turn_from_json(value: object) -> Turn:
