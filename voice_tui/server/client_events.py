@@ -26,6 +26,8 @@ from openai.types.realtime.response_create_event_with_references_param import (
 )
 from typing_extensions import is_typeddict
 
+from voice_tui.server.wire import json_type_name, shown_value
+
 # Fields the SDK types as an object but whose docstrings say `null` turns them off
 # (RealtimeAudioConfigInputParam.noise_reduction / .transcription): the docs win.
 NULLABLE_BY_DOCS = frozenset(
@@ -70,7 +72,7 @@ def check_client_event(event: dict[str, Any]) -> list[Problem]:
         supported = ", ".join(f"'{name}'" for name in _by_type())
         return [
             Problem(
-                f"Invalid value: {_show(kind)}. Supported values are: {supported}.",
+                f"Invalid value: {shown_value(kind)}. Supported values are: {supported}.",
                 "invalid_value",
                 "type",
             )
@@ -96,10 +98,10 @@ def _check(value: Any, tp: Any, path: str) -> list[Problem]:
         allowed = get_args(tp)
         if any(value == a and type(value) is type(a) for a in allowed):
             return []
-        supported = ", ".join(_show(a) for a in allowed)
+        supported = ", ".join(shown_value(a) for a in allowed)
         return [
             Problem(
-                f"Invalid value: {_show(value)}. Supported values are: {supported}.",
+                f"Invalid value: {shown_value(value)}. Supported values are: {supported}.",
                 "invalid_value",
                 path,
             )
@@ -177,10 +179,10 @@ def _check_union(value: Any, members: tuple[Any, ...], path: str) -> list[Proble
     tags = _type_tags(members)
     if tags and isinstance(value, dict) and "type" in value and value["type"] not in tags:
         param = _join(path, "type")
-        supported = ", ".join(_show(t) for t in tags)
+        supported = ", ".join(shown_value(t) for t in tags)
         return [
             Problem(
-                f"Invalid value: {_show(value['type'])}. Supported values are: {supported}.",
+                f"Invalid value: {shown_value(value['type'])}. Supported values are: {supported}.",
                 "invalid_value",
                 param,
             )
@@ -220,28 +222,7 @@ def _literal_matches(value: Any, member: Any) -> int:
 
 def _wrong_type(value: Any, wanted: str, path: str) -> Problem:
     return Problem(
-        f"Invalid type for '{path}': expected {wanted}, but got {_json_type(value)} instead.",
+        f"Invalid type for '{path}': expected {wanted}, but got {json_type_name(value)} instead.",
         "invalid_type",
         path,
     )
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from voice_tui.server.wire import ClientError
+from voice_tui.server.wire import ClientError, json_type_name, shown_value
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 Voice = Literal[
@@ -225,7 +225,7 @@ def apply_session_update(current: SessionConfig, update: Any) -> SessionConfig:
     """The session after `update`, or a ClientError naming the offending field."""
     if not isinstance(update, dict):
         raise ClientError(
-            f"Invalid type for 'session': expected an object, but got {_json_type(update)} "
+            f"Invalid type for 'session': expected an object, but got {json_type_name(update)} "
             "instead.",
             code="invalid_type",
             param="session",
@@ -333,14 +333,15 @@ def client_error_from(exc: ValidationError, root: str) -> ClientError:
         )
     if kind == "union_tag_invalid":
         return ClientError(
-            f"Invalid value: {_show(ctx.get('tag'))}. Supported values are: "
+            f"Invalid value: {shown_value(ctx.get('tag'))}. Supported values are: "
             f"{ctx.get('expected_tags', '')}.",
             code="invalid_value",
             param=f"{param}.type",
         )
     if kind in ("literal_error", "enum"):
         return ClientError(
-            f"Invalid value: {_show(value)}. Supported values are: {ctx.get('expected', '')}.",
+            f"Invalid value: {shown_value(value)}. "
+            f"Supported values are: {ctx.get('expected', '')}.",
             code="invalid_value",
             param=param,
         )
@@ -356,33 +357,13 @@ def client_error_from(exc: ValidationError, root: str) -> ClientError:
     if kind.endswith(("_type", "_parsing")):
         wanted = _EXPECTED.get(kind.split("_")[0], "another type")
         return ClientError(
-            f"Invalid type for '{param}': expected {wanted}, but got {_json_type(value)} instead.",
+            f"Invalid type for '{param}': expected {wanted}, "
+            f"but got {json_type_name(value)} instead.",
             code="invalid_type",
             param=param,
         )
     return ClientError(
-        f"Invalid '{param}': {err['msg']} (got {_show(value)}).",
+        f"Invalid '{param}': {err['msg']} (got {shown_value(value)}).",
         code="invalid_value",
         param=param,
     )
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
