@@ -155,7 +155,9 @@ class VoiceApp(App[int]):
         self._mcp: dict[str, ServerStatus] = {}  # the latest status of each MCP server
         self._mcp_down: set[str] = set()  # servers whose failure was announced
         self._key_burst = KeyBurst()
-        self._audio_problem_shown: str | None = None  # said by the text-mode note
+        # The audio problem already said (by the text-mode note or as an error, whichever
+        # came first: the worker may report it before the runtime is attached).
+        self._audio_problem_shown: str | None = None
         self._sent_files: dict[str, str] = {}  # text sent with /file -> the file's name
 
     # -- layout ------------------------------------------------------------------
@@ -306,11 +308,11 @@ class VoiceApp(App[int]):
         if runtime.text_mode:
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
+            said = problem == self._audio_problem_shown
             self._audio_problem_shown = runtime.audio_problem
-            await self.transcript.add_note(
-                Text(f"🔇 Text mode: {problem}\nType your messages below; replies are shown here."),
-                "notice",
-            )
+            hint = "Type your messages below; replies are shown here."
+            note = f"🔇 Text mode. {hint}" if said else f"🔇 Text mode: {problem}\n{hint}"
+            await self.transcript.add_note(Text(note), "notice")
             self._main(Input, "#message").focus()
         self.status_bar.change(echo=self._echo_label())
         if runtime.backend.name == "local":
@@ -476,8 +478,8 @@ class VoiceApp(App[int]):
 
     async def on_audio_problem(self, message: AudioProblem) -> None:
         if message.problem and message.problem == self._audio_problem_shown:
-            return  # the text-mode note at start-up says it already
-        self._audio_problem_shown = None
+            return  # said already, by the text-mode note or as an error
+        self._audio_problem_shown = message.problem or None
         if message.problem:
             await self._show_error(f"{message.problem} {self._reopen_hint()}")
         elif self.error_active:  # recovered: the light need not wait for the next turn
