@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from tests.support import scenes
@@ -23,6 +24,7 @@ from voice_tui.config.schema import Persona
 from voice_tui.core import events as ev
 from voice_tui.core.events import ConnectionState, Phase
 from voice_tui.server.app import LocalServer
+from voice_tui.ui.app import VoiceApp
 from voice_tui.ui.messages import AudioProblem
 from voice_tui.ui.screens.confirm import ConfirmScreen
 from voice_tui.ui.screens.personas import persona_prompt
@@ -95,6 +97,31 @@ async def test_an_audio_problem_names_the_real_key_and_the_light_recovers() -> N
         app.post_message(AudioProblem(None))  # the worker reports it working again
         await settle(pilot)
         assert light.state is not LightState.ERROR
+
+
+@pytest.mark.parametrize("worker_first", [True, False])
+async def test_the_text_mode_problem_is_said_once_whoever_says_it_first(
+    server: LocalServer, tmp_path: Path, worker_first: bool
+) -> None:
+    app = live_app(live_loaded(server, tmp_path), tmp_path)
+    problem = "audio is turned off (audio.enabled = false)"  # what this runtime says
+    connect = app._connect
+    assert connect is not None
+
+    async def audio_worker_reports_too(target: VoiceApp) -> object:
+        if worker_first:  # the worker's report is handled before the runtime is attached
+            await target.on_audio_problem(AudioProblem(problem))
+        runtime = await connect(target)
+        if not worker_first:
+            target.post_message(AudioProblem(problem))
+        return runtime
+
+    app._connect = audio_worker_reports_too  # type: ignore[assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await settle(pilot)
+        assert sum(problem in n for n in notes(app)) == 1
+        assert any("Text mode" in n for n in notes(app))
 
 
 async def test_a_word_cut_off_by_mute_leaves_no_placeholder() -> None:

@@ -309,7 +309,7 @@ class VoiceApp(App[int]):
             meter.available = False
             problem = runtime.audio_problem or "audio is turned off (audio.enabled = false)"
             said = problem == self._audio_problem_shown
-            self._audio_problem_shown = runtime.audio_problem
+            self._audio_problem_shown = problem
             hint = "Type your messages below; replies are shown here."
             note = f"🔇 Text mode. {hint}" if said else f"🔇 Text mode: {problem}\n{hint}"
             await self.transcript.add_note(Text(note), "notice")
