@@ -81,6 +81,7 @@ def test_list_names_every_benchmark(tmp_path: Path) -> None:
         "end_to_end",
         "echo",
         "cpu",
+        "load",
         "ui",
         "memory",
         "offline",
