@@ -7,16 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
+from tests.support.engine import Recorder
 from tests.support.tones import ToneRecognizer, ToneSynthesizer
 from voice_tui.backends.openai import OpenAIBackend
 from voice_tui.config.schema import McpServerSettings, Persona, Settings
 from voice_tui.core.approval import ApprovalGate
 from voice_tui.core.engine import ConversationEngine
-from voice_tui.core.events import AppEvent
 from voice_tui.core.tools import build_registry
 from voice_tui.mcp import Backoff, McpManager
 from voice_tui.server.app import LocalServer, start_server
@@ -106,41 +105,10 @@ def settings_for(
     )
 
 
-E = TypeVar("E")
-
-
-@dataclass
-class Events:
-    """Collects engine events; a test waits for the one it needs."""
-
-    events: list[AppEvent] = field(default_factory=list)
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __call__(self, event: AppEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    def of(self, kind: type[E]) -> list[E]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    async def wait_for(
-        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, within_s: float = 30
-    ) -> E:
-        async def scan() -> E:
-            while True:
-                for event in self.events:
-                    if isinstance(event, kind) and where(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(scan(), within_s)
-
-
 @dataclass
 class Conversation:
     engine: ConversationEngine
-    events: Events
+    events: Recorder
     manager: McpManager
     gate: ApprovalGate
 
@@ -156,7 +124,7 @@ async def conversation(
     manager = McpManager(local, registry, gate, {}, backoff=Backoff(first_s=0.05, max_s=0.2))
     backend = OpenAIBackend(settings)
     engine = ConversationEngine(settings, backend, registry, approvals=gate, env={})
-    events = Events()
+    events = Recorder()
     engine.subscribe(events)
     manager.start()
     for connection in manager.connections.values():

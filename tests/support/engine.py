@@ -219,7 +219,7 @@ class Recorder:
         where: Callable[[E], bool] = lambda e: True,
         *,
         after: int = 0,
-        within_s: float = 10.0,
+        within_s: float = 30.0,  # only a guard against a hang, never a timing check
     ) -> E:
         async def scan() -> E:
             seen = after
