@@ -151,8 +151,14 @@ async def test_connection_errors_show_in_transcript_notification_and_light(
     async with app.run_test(size=SIZE) as pilot:
         light = app.query_one(StatusLight)
         await until(pilot, lambda: light.state is LightState.ERROR, "error light")
+        # The light goes red as start() fails; the error itself arrives as an engine
+        # event a moment later, and is then both a transcript line and a notification.
+        await until(
+            pilot,
+            lambda: any(n.severity == "error" for n in app._notifications),
+            "error notification",
+        )
         assert any("⚠" in n for n in notes(app))
-        assert any(n.severity == "error" for n in app._notifications)
         shown = " ".join(notes(app)) + " ".join(notifications(app))
         assert "sk-wrong-key-000000000000" not in shown and API_KEY not in shown
 
