@@ -25,7 +25,7 @@ import soxr
 
 from voice_tui.offline.whisper_asr import sha256_of
 from voice_tui.server.components import SAMPLE_RATE
-from voice_tui.server.vad import VadEvent, VadSettings, pause_ms
+from voice_tui.server.vad import SpeechTail, VadEvent, VadSettings
 
 MODEL_RATE: Final = 16_000
 WINDOW: Final = 512  # samples at 16 kHz: 32 ms
@@ -103,8 +103,7 @@ class SileroVad:
         self._floor = 0.0
         self._onset_ms = 0
         self.in_speech = False
-        self._last_voiced_end_ms = 0
-        self._paused = False
+        self._tail = SpeechTail(settings)
 
     @property
     def now_ms(self) -> int:
@@ -149,22 +148,13 @@ class SileroVad:
                 self._run = 0
             if self._run >= _ONSET_WINDOWS:
                 self.in_speech = True
-                self._paused = False
                 self._run = 0
-                self._last_voiced_end_ms = self._now_ms
+                self._tail.begin()
+                self._tail.heard(self._now_ms)
                 return VadEvent("started", max(0, self._onset_ms - self.settings.prefix_padding_ms))
             return None
         voiced = probability >= max(0.01, threshold - _HYSTERESIS)
-        if voiced:
-            self._last_voiced_end_ms = self._now_ms
-        quiet_ms = self._now_ms - self._last_voiced_end_ms
-        if quiet_ms >= max(self.settings.silence_duration_ms, 1):
+        event = self._tail.step(start_ms, self._now_ms, voiced)
+        if event is not None and event.kind == "stopped":
             self.in_speech = False
-            return VadEvent("stopped", self._now_ms)
-        if voiced and self._paused:
-            self._paused = False
-            return VadEvent("resumed", start_ms)
-        if not self._paused and quiet_ms >= pause_ms(self.settings):
-            self._paused = True
-            return VadEvent("paused", self._last_voiced_end_ms)
-        return None
+        return event

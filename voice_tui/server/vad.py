@@ -62,6 +62,37 @@ def pause_ms(settings: VadSettings) -> int:
     return max(FRAME_MS, min(150, settings.silence_duration_ms // 3))
 
 
+class SpeechTail:
+    """Once speech has started, when it pauses, resumes and stops: the same for every
+    detector, whatever decides that a frame is voiced."""
+
+    def __init__(self, settings: VadSettings) -> None:
+        self.settings = settings
+        self.last_voiced_end_ms = 0
+        self.paused = False
+
+    def heard(self, voiced_until_ms: int) -> None:
+        self.last_voiced_end_ms = voiced_until_ms
+
+    def begin(self) -> None:
+        self.paused = False
+
+    def step(self, start_ms: int, end_ms: int, voiced: bool) -> VadEvent | None:
+        """One frame of speech under way, from `start_ms` to `end_ms`."""
+        if voiced:
+            self.last_voiced_end_ms = end_ms
+        quiet_ms = end_ms - self.last_voiced_end_ms
+        if quiet_ms >= max(self.settings.silence_duration_ms, 1):
+            return VadEvent("stopped", end_ms)
+        if voiced and self.paused:
+            self.paused = False
+            return VadEvent("resumed", start_ms)
+        if not self.paused and quiet_ms >= pause_ms(self.settings):
+            self.paused = True
+            return VadEvent("paused", self.last_voiced_end_ms)
+        return None
+
+
 class VoiceActivityDetector(Protocol):
     settings: VadSettings
     in_speech: bool
@@ -83,8 +114,7 @@ class EnergyVad:
         self._pending = b""
         self._recent: deque[tuple[int, bool]] = deque(maxlen=_ONSET_WINDOW)
         self.in_speech = False
-        self._last_voiced_end_ms = 0
-        self._paused = False
+        self._tail = SpeechTail(settings)
 
     @property
     def now_ms(self) -> int:
@@ -112,23 +142,16 @@ class EnergyVad:
     def _step(self, frame_start_ms: int, voiced: bool) -> VadEvent | None:
         self._recent.append((frame_start_ms, voiced))
         if voiced:
-            self._last_voiced_end_ms = self._now_ms
+            self._tail.heard(self._now_ms)
         if not self.in_speech:
             if sum(v for _, v in self._recent) >= _ONSET_VOICED:
                 onset = next(t for t, v in self._recent if v)
                 self.in_speech = True
-                self._paused = False
+                self._tail.begin()
                 return VadEvent("started", max(0, onset - self.settings.prefix_padding_ms))
             return None
-        quiet_ms = self._now_ms - self._last_voiced_end_ms
-        if quiet_ms >= max(self.settings.silence_duration_ms, 1):
+        event = self._tail.step(frame_start_ms, self._now_ms, voiced)
+        if event is not None and event.kind == "stopped":
             self.in_speech = False
             self._recent.clear()
-            return VadEvent("stopped", self._now_ms)
-        if voiced and self._paused:
-            self._paused = False
-            return VadEvent("resumed", frame_start_ms)
-        if not self._paused and quiet_ms >= pause_ms(self.settings):
-            self._paused = True
-            return VadEvent("paused", self._last_voiced_end_ms)
-        return None
+        return event
