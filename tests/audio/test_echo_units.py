@@ -22,10 +22,11 @@ from voice_tui.audio.echo import (
     make_mic_processor,
     suggested_noise_reduction,
 )
-from voice_tui.audio.echo_align import CLOCK_WINDOW, FarEndAligner
+from voice_tui.audio.echo_align import FarEndAligner
 from voice_tui.audio.echo_guard import FRAME, GuardSettings, ResidualEchoGuard
 from voice_tui.audio.echo_metrics import EchoRecording, erle_db
 from voice_tui.audio.ring import SampleRing, Samples
+from voice_tui.audio.stream_clock import CLOCK_WINDOW
 from voice_tui.config.schema import AudioSettings, Settings
 
 RATE = 24_000

@@ -2,8 +2,9 @@
 
 Everything slow (resampling to 24 kHz, metering, sending) happens in the worker thread
 that reads the ring. Each block is stamped with when its newest sample was captured,
-on the `time.perf_counter()` clock, from PortAudio's ADC time (so benchmarks can
-measure microphone to wire).
+on the `time.perf_counter()` clock, from PortAudio's ADC time; the reader turns those
+stamps into times counted from a robust origin (`captured_at`), which move forward with
+the audio (so the echo canceller and benchmarks can rely on them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from voice_tui.audio.device_stream import DeviceStream, stream_to_perf
 from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
 from voice_tui.audio.resample import StreamResampler
-from voice_tui.audio.ring import SampleRing
+from voice_tui.audio.ring import RingRead, SampleRing
+from voice_tui.audio.stream_clock import StreamClock
 from voice_tui.config.schema import AudioSettings
 
 RING_SECONDS = 2.0  # how far the reader may fall behind before the oldest audio drops
@@ -36,7 +38,12 @@ class Capture(DeviceStream):
         self.rate = rate or pick_rate(sd.check_input_settings, device.id, device.default_rate)
         self.ring = SampleRing(int(self.rate * RING_SECONDS), self.rate, wake)
         self.resampler = StreamResampler(self.rate, TARGET_RATE)
-        self.device_overflows = 0
+        self.device_overflows = 0  # callback-owned
+        # Reader-owned: the clock that times what is read, the overflows it has seen,
+        # and the last time handed out.
+        self._clock = StreamClock(self.rate)
+        self._overflows_timed = 0
+        self._last_captured_at = float("-inf")
         self.stream: Any = sd.InputStream(
             device=device.id,
             samplerate=self.rate,
@@ -57,3 +64,18 @@ class Capture(DeviceStream):
         if status.input_overflow:
             self.device_overflows += 1
         self._beat(now)
+
+    def captured_at(self, got: RingRead) -> float:
+        """When the newest sample of `got` (the ring's next read) was captured: counted
+        from the stream's origin, so a late or stale stamp moves no time, and never
+        before the previous read's."""
+        if self.device_overflows != self._overflows_timed:
+            # The device lost audio the count never saw: the old stamps are off by it.
+            self._overflows_timed = self.device_overflows
+            self._clock.forget_stamps()
+        self._clock.advance(len(got.samples) + got.dropped, got.end_time)
+        if self._clock.origin is None:
+            return got.end_time  # never stamped (nan)
+        at = max(self._clock.time_of(self._clock.count), self._last_captured_at)
+        self._last_captured_at = at
+        return at

@@ -6,15 +6,14 @@ Both stamps already include the streams' reported latencies, so a mic sample cap
 at time t pairs with the far-end sample that reached the DAC at t (its echo arrives a
 little later: the acoustic path, which the adaptive filter finds itself).
 
-The stamps come late by up to tens of milliseconds (callback scheduling, the GIL), so
-each stream's clock keeps the earliest estimate of a recent window (`StreamClock`), and
-the far-end cursor advances by exactly the mic block's length: the canceller sees one
-continuous far-end stream with a constant delay (every jump makes it re-converge). The
-far end is handed over `lead_ms` ahead of the mic (as far as the speaker's buffer
-allows) so stamp errors never make the echo come before its reference: a filter
-cannot cancel what it has not seen yet. The cursor only jumps
-on a real discontinuity (a reopened device, dropped mic audio, long clock drift
-between two sound cards).
+The stamps can be off by tens of milliseconds (callback scheduling, the GIL), so each
+stream's times are counted from a robust origin (`StreamClock`), and the far-end cursor
+advances by exactly the mic block's length: the canceller sees one continuous far-end
+stream with a constant delay (every jump makes it re-converge). The far end is handed
+over `lead_ms` ahead of the mic (as far as the speaker's buffer allows) so stamp errors
+never make the echo come before its reference: a filter cannot cancel what it has not
+seen yet. The cursor only jumps on a real discontinuity (a reopened device, dropped mic
+audio, long clock drift between two sound cards).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -30,6 +28,7 @@ import numpy as np
 from voice_tui.audio.devices import TARGET_RATE
 from voice_tui.audio.resample import StreamResampler
 from voice_tui.audio.ring import SampleRing, Samples
+from voice_tui.audio.stream_clock import StreamClock
 
 log = logging.getLogger(__name__)
 
@@ -42,39 +41,6 @@ FAR_WAIT_S = 0.03
 # After an alignment, the lead is cut to what the speaker's buffer gives during this
 # many blocks (its callbacks' jitter shows in the first ones); waited for afterwards.
 SETTLE_BLOCKS = 50
-CLOCK_WINDOW = 100  # stamps (about 2 s of blocks) the earliest is taken from
-
-
-class StreamClock:
-    """Maps a stream's sample count to perf_counter time: the time of sample 0.
-
-    A block's stamp is PortAudio's device time mapped onto perf_counter by reading
-    perf_counter when the Python callback runs, and that can only be late (the callback
-    waited for the GIL or the scheduler), never early. So the earliest origin seen over
-    the last `window` blocks is the truth: late stamps are ignored, and a real change
-    (lost audio, a restarted stream) is taken once it has lasted the whole window.
-    """
-
-    def __init__(self, rate: int, window: int = CLOCK_WINDOW) -> None:
-        self.rate = rate
-        self.count = 0  # samples seen so far
-        self._seen: deque[float] = deque(maxlen=window)
-
-    @property
-    def origin(self) -> float | None:
-        """perf_counter time of sample 0 (None before the first stamp)."""
-        return min(self._seen) if self._seen else None
-
-    def advance(self, n: int, end_time: float) -> None:
-        """Count `n` more samples, the last of which ends at `end_time`."""
-        self.count += n
-        if math.isfinite(end_time):
-            self._seen.append(end_time - self.count / self.rate)
-
-    def time_of(self, index: int) -> float:
-        origin = self.origin
-        assert origin is not None
-        return origin + index / self.rate
 
 
 class FarEndAligner:

@@ -311,10 +311,11 @@ class AudioWorker:
         if got.dropped:
             self._mic_dropped += got.dropped
             log.warning("mic audio dropped: %d samples (the worker fell behind)", got.dropped)
+        captured_at = capture.captured_at(got)
         pcm = capture.resampler.process(got.samples)
         processor = self._processor
         if processor is not None:
-            pcm = processor.process(pcm, got.end_time)
+            pcm = processor.process(pcm, captured_at)
         if not len(pcm):
             return
         peak = self._meter.add(pcm)
@@ -324,14 +325,14 @@ class AudioWorker:
             return
         output = self._output
         if peak > QUIET_PEAK or self._ptt or (output is not None and not output.asleep):
-            self._hot_until = got.end_time + HOT_HOLD_S
+            self._hot_until = captured_at + HOT_HOLD_S
         self._held.append(pcm.tobytes())
         self._held_samples += len(pcm)
-        if got.end_time < self._hot_until or self._held_samples >= QUIET_BATCH_SAMPLES:
+        if captured_at < self._hot_until or self._held_samples >= QUIET_BATCH_SAMPLES:
             data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
             self._held.clear()
             self._held_samples = 0
-            self._call(self._on_mic, data, got.end_time)
+            self._call(self._on_mic, data, captured_at)
 
     def _check_health(self, now: float) -> None:
         failures = []
