@@ -6,6 +6,8 @@ import asyncio
 import base64
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +27,7 @@ from tests.support.server import (
 )
 from voice_tui.server import response as response_module
 from voice_tui.server.app import LocalServer, start_server
+from voice_tui.server.response import PulledChunks
 
 SENTENCE_1 = "This is sentence number 1 of a long answer."
 
@@ -438,3 +441,32 @@ async def test_a_merge_never_makes_the_listener_wait(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(response_module, "SLACK_S", 3600.0)
     sizes = await _delta_sizes_from_tiny_chunks()
     assert set(sizes) == {480}
+
+
+def test_closing_a_synthesis_a_thread_is_inside_waits_for_that_thread() -> None:
+    # Shutting down mid-sentence closes the chunks while a worker thread may still be
+    # inside next(): closing a running generator would fail ("already executing").
+    entered, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def speech() -> Iterator[bytes]:
+        try:
+            entered.set()
+            release.wait(10)
+            yield b"first"
+            yield b"second"
+        finally:
+            finished.append("closed")
+
+    chunks = PulledChunks(speech())
+    with ThreadPoolExecutor(2) as pool:
+        pulled = pool.submit(chunks.next)
+        assert entered.wait(10)
+        closing = pool.submit(chunks.close)
+        with pytest.raises(FutureTimeout):  # it waits for the running next()
+            closing.result(0.2)
+        release.set()
+        assert pulled.result(10) == b"first"
+        closing.result(10)  # no ValueError
+    assert finished == ["closed"]
+    assert chunks.next() is None  # closed: nothing more comes

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import logging
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -616,12 +617,11 @@ class _Speech:
         synthesizer = self._run.components.synthesizer
         assert synthesizer is not None
         plan = self._run.plan
-        pending: asyncio.Future[bytes | None] | None = None
-        chunks: Iterator[bytes] | None = None
+        chunks: PulledChunks | None = None
         try:
-            chunks = synthesizer.synthesize(sentence.spoken, plan.voice, plan.speed)
+            chunks = PulledChunks(synthesizer.synthesize(sentence.spoken, plan.voice, plan.speed))
             while True:
-                pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                pending = asyncio.ensure_future(asyncio.to_thread(chunks.next))
                 chunk = await asyncio.shield(pending)  # the thread runs on regardless
                 sentence.chunks.put_nowait(chunk)
                 if chunk is None:
@@ -630,7 +630,9 @@ class _Speech:
             sentence.chunks.put_nowait(exc)
         finally:
             if chunks is not None:
-                _close_when_idle(chunks, pending)
+                # In a thread: closing waits for a next() still running there, and may
+                # join the synthesiser's own thread.
+                asyncio.get_running_loop().run_in_executor(None, chunks.close)
 
     async def _send_all(self) -> None:
         run = self._run
@@ -683,21 +685,22 @@ class _Speech:
         unsent.clear()
 
 
-def _close_when_idle(chunks: Iterator[bytes], pending: asyncio.Future[bytes | None] | None) -> None:
-    """Close the synthesiser's generator (it stops synthesising) once no thread runs it.
+class PulledChunks:
+    """A synthesiser's chunks, pulled in worker threads one next() at a time. A
+    cancelled response (or the server shutting down) may leave a thread inside next():
+    `close` waits for it rather than closing a running generator."""
 
-    A cancelled response may leave a worker thread inside next(); closing must wait for
-    it, and happens in a thread because closing may join the synthesiser's own thread.
-    """
-    close = getattr(chunks, "close", None)
-    if close is None:
-        return
-    loop = asyncio.get_running_loop()
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._lock = threading.Lock()
 
-    def close_in_thread(_: object = None) -> None:
-        loop.run_in_executor(None, close)
+    def next(self) -> bytes | None:
+        with self._lock:
+            return next(self._chunks, None)
 
-    if pending is None or pending.done():
-        close_in_thread()
-    else:
-        pending.add_done_callback(close_in_thread)
+    def close(self) -> None:
+        """Stop synthesising (a generator's close)."""
+        with self._lock:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
