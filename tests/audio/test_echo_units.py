@@ -143,6 +143,54 @@ def test_the_lead_never_reaches_past_what_the_speaker_has_played() -> None:
     assert aligner.missing == 0
 
 
+def test_a_late_speaker_callback_while_settling_is_waited_for_not_cut() -> None:
+    line = Timeline(counting(RATE * 3))
+    aligner = FarEndAligner(lead_ms=20)
+
+    def wait(timeout: float) -> bool:  # the late callback comes while we wait
+        line.play(line.MIC_T0 + line.mic_count / RATE + line.ahead_s)
+        return True
+
+    for i in range(20):
+        start = line.mic_count
+        if i == 5:  # the speaker's callback is late: nothing past the mic's moment yet
+            line.mic_count += BLOCK
+            end = line.MIC_T0 + line.mic_count / RATE
+        else:
+            end = line.mic_block()
+        aligner.pull(line.ring)
+        far = aligner.take(BLOCK, end, wait)
+        first = line.far_index(start) + aligner.lead
+        assert far.tolist() == counting(RATE * 3)[first : first + BLOCK].tolist()
+    assert aligner.lead_cuts == 0
+
+
+def test_more_lead_than_the_speaker_buffer_gives_is_cut_once_settled() -> None:
+    # The speaker looked 30 ms ahead when the far end was aligned (a burst of its
+    # callbacks), then runs 5 ms ahead: every block lacks 15 ms of a 20 ms lead.
+    line = Timeline(counting(RATE * 4), ahead_s=0.03)
+    aligner = FarEndAligner(lead_ms=20)
+    waits: list[int] = []
+
+    def wait(timeout: float) -> bool:  # time passes: the speaker's next callback
+        waits.append(line.mic_count)
+        line.play(line.FAR_T0 + line.written / RATE + 0.02)
+        return True
+
+    previous_last: int | None = None
+    for _ in range(100):
+        end = line.mic_block()
+        line.ahead_s = 0.005
+        aligner.pull(line.ring)
+        far = aligner.take(BLOCK, end, wait).astype(np.int64)
+        if previous_last is not None:  # one continuous far end but for the cut
+            assert (far[0] - previous_last) % 32768 == 1 or aligner.lead_cuts == 1
+        previous_last = int(far[-1])
+    assert aligner.lead_cuts == 1
+    assert not [count for count in waits if count > BLOCK * 51]  # no waiting once cut
+    assert aligner.late == 0 and aligner.missing == 0
+
+
 def test_lost_mic_audio_realigns_once_the_clock_window_has_seen_it() -> None:
     line = Timeline(counting(RATE * 8))
     aligner = FarEndAligner(lead_ms=10)

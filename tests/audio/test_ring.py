@@ -99,6 +99,22 @@ def test_the_reader_sleeps_until_the_writer_signals() -> None:
     assert woke.is_set()
 
 
+def test_a_reader_that_asked_for_several_blocks_is_woken_once_they_are_unread() -> None:
+    ring = SampleRing(capacity=100, rate=1000)
+    ring.wake_after = 15  # a quiet room: one wake-up per three 5-sample blocks
+    ring.write(ramp(0, 5), end_time=5.0)
+    ring.write(ramp(5, 5), end_time=10.0)
+    assert not ring.wake.is_set()
+    ring.write(ramp(10, 5), end_time=15.0)
+    assert ring.wake.is_set()
+    read = ring.read()
+    assert read is not None and np.array_equal(read.samples, ramp(0, 15))
+    ring.wake.clear()
+    ring.wake_after = 1  # every block again
+    ring.write(ramp(15, 5), end_time=20.0)
+    assert ring.wake.is_set()
+
+
 def test_a_reader_racing_a_fast_writer_never_sees_torn_audio() -> None:
     ring = SampleRing(capacity=64, rate=1000)
     blocks, n = 20_000, 7

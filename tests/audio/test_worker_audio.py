@@ -259,10 +259,14 @@ def test_a_quiet_room_is_sent_in_batches_and_a_voice_block_by_block(
     # The idle speaker sleeps, and HOT_HOLD_S later the quiet mic goes out in batches.
     wait_until(lambda: worker.speaker_asleep, what="the idle speaker to sleep")
     wait_until(lambda: len(got.mic[-1][0]) == batch, what="a quiet batch")
-    quiet = len(got.mic)
+    quiet, wakeups = len(got.mic), worker.stats.wakeups
     wait_until(lambda: len(got.mic) >= quiet + 3, what="quiet batches")
     with got.lock:
         assert {len(pcm) for pcm, _ in got.mic[quiet : quiet + 3]} == {batch}
+        batches = len(got.mic) - quiet
+    # Asleep between batches: woken once per batch (not per block), plus maybe once
+    # by the batch being read as the count started.
+    assert worker.stats.wakeups - wakeups <= batches + 1
     before = len(got.mic)
     received = capture_speech(virtual_audio, worker, got, speech)
     with got.lock:

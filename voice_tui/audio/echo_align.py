@@ -38,8 +38,9 @@ CUT_MARGIN = TARGET_RATE // 100  # 10 ms
 # callback ran late on a busy machine) rather than moved: every move of the far end
 # makes the canceller re-converge, and residual echo leaks meanwhile.
 FAR_WAIT_S = 0.03
-# After an alignment, the lead is cut to what the speaker's buffer gives during this
-# many blocks (its callbacks' jitter shows in the first ones); waited for afterwards.
+# For this many blocks after an alignment the lead may be cut to what the speaker's
+# buffer gives: once at their end by what all of them lacked, or at once when a block's
+# far end is still missing after FAR_WAIT_S. Afterwards a missing far end is late.
 SETTLE_BLOCKS = 50
 
 
@@ -65,6 +66,7 @@ class FarEndAligner:
         self._mic = StreamClock(TARGET_RATE)
         self._cursor: int | None = None  # far-end index of the next sample to hand out
         self._settling = 0  # blocks left in which the lead may still be cut
+        self._least_short: int | None = None  # the least far end missing while settling
         self._stalled_at = -1  # far-end count at which a whole wait saw nothing written
         self.resyncs = 0  # cursor jumps after the first alignment
         self.lead_cuts = 0  # times the lead was shortened to what had been played
@@ -157,10 +159,17 @@ class FarEndAligner:
             self._cursor = target
             self._settling = SETTLE_BLOCKS
             self.resyncs += 1
-        settled = self._settling == 0 and wait is not None
+        settling = self._settling > 0
         self._settling = max(0, self._settling - 1)
+        if settling:
+            missing = max(0, self._cursor + n - self._far.count)
+            least = self._least_short
+            self._least_short = missing if least is None else min(least, missing)
         stalled = self._stalled_at == self._far.count  # no use waiting again
-        if settled and wait is not None and not stalled and self._cursor + n > self._far.count:
+        # Waited for while settling too: on a busy machine the speaker's callback runs
+        # late now and then, and cutting the lead for that would move the echo path the
+        # canceller is converging on.
+        if wait is not None and not stalled and self._cursor + n > self._far.count:
             before, deadline = self._far.count, time.perf_counter() + FAR_WAIT_S
             while self._cursor + n > self._far.count:
                 left = deadline - time.perf_counter()
@@ -170,16 +179,25 @@ class FarEndAligner:
             if self._far.count == before:
                 self._stalled_at = before  # nothing is being written (a stopped speaker)
         if self._cursor + n > self._far.count:
-            if settled:
-                self.short = self._cursor + n - self._far.count
-                self.late += 1
-            else:
-                # The speaker has not played that far yet: the lead is more than its
-                # buffer gives. Take less lead from now on (rather than a hole in the
-                # reference), with room for the speaker's blocks (and the resampler's
-                # bursts) to jitter.
+            if settling or wait is None:
+                # The speaker has not played that far yet (even after the wait): the
+                # lead is more than its buffer gives. Cut it now rather than leave a
+                # hole in the reference, with room for the speaker's blocks (and the
+                # resampler's bursts) to jitter.
                 self._cursor = self._far.count - n - CUT_MARGIN
                 self.lead_cuts += 1
+                self._least_short = 0
+            else:
+                self.short = self._cursor + n - self._far.count
+                self.late += 1
+        elif settling and self._settling == 0 and self._least_short:
+            # Settled: what every block lacked before its wait is more lead than the
+            # speaker's buffer gives; cut it once (what only some lacked were late
+            # callbacks, and were waited for).
+            self._cursor -= self._least_short + CUT_MARGIN
+            self.lead_cuts += 1
+        if self._settling == 0:
+            self._least_short = None
         start, self._cursor = self._cursor, self._cursor + n
         self._lead_now = start - aligned
         oldest = self._far.count - len(self._history)

@@ -44,6 +44,9 @@ class SampleRing:
         # replaced as a whole so the reader never sees half of it.
         self._stamp: tuple[int, float] = (0, float("nan"))
         self.wake = wake if wake is not None else threading.Event()
+        # Reader-owned: how many unread samples make the writer signal `wake` (more
+        # than one block: the reader sleeps through several, e.g. in a quiet room).
+        self.wake_after = 1
         # Writer-owned: the writer has stopped for now (a sleeping speaker: its time
         # passes in silence), and how often it started again (what follows is not
         # contiguous in time with what came before).
@@ -69,7 +72,8 @@ class SampleRing:
             self._buf[: n - first] = samples[first:]
         self._written += n
         self._stamp = (self._written, end_time)
-        self.wake.set()
+        if self._written - self._read >= self.wake_after:
+            self.wake.set()
 
     def write_silence(self, n: int, end_time: float) -> None:
         """Append `n` zeros without a source array (a stream that slept: its time

@@ -15,7 +15,10 @@ QUIET_BATCH_MS instead of every block: each hand-over wakes the event loop and s
 message, the largest share of the CPU a listening client uses. The first block above
 QUIET_PEAK goes out at once with the batch before it, so server VAD hears speech as soon
 as ever, and every block for HOT_HOLD_S after it goes out on its own (the silence that
-ends a turn is timed by VAD as it arrives). Push-to-talk never batches.
+ends a turn is timed by VAD as it arrives). Push-to-talk never batches. In that quiet
+state this thread also sleeps through a batch of blocks at a time (the capture ring
+wakes it once per batch, not per block): a voice is noticed at most QUIET_BATCH_MS
+late, and from then on every block is handled as it arrives.
 """
 
 from __future__ import annotations
@@ -65,7 +68,10 @@ COMMAND_TIMEOUT_S = 10.0
 QUIET_BATCH_MS = 100
 QUIET_PEAK = 100  # -50 dBFS: a block peaking below it is a quiet room, not a voice
 HOT_HOLD_S = 2.0  # longer than any VAD silence that ends a turn
-QUIET_BATCH_SAMPLES = TARGET_RATE * QUIET_BATCH_MS // 1000
+# A batch goes out once this much is held: a little short of QUIET_BATCH_MS, so that a
+# quiet wake-up's read (one batch of device audio) sends, whatever the resampler holds.
+QUIET_BATCH_SAMPLES = TARGET_RATE * (QUIET_BATCH_MS - 10) // 1000
+QUIET_WAIT_S = 0.25  # the longest sleep while quiet (the health check's pace)
 SWITCH_INTERVAL_S = 0.001  # measured: a busy thread then delays a callback ~1 ms, not 5
 
 
@@ -123,6 +129,8 @@ class AudioWorker:
         self._held: list[bytes] = []  # quiet microphone audio batched for on_mic
         self._held_samples = 0
         self._hot_until = 0.0  # blocks captured before this go out one by one
+        self._quiet = False  # quiet room, speaker asleep: woken once per batch
+        self._wakeups = 0
         self._render_observers: list[RenderObserver] = []
         # counters of streams closed since: input overflows, underruns, output
         # underflows, chunks dropped
@@ -182,6 +190,7 @@ class AudioWorker:
             chunks_dropped=chunks + (output.player.chunks_dropped if output else 0),
             input_rate=capture.rate if capture else None,
             output_rate=output.rate if output else None,
+            wakeups=self._wakeups,
         )
 
     # -- controls (any thread) ------------------------------------------------------
@@ -277,13 +286,16 @@ class AudioWorker:
     def _run(self) -> None:
         next_level = next_health = time.perf_counter()
         while not self._stop.is_set():
-            self._wake.wait(LEVEL_INTERVAL_S)
+            self._wake.wait(QUIET_WAIT_S if self._quiet else LEVEL_INTERVAL_S)
             self._wake.clear()
+            self._wakeups += 1
             self._run_commands()
             now = time.perf_counter()
             output = self._output
             if output is not None:
                 output.tend(now)  # first: a sleeping speaker wakes for queued audio
+                if not output.asleep:
+                    self._pace(quiet=False)  # the echo path needs every block now
             try:
                 self._pump_mic()
             except Exception:  # e.g. a MicProcessor bug: keep the speaker going
@@ -319,20 +331,29 @@ class AudioWorker:
         if not len(pcm):
             return
         peak = self._meter.add(pcm)
+        output = self._output
+        if peak > QUIET_PEAK or self._ptt or (output is not None and not output.asleep):
+            self._hot_until = captured_at + HOT_HOLD_S
+        hot = captured_at < self._hot_until
+        self._pace(quiet=not hot)
         if not self.sending:
             self._held.clear()
             self._held_samples = 0
             return
-        output = self._output
-        if peak > QUIET_PEAK or self._ptt or (output is not None and not output.asleep):
-            self._hot_until = captured_at + HOT_HOLD_S
         self._held.append(pcm.tobytes())
         self._held_samples += len(pcm)
-        if captured_at < self._hot_until or self._held_samples >= QUIET_BATCH_SAMPLES:
+        if hot or self._held_samples >= QUIET_BATCH_SAMPLES:
             data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
             self._held.clear()
             self._held_samples = 0
             self._call(self._on_mic, data, captured_at)
+
+    def _pace(self, quiet: bool) -> None:
+        """Wake for every microphone block, or (quiet) once per batch of them."""
+        self._quiet = quiet
+        capture = self._capture
+        if capture is not None:
+            capture.ring.wake_after = capture.rate * QUIET_BATCH_MS // 1000 if quiet else 1
 
     def _check_health(self, now: float) -> None:
         failures = []
