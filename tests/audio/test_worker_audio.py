@@ -24,6 +24,7 @@ from tests.support.signals import (
 )
 from tests.support.virtual_audio import VirtualAudio
 from tests.support.worker import Collected
+from voice_tui.audio.echo import HalfDuplexGate
 from voice_tui.audio.render_observer import RenderedBlock
 from voice_tui.audio.status import AudioStatus
 from voice_tui.audio.worker import QUIET_BATCH_MS, AudioWorker
@@ -278,3 +279,21 @@ def test_a_quiet_room_is_sent_in_batches_and_a_voice_block_by_block(
     assert all(size % block == 0 and size < batch for size in sizes[1:])
     correlation, _ = align(read_wav(speech), received)
     assert correlation > 0.9  # nothing lost or reordered by the batching
+
+
+def test_what_echo_handling_silences_goes_out_in_batches_while_the_speaker_plays(
+    virtual_audio: VirtualAudio, start_worker: StartWorker
+) -> None:
+    worker, got = start_worker()
+    worker.set_mic_processor(HalfDuplexGate(worker))  # silence while the tone is audible
+    batch = RATE * QUIET_BATCH_MS // 1000 * 2
+    play_pcm(worker, "item_1", "resp_1", tone(4.0))
+    wait_until(lambda: not worker.speaker_asleep, what="the speaker to wake")
+    wait_until(lambda: worker.is_playing(), what="the tone to play")
+    before = len(got.mic)
+    wait_until(lambda: len(got.mic) >= before + 5, what="mic audio while the tone plays")
+    assert worker.is_playing()
+    with got.lock:
+        sent = got.mic[before + 1 : before + 5]  # the first may hold a block from before
+    assert [len(pcm) for pcm, _ in sent] == [batch] * 4
+    assert not any(any(pcm) for pcm, _ in sent)  # all silenced

@@ -10,15 +10,16 @@ Microphone path: input callback -> ring -> (this thread) resample to 24 kHz ->
 default) -> level meter and, when muted/push-to-talk allow it, `on_mic`.
 Speaker path: `play()` (any thread) -> `Player` queue -> output callback.
 
-While the room is quiet and nothing plays, microphone audio is handed on in batches of
-QUIET_BATCH_MS instead of every block: each hand-over wakes the event loop and sends a
-message, the largest share of the CPU a listening client uses. The first block above
+While the room is quiet (or the echo canceller silences all the microphone hears of the
+assistant), microphone audio is handed on in batches of QUIET_BATCH_MS instead of every
+block: each hand-over wakes the event loop and sends a message, the largest share of
+the CPU a listening client uses. The first block above
 QUIET_PEAK goes out at once with the batch before it, so server VAD hears speech as soon
 as ever, and every block for HOT_HOLD_S after it goes out on its own (the silence that
-ends a turn is timed by VAD as it arrives). Push-to-talk never batches. In that quiet
-state this thread also sleeps through a batch of blocks at a time (the capture ring
-wakes it once per batch, not per block): a voice is noticed at most QUIET_BATCH_MS
-late, and from then on every block is handled as it arrives.
+ends a turn is timed by VAD as it arrives). Push-to-talk never batches. While the room
+is quiet and nothing plays this thread also sleeps through a batch of blocks at a time
+(the capture ring wakes it once per batch, not per block): a voice is noticed at most
+QUIET_BATCH_MS late, and from then on every block is handled as it arrives.
 """
 
 from __future__ import annotations
@@ -331,11 +332,14 @@ class AudioWorker:
         if not len(pcm):
             return
         peak = self._meter.add(pcm)
-        output = self._output
-        if peak > QUIET_PEAK or self._ptt or (output is not None and not output.asleep):
+        if peak > QUIET_PEAK or self._ptt:
             self._hot_until = captured_at + HOT_HOLD_S
         hot = captured_at < self._hot_until
-        self._pace(quiet=not hot)
+        # While the speaker plays, every block is processed as it comes (the echo
+        # canceller's verdict on a barge-in cannot wait for a batch), but what it
+        # silenced goes out in batches like a quiet room's.
+        output = self._output
+        self._pace(quiet=not hot and (output is None or output.asleep))
         if not self.sending:
             self._held.clear()
             self._held_samples = 0
