@@ -1,15 +1,19 @@
-"""Counted stream times: a late or stale PortAudio stamp moves no time, and times never
-go backwards (CI once saw a capture stamp one block early: PortAudio catching up)."""
+"""Stream times: PortAudio's stamps mapped onto perf_counter without the callback's wait
+for the GIL, counted from a robust origin so a late or stale stamp moves no time, and
+never going backwards (CI once saw a capture stamp one block early: PortAudio catching
+up)."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from tests.support.virtual_audio import VirtualAudio
 from voice_tui.audio.capture import Capture
+from voice_tui.audio.device_stream import StreamTime
 from voice_tui.audio.devices import choose_device, list_devices
 from voice_tui.audio.problems import load_sounddevice
 from voice_tui.audio.ring import RingRead
@@ -83,3 +87,19 @@ def test_capture_times_move_forward_with_the_audio(virtual_audio: VirtualAudio) 
         assert after == pytest.approx(true_end(25) + 0.5)
     finally:
         capture.close()
+
+
+def test_a_stamp_on_the_wall_clock_is_not_late_by_the_callbacks_wait() -> None:
+    mapping = StreamTime()
+    # PortAudio (ALSA) read the wall clock 30 ms before the callback got the GIL; the
+    # block reaches the DAC 20 ms after that reading.
+    current = time.time() - 0.03
+    mapped = mapping.to_perf(current + 0.02, current, time.perf_counter())
+    assert mapped == pytest.approx(time.perf_counter() - 0.01, abs=0.005)
+
+
+def test_a_stream_on_an_unknown_clock_is_mapped_through_the_callbacks_now() -> None:
+    mapping = StreamTime()
+    now = time.perf_counter()
+    assert mapping.to_perf(5.02, 5.0, now) == pytest.approx(now + 0.02)
+    assert mapping.to_perf(0.0, 5.0, now) == now  # no timestamp from the host API

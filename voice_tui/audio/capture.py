@@ -14,7 +14,7 @@ import time
 from types import ModuleType
 from typing import Any
 
-from voice_tui.audio.device_stream import DeviceStream, stream_to_perf
+from voice_tui.audio.device_stream import DeviceStream
 from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
 from voice_tui.audio.resample import StreamResampler
 from voice_tui.audio.ring import RingRead, SampleRing
@@ -59,7 +59,9 @@ class Capture(DeviceStream):
         now = time.perf_counter()
         adc = stamp.inputBufferAdcTime
         # The block's newest sample: its first one's ADC time plus the block's length.
-        end = stream_to_perf(adc, stamp.currentTime, now) + (frames / self.rate if adc > 0 else 0)
+        end = self.stream_time.to_perf(adc, stamp.currentTime, now)
+        if adc > 0:
+            end += frames / self.rate
         self.ring.write(indata[:, 0], end)
         if status.input_overflow:
             self.device_overflows += 1

@@ -5,13 +5,47 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
+# A candidate clock reads at most this much past the callback's `currentTime` when it
+# is the stream's clock (the callback waited for the GIL in between).
+SAME_CLOCK_S = 0.5
+CANDIDATE_CLOCKS: tuple[Callable[[], float], ...] = (time.time, time.monotonic)
 
-def stream_to_perf(stream_time: float, current_time: float, now: float) -> float:
-    """A stream-clock instant on the perf_counter clock (both tick alike: map via "now");
-    `now` itself when the host API gives no timestamp (0)."""
-    return stream_time - current_time + now if stream_time > 0 else now
+
+class StreamTime:
+    """Maps a stream's clock (PortAudio's `currentTime`, DAC and ADC times) onto
+    perf_counter, for one stream's callbacks.
+
+    PortAudio reads its clock before the Python callback runs; the callback may wait
+    for the GIL first, by tens of milliseconds on a busy machine. Mapped through "now"
+    (perf_counter read in the callback), every stamp would be late by that wait. So the
+    stream's clock is recognised instead (ALSA's is the wall clock): both clocks are
+    read together, and their offset maps the stamp, however late the callback runs.
+    A stream on no clock recognised here is mapped through "now"."""
+
+    def __init__(self) -> None:
+        self._clock: Callable[[], float] | None = None
+
+    def to_perf(self, stream_time: float, current_time: float, now: float) -> float:
+        """`stream_time` on the perf_counter clock (`now`: perf_counter in the callback;
+        returned itself when the host API gives no timestamp, 0)."""
+        if stream_time <= 0:
+            return now
+        clock = self._clock
+        if clock is None:
+            clock = self._clock = _clock_of(current_time)
+            if clock is None:
+                return stream_time - current_time + now
+        return stream_time - (clock() - time.perf_counter())
+
+
+def _clock_of(current_time: float) -> Callable[[], float] | None:
+    for clock in CANDIDATE_CLOCKS:
+        if 0 <= clock() - current_time < SAME_CLOCK_S:
+            return clock
+    return None
 
 
 class DeviceStream:
@@ -23,6 +57,7 @@ class DeviceStream:
     def __init__(self) -> None:
         self.last_callback = time.perf_counter()  # for the worker's liveness check
         self.callbacks = 0
+        self.stream_time = StreamTime()  # callback-owned
 
     def _beat(self, now: float) -> None:
         self.last_callback = now

@@ -6,14 +6,15 @@ Both stamps already include the streams' reported latencies, so a mic sample cap
 at time t pairs with the far-end sample that reached the DAC at t (its echo arrives a
 little later: the acoustic path, which the adaptive filter finds itself).
 
-The stamps can be off by tens of milliseconds (callback scheduling, the GIL), so each
-stream's times are counted from a robust origin (`StreamClock`), and the far-end cursor
-advances by exactly the mic block's length: the canceller sees one continuous far-end
-stream with a constant delay (every jump makes it re-converge). The far end is handed
-over `lead_ms` ahead of the mic (as far as the speaker's buffer allows) so stamp errors
-never make the echo come before its reference: a filter cannot cancel what it has not
-seen yet. The cursor only jumps on a real discontinuity (a reopened device, dropped mic
-audio, long clock drift between two sound cards).
+A stamp can be off by a block or more (PortAudio catching up, a host clock mapped
+through a late callback), so each stream's times are counted from a robust origin
+(`StreamClock`), and the far-end cursor advances by exactly the mic block's length: the
+canceller sees one continuous far-end stream with a constant delay (every jump makes it
+re-converge). The far end is handed over `lead_ms` ahead of the mic (as far as the
+speaker's buffer allows) so stamp errors never make the echo come before its reference:
+a filter cannot cancel what it has not seen yet. The cursor only jumps on a real
+discontinuity (a reopened device, dropped mic audio, long clock drift between two sound
+cards).
 """
 
 from __future__ import annotations

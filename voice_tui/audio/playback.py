@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voice_tui.audio.device_stream import DeviceStream, stream_to_perf
+from voice_tui.audio.device_stream import DeviceStream
 from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock, RenderObserver
 from voice_tui.audio.resample import StreamResampler
@@ -70,8 +70,9 @@ FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
 SLEEP_AFTER_S = 0.5
 # A block that reaches the DAC more than this (or two blocks, if longer: PortAudio's DAC
 # times on PulseAudio jitter by ~5 ms) after the samples before it: the device ran out
-# in between (an underflow's flag is not raised for every one). A gap filled from a late
-# stamp is at most that lateness too much: the next gap is measured from the counted end.
+# in between (an underflow's flag is not raised for every one). A gap filled from a wrong
+# stamp (PulseAudio's latency estimate jumped ~10 ms, seen now and then under load) is at
+# most that error too much: the next gap is measured from the counted end.
 REFERENCE_GAP_S = 0.01
 
 
@@ -514,7 +515,7 @@ class Output(DeviceStream):
 
     def _callback(self, outdata: Any, frames: int, stamp: Any, status: Any) -> None:
         now = time.perf_counter()
-        dac_time = stream_to_perf(stamp.outputBufferDacTime, stamp.currentTime, now)
+        dac_time = self.stream_time.to_perf(stamp.outputBufferDacTime, stamp.currentTime, now)
         self.player.render(outdata[:, 0], dac_time, now)
         if status.output_underflow:
             self.device_underflows += 1

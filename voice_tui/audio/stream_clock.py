@@ -1,10 +1,11 @@
 """A stream's sample count mapped onto `time.perf_counter`, robust to bad stamps.
 
-A block's stamp is PortAudio's device time (ADC or DAC) mapped onto perf_counter by
-reading perf_counter when the Python callback runs. Most stamps agree to a fraction of
-a millisecond; the rest are off in both directions:
-- late, often by tens of milliseconds and for many blocks in a row: the callback waited
-  for the GIL or the scheduler;
+A block's stamp is PortAudio's device time (ADC or DAC) on the perf_counter clock
+(`device_stream.StreamTime`). Most stamps agree to a fraction of a millisecond; the rest
+are off in both directions:
+- late, by tens of milliseconds and for many blocks in a row, where the stream's clock
+  is not one `StreamTime` recognises (mapped through the callback's "now", they carry
+  its wait for the GIL or the scheduler);
 - early, now and then by a whole block: when PortAudio catches up on several periods at
   once, a callback can carry the device time of the one before.
 So a stream's times are counted (sample index / rate) from one origin, the time of

@@ -13,13 +13,13 @@ Speaker path: `play()` (any thread) -> `Player` queue -> output callback.
 While the room is quiet (or the echo canceller silences all the microphone hears of the
 assistant), microphone audio is handed on in batches of QUIET_BATCH_MS instead of every
 block: each hand-over wakes the event loop and sends a message, the largest share of
-the CPU a listening client uses. The first block above
-QUIET_PEAK goes out at once with the batch before it, so server VAD hears speech as soon
-as ever, and every block for HOT_HOLD_S after it goes out on its own (the silence that
-ends a turn is timed by VAD as it arrives). Push-to-talk never batches. While the room
-is quiet and nothing plays this thread also sleeps through a batch of blocks at a time
-(the capture ring wakes it once per batch, not per block): a voice is noticed at most
-QUIET_BATCH_MS late, and from then on every block is handled as it arrives.
+the CPU a listening client uses. The first block above QUIET_PEAK goes out at once with
+the batch before it, so server VAD hears speech as soon as ever, and every block for
+HOT_HOLD_S after it goes out on its own (the silence that ends a turn is timed by VAD
+as it arrives). Push-to-talk never batches. While the room is quiet and nothing plays
+this thread also sleeps through a batch of blocks at a time (the capture ring wakes it
+once per batch, not per block): a voice is noticed at most QUIET_BATCH_MS late, and from
+then on every block is handled as it arrives.
 """
 
 from __future__ import annotations
