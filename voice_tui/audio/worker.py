@@ -69,9 +69,7 @@ COMMAND_TIMEOUT_S = 10.0
 QUIET_BATCH_MS = 100
 QUIET_PEAK = 100  # -50 dBFS: a block peaking below it is a quiet room, not a voice
 HOT_HOLD_S = 2.0  # longer than any VAD silence that ends a turn
-# A batch goes out once this much is held: a little short of QUIET_BATCH_MS, so that a
-# quiet wake-up's read (one batch of device audio) sends, whatever the resampler holds.
-QUIET_BATCH_SAMPLES = TARGET_RATE * (QUIET_BATCH_MS - 10) // 1000
+QUIET_BATCH_BYTES = TARGET_RATE * QUIET_BATCH_MS // 1000 * 2  # pcm16
 QUIET_WAIT_S = 0.25  # the longest sleep while quiet (the health check's pace)
 SWITCH_INTERVAL_S = 0.001  # measured: a busy thread then delays a callback ~1 ms, not 5
 
@@ -127,8 +125,7 @@ class AudioWorker:
         self._talking = False
         self._status = AudioStatus(None, None, None, None, problem=None)
         self._mic_dropped = 0
-        self._held: list[bytes] = []  # quiet microphone audio batched for on_mic
-        self._held_samples = 0
+        self._held = bytearray()  # quiet microphone audio batched for on_mic
         self._hot_until = 0.0  # blocks captured before this go out one by one
         self._quiet = False  # quiet room, speaker asleep: woken once per batch
         self._wakeups = 0
@@ -318,6 +315,8 @@ class AudioWorker:
         capture = self._capture
         if capture is None:
             return
+        if self._quiet and capture.ring.available < capture.ring.wake_after:
+            return  # woken for something else: the batch is not complete yet
         got = capture.ring.read()
         if got is None:
             return
@@ -342,14 +341,18 @@ class AudioWorker:
         self._pace(quiet=not hot and (output is None or output.asleep))
         if not self.sending:
             self._held.clear()
-            self._held_samples = 0
             return
-        self._held.append(pcm.tobytes())
-        self._held_samples += len(pcm)
-        if hot or self._held_samples >= QUIET_BATCH_SAMPLES:
-            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
-            self._held.clear()
-            self._held_samples = 0
+        self._held += pcm.tobytes()
+        # Whole batches first (however many blocks each read held: a busy machine wakes
+        # this thread late), then, from the first loud block on, the rest at once.
+        held = self._held
+        while len(held) >= QUIET_BATCH_BYTES:
+            data = bytes(held[:QUIET_BATCH_BYTES])
+            del held[:QUIET_BATCH_BYTES]
+            self._call(self._on_mic, data, captured_at - len(held) / 2 / TARGET_RATE)
+        if hot and held:
+            data = bytes(held)
+            held.clear()
             self._call(self._on_mic, data, captured_at)
 
     def _pace(self, quiet: bool) -> None:
