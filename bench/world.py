@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -115,3 +116,18 @@ async def runtime(loaded: LoadedSettings, *, audio: bool) -> AsyncIterator[Runti
         yield rt
     finally:
         await rt.aclose()
+
+
+def spoken(path: Path, text: str) -> Path:
+    """`text` said by espeak-ng into the WAV file `path`."""
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, timeout=30)
+    return path
+
+
+async def play_into_mic(wav: Path) -> None:
+    """Play `wav` into the virtual microphone (returns once it has been played)."""
+    proc = await asyncio.create_subprocess_exec(
+        "paplay", "--device=mic", str(wav), env={**os.environ}
+    )
+    if await proc.wait() != 0:
+        raise RuntimeError("paplay could not play into the virtual microphone")

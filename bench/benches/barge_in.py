@@ -11,15 +11,18 @@ again, so the next trial talks over that answer.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-from pathlib import Path
-
 from bench.context import Context
 from bench.probes import start_tapped
 from bench.report import BenchResult, Target
-from bench.world import Events, bench_settings, poll, runtime, server_process
+from bench.world import (
+    Events,
+    bench_settings,
+    play_into_mic,
+    poll,
+    runtime,
+    server_process,
+    spoken,
+)
 from voice_tui.audio.playback import FADE_MS
 from voice_tui.core.events import AssistantInterrupted, AudioChunk
 
@@ -28,7 +31,7 @@ HEARD_BEFORE_MS = 800  # let the answer play this long before talking over it
 
 async def run(ctx: Context) -> list[BenchResult]:
     trials = ctx.pick(10, 2)
-    speech = _speech(ctx.work_dir / "stop.wav")
+    speech = spoken(ctx.work_dir / "stop.wav", "Wait, stop, I have a question.")
     to_silence: list[float] = []
     handed: list[float] = []
     missed = 0
@@ -48,7 +51,7 @@ async def run(ctx: Context) -> list[BenchResult]:
                     "the answer to play",
                 )
                 before = len(wire.speech_started_at)
-                await _play_into_mic(speech)
+                await play_into_mic(speech)
                 await events.wait_for(
                     lambda: events.count(AssistantInterrupted) > 0, 30, "the barge-in"
                 )
@@ -96,18 +99,3 @@ async def run(ctx: Context) -> list[BenchResult]:
 def _last_chunk(events: Events) -> AudioChunk | None:
     chunks = [e for e in events.events if isinstance(e, AudioChunk)]
     return chunks[-1] if chunks else None
-
-
-def _speech(path: Path) -> Path:
-    subprocess.run(
-        ["espeak-ng", "-w", str(path), "Wait, stop, I have a question."], check=True, timeout=30
-    )
-    return path
-
-
-async def _play_into_mic(wav: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        "paplay", "--device=mic", str(wav), env={**os.environ}
-    )
-    if await proc.wait() != 0:
-        raise RuntimeError("paplay could not play into the virtual microphone")

@@ -3,7 +3,7 @@
 voice-tui's own runtime (audio worker on the virtual devices, engine, real SDK
 connection) talks to the local server in another process; the server's voice streams
 its answers in real time, as a live model does. Meanwhile the microphone (the silent
-virtual mic) streams as it always does.
+virtual mic) streams as it always does; at the end a spoken question goes into it.
 
 - mic_to_wire: from the capture time the input callback stamps on each block (the
   newest sample's ADC time from PortAudio's input timestamp) to the moment the
@@ -20,7 +20,7 @@ from __future__ import annotations
 from bench.context import Context
 from bench.probes import PlaybackTap, WireTap, start_tapped
 from bench.report import BenchResult, Target, percentile
-from bench.world import bench_settings, poll, runtime, server_process
+from bench.world import bench_settings, play_into_mic, poll, runtime, server_process, spoken
 from voice_tui.audio.worker import QUIET_BATCH_MS
 from voice_tui.core.events import ResponseFinished
 
@@ -39,6 +39,17 @@ async def run(ctx: Context) -> list[BenchResult]:
                     lambda n=n: events.count(ResponseFinished) >= n,  # type: ignore[misc]
                     answer_s + 30,
                     "an answer",
+                )
+                await poll(lambda: not audio.is_playing(), answer_s + 10, "playback to end")
+            if "mic_to_wire" in ctx.names:
+                # A voice goes out block by block (a silent room in batches): a spoken
+                # question, and the silence that ends its turn.
+                question = spoken(ctx.work_dir / "question.wav", "What will the weather be?")
+                await play_into_mic(question)
+                await events.wait_for(
+                    lambda: events.count(ResponseFinished) > answers,
+                    answer_s + 30,
+                    "the answer to the spoken question",
                 )
                 await poll(lambda: not audio.is_playing(), answer_s + 10, "playback to end")
             stats = audio.stats
@@ -63,8 +74,8 @@ async def run(ctx: Context) -> list[BenchResult]:
 
 
 def _mic_to_wire(wire: WireTap, block_ms: int) -> BenchResult:
-    """Blocks sent one by one (a voice, or the speaker playing) against the target; the
-    batches of a quiet room (QUIET_BATCH_MS) as information."""
+    """Blocks sent one by one (a voice) against the target; the batches of a quiet room
+    (QUIET_BATCH_MS) as information."""
     result = BenchResult("mic_to_wire", "Microphone to wire")
     single = [i for i, span in enumerate(wire.mic_span_s) if span * 1000 <= block_ms + 1]
     batched = [i for i, span in enumerate(wire.mic_span_s) if span * 1000 > block_ms + 1]
