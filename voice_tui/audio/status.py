@@ -37,4 +37,4 @@ class AudioStats:
     chunks_dropped: int  # assistant audio of interrupted responses, discarded
     input_rate: int | None
     output_rate: int | None
-    wakeups: int = 0  # times the worker thread woke (its cost while nothing happens)
+    mic_reads: int = 0  # times the worker took microphone audio from the ring

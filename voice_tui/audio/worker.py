@@ -128,7 +128,7 @@ class AudioWorker:
         self._held = bytearray()  # quiet microphone audio batched for on_mic
         self._hot_until = 0.0  # blocks captured before this go out one by one
         self._quiet = False  # quiet room, speaker asleep: woken once per batch
-        self._wakeups = 0
+        self._mic_reads = 0
         self._render_observers: list[RenderObserver] = []
         # counters of streams closed since: input overflows, underruns, output
         # underflows, chunks dropped
@@ -188,7 +188,7 @@ class AudioWorker:
             chunks_dropped=chunks + (output.player.chunks_dropped if output else 0),
             input_rate=capture.rate if capture else None,
             output_rate=output.rate if output else None,
-            wakeups=self._wakeups,
+            mic_reads=self._mic_reads,
         )
 
     # -- controls (any thread) ------------------------------------------------------
@@ -286,7 +286,6 @@ class AudioWorker:
         while not self._stop.is_set():
             self._wake.wait(QUIET_WAIT_S if self._quiet else LEVEL_INTERVAL_S)
             self._wake.clear()
-            self._wakeups += 1
             self._run_commands()
             now = time.perf_counter()
             output = self._output
@@ -320,6 +319,7 @@ class AudioWorker:
         got = capture.ring.read()
         if got is None:
             return
+        self._mic_reads += 1
         if got.dropped:
             self._mic_dropped += got.dropped
             log.warning("mic audio dropped: %d samples (the worker fell behind)", got.dropped)
