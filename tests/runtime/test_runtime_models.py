@@ -45,6 +45,28 @@ async def started(loaded_settings: LoadedSettings) -> tuple[Any, Recorder]:
     return rt, rec
 
 
+async def started_on_azure(
+    server: LocalServer, tmp_path: Path, **azure: str
+) -> tuple[Any, Recorder]:
+    """A runtime on the Azure backend against `server`, deployment "team-voice" with
+    the key; `azure`: further azure.* settings."""
+    base = engine_settings(server.base_url, tmp_path)
+    return await started(
+        loaded(
+            base,
+            tmp_path,
+            backend={"kind": "azure"},
+            openai={"api_key": None, "base_url": None},
+            azure={
+                "endpoint": server.azure_endpoint,
+                "deployment": "team-voice",
+                "api_key": API_KEY,
+                **azure,
+            },
+        )
+    )
+
+
 async def test_a_deprecated_model_starts_with_the_notice(
     any_model_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -101,21 +123,11 @@ async def test_the_configured_reasoning_effort_reaches_session_update(
 async def test_azure_names_the_transcription_deployment_and_renews_sooner(
     any_model_server: LocalServer, tmp_path: Path
 ) -> None:
-    base = engine_settings(any_model_server.base_url, tmp_path)
-    rt, _ = await started(
-        loaded(
-            base,
-            tmp_path,
-            backend={"kind": "azure"},
-            openai={"api_key": None, "base_url": None},
-            azure={
-                "endpoint": any_model_server.azure_endpoint,
-                "deployment": "team-voice",
-                "model": "gpt-realtime-2.1-mini",
-                "api_key": API_KEY,
-                "transcription_deployment": "team-transcribe",
-            },
-        )
+    rt, _ = await started_on_azure(
+        any_model_server,
+        tmp_path,
+        model="gpt-realtime-2.1-mini",
+        transcription_deployment="team-transcribe",
     )
     try:
         (session,) = any_model_server.sessions
@@ -131,20 +143,7 @@ async def test_azure_names_the_transcription_deployment_and_renews_sooner(
 async def test_an_unknown_azure_deployment_model_is_explained(
     any_model_server: LocalServer, tmp_path: Path
 ) -> None:
-    base = engine_settings(any_model_server.base_url, tmp_path)
-    rt, rec = await started(
-        loaded(
-            base,
-            tmp_path,
-            backend={"kind": "azure"},
-            openai={"api_key": None, "base_url": None},
-            azure={
-                "endpoint": any_model_server.azure_endpoint,
-                "deployment": "team-voice",
-                "api_key": API_KEY,
-            },
-        )
-    )
+    rt, rec = await started_on_azure(any_model_server, tmp_path)
     try:
         assert any("Set azure.model" in n.message for n in rec.of(Notice))
         (session,) = any_model_server.sessions
