@@ -176,7 +176,7 @@ class PlaybackTap:
             for run, following in itertools.pairwise(self.runs_of(item_id)):
                 silence = following.start - (run.start + run.count)
                 if silence:
-                    played = run.item_offset + run.count
+                    played = run.item_offset + (0 if run.filler else run.count)
                     found.append((played * 1000 / self.rate, silence * 1000 / self.rate))
         return found
 
@@ -184,7 +184,7 @@ class PlaybackTap:
         """Where sample `offset_24k` of the item went on the device timeline."""
         offset = offset_24k * self.rate // 24_000
         for run in self.runs_of(item_id):
-            if run.item_offset <= offset < run.item_offset + run.count:
+            if not run.filler and run.item_offset <= offset < run.item_offset + run.count:
                 return run.start + offset - run.item_offset
         return None
 

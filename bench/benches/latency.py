@@ -129,7 +129,7 @@ def _wire_to_speaker(
         "wait for the next callback)."
     )
     result.add_distribution("first chunk", first, "ms", Target("<=", 60), miss_note=why)
-    result.add_distribution("steady", steady, "ms", Target("<=", 60), miss_note=why)
+    result.add_distribution("steady", steady, "ms", Target("<=", 40), miss_note=why)
     result.add_distribution("inside voice-tui", inside, "ms", note="receipt to handed to device")
     result.add_distribution("device buffer", device, "ms", note="handed to device to DAC")
     gaps = tap.gaps()

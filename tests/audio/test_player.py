@@ -52,14 +52,14 @@ def test_the_first_sample_waits_for_the_jitter_buffer() -> None:
 
 
 def test_a_short_response_starts_after_jitter_ms_even_if_no_more_comes() -> None:
-    player = Player(RATE, BLOCK, jitter_ms=40)
+    player = Player(RATE, BLOCK, jitter_ms=40, stretch=False)
     player.play(chunk("a", "r", constant(10)))
     out = render(player, now=time.perf_counter() + 0.041)
     assert (out[:240] == 1000).all() and not out[240:].any()
 
 
 def test_steady_state_adds_no_delay_and_underruns_are_counted() -> None:
-    player = Player(RATE, BLOCK, jitter_ms=40)
+    player = Player(RATE, BLOCK, jitter_ms=40, stretch=False)
     player.play(chunk("a", "r", constant(40)))
     render(player)
     player.play(chunk("a", "r", constant(20, 2000)))  # arrives while playing
@@ -225,9 +225,10 @@ class Listener:
         return sum(r.count for b in self.blocks for r in b.runs if r.item_id == item_id)
 
 
-def clocked(jitter_ms: int = 40) -> tuple[Player, FakeClock, Listener]:
+def clocked(jitter_ms: int = 40, stretch: bool = False) -> tuple[Player, FakeClock, Listener]:
+    """A player on a fake clock; its prebuffer alone unless `stretch`."""
     clock = FakeClock()
-    player = Player(RATE, BLOCK, jitter_ms, clock=clock)
+    player = Player(RATE, BLOCK, jitter_ms, clock=clock, stretch=stretch)
     return player, clock, Listener(player)
 
 
@@ -298,11 +299,12 @@ def test_the_prebuffer_stops_growing() -> None:
         max_size=40,
     ),
     jitter_ms=st.sampled_from([0, 20, 40]),
+    stretch=st.booleans(),
 )
 def test_the_underrun_counter_equals_the_gaps_heard(
-    arrivals: list[tuple[int, int]], jitter_ms: int
+    arrivals: list[tuple[int, int]], jitter_ms: int, stretch: bool
 ) -> None:
-    player, clock, heard = clocked(jitter_ms)
+    player, clock, heard = clocked(jitter_ms, stretch)
     sent: list[np.ndarray] = []
     outputs: list[np.ndarray] = []
     for k, (tens, blocks_before) in enumerate(arrivals):
@@ -312,17 +314,81 @@ def test_the_underrun_counter_equals_the_gaps_heard(
         player.play(chunk("a", "r", samples))
     outputs += [tick(player, clock) for _ in range(40)]  # plays everything out
     assert player.underruns == heard.gaps("a")
-    # every sample played once, in order, whatever the gaps
+    # every sample played once, in order, whatever the gaps (and the filler between)
     played = [
         out[run.start - block.start : run.start - block.start + run.count]
         for block, out in zip(heard.blocks, outputs, strict=True)
         for run in block.runs
+        if not run.filler
     ]
     assert np.array_equal(np.concatenate(played), np.concatenate(sent))
     runs = [r for b in heard.blocks for r in b.runs]
-    assert [r.item_offset for r in runs] == list(
-        itertools.accumulate([0] + [r.count for r in runs[:-1]])
-    )
+    own = [0 if r.filler else r.count for r in runs]
+    assert [r.item_offset for r in runs] == list(itertools.accumulate([0, *own[:-1]]))
+    if not stretch or player.jitter_target_ms == 0:  # no margin to build: played as sent
+        assert not any(r.filler for r in runs)
+
+
+def tone(ms: int, hz: float = 200.0) -> np.ndarray:
+    t = np.arange(RATE * ms // 1000) / RATE
+    return np.round(6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def paced_stream(stretch: bool, late_piece: int) -> tuple[Player, Listener, list[np.ndarray]]:
+    """A voice streamed in real time: a 40 ms piece every two 20 ms blocks, each due the
+    moment it arrives, and piece `late_piece` one block late."""
+    player, clock, heard = clocked(jitter_ms=20, stretch=stretch)
+    outputs: list[np.ndarray] = []
+    for k in range(10):
+        if k == late_piece:
+            outputs.append(tick(player, clock))
+        player.play(chunk("a", "r", tone(40)))
+        outputs += [tick(player, clock) for _ in range(2 if k != late_piece else 1)]
+    outputs += [tick(player, clock) for _ in range(4)]
+    return player, heard, outputs
+
+
+def test_a_real_time_stream_starts_at_once_and_builds_its_margin_by_lengthening() -> None:
+    player, heard, outputs = paced_stream(stretch=True, late_piece=4)
+    # The first piece plays at once, the whole first block: no wait for the margin.
+    assert sum(r.count for r in heard.blocks[0].runs) == BLOCK and outputs[0].any()
+    fillers = [r for b in heard.blocks for r in b.runs if r.filler]
+    assert 0 < sum(r.count for r in fillers) <= RATE * 20 // 1000  # the margin, no more
+    assert max(r.item_offset for r in fillers) < RATE * 80 // 1000  # built early
+    # The piece that came a block late found the margin: no gap, nothing lost.
+    assert player.underruns == 0 and heard.gaps("a") == 0
+    own = sum(r.count for b in heard.blocks for r in b.runs if not r.filler)
+    assert own == 10 * RATE * 40 // 1000
+    # Without lengthening, the same stream has no margin and the late piece is a gap.
+    player, heard, _ = paced_stream(stretch=False, late_piece=4)
+    assert player.underruns == 1 and heard.gaps("a") == 1
+
+
+def test_a_stream_that_comes_ahead_of_time_is_played_as_sent() -> None:
+    player, clock, heard = clocked(jitter_ms=20, stretch=True)
+    player.play(chunk("a", "r", tone(200)))  # ahead: far more than the margin queued
+    for _ in range(3):
+        tick(player, clock)
+        player.play(chunk("a", "r", tone(40)))
+    runs = [r for b in heard.blocks for r in b.runs]
+    # Only the first piece found the queue empty (one insertion, inside it); the rest
+    # came with the margin in hand and are played as sent.
+    inserted_at = {r.item_offset for r in runs if r.filler}
+    assert len(inserted_at) == 1 and inserted_at.pop() < RATE * 200 // 1000
+    assert sum(r.count for r in runs if r.filler) <= RATE * 20 // 1000
+
+
+def test_what_was_heard_counts_none_of_the_inserted_periods() -> None:
+    player, clock, heard = clocked(jitter_ms=20, stretch=True)
+    player.play(chunk("a", "r", tone(40)))
+    tick(player, clock)
+    handed = sum(r.count for b in heard.blocks for r in b.runs)
+    inserted = sum(r.count for b in heard.blocks for r in b.runs if r.filler)
+    assert inserted > 0  # the first block carried some of the lengthening
+    interrupted = player.interrupt()
+    assert interrupted is not None
+    fade = fade_samples(RATE)
+    assert interrupted.heard_ms == round((handed - inserted + fade) * 1000 / RATE)
 
 
 def test_render_observers_see_what_was_handed_and_when() -> None:

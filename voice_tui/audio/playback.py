@@ -11,12 +11,17 @@ An item is finished once its last sample has reached the DAC *and* the engine ha
 no more of it will come (`end_item`): until then a queue that runs dry mid-item is a gap,
 and an interruption in that gap still cuts the item at what was heard.
 
-A jitter buffer holds back the first sample of a response until `jitter_ms` of audio is
-queued (or `jitter_ms` has passed); after that, audio plays as soon as it arrives. When a
-response runs dry mid-way (a block left short, then more of it arrives: an underrun the
-listener heard), it prebuffers again with a target JITTER_STEP_MS larger, for the rest
-of that response only: a stream with network jitter stops stuttering, and a steady one
-never waits longer than `jitter_ms`.
+A jitter buffer keeps `jitter_ms` of audio in hand against deltas that come late. A
+response's first sample waits until that much is queued (or `jitter_ms` has passed),
+and when the pieces come in no faster than they play (a voice streamed in real time,
+each piece due as it arrives) the first ones are lengthened by a few pitch periods
+(`stretch.lengthen`, at most STRETCH_AT_MOST of a piece) until the margin is built: the
+first chunk plays at once and the stream still has `jitter_ms` in hand. A stream that
+comes faster than real time (the cloud services send ahead) builds it by itself and is
+played as sent. The inserted periods are filler: played, but not the item's own audio,
+so what was heard of an answer stays exact. When a response runs dry mid-way (a block
+left short, then more of it arrives: an underrun the listener heard), it prebuffers
+again with a target JITTER_STEP_MS larger, for the rest of that response only.
 
 Observers (`add_render_observer`) see every block the callback handed over: the public
 way for benchmarks and tools to follow playback on the device timeline.
@@ -50,6 +55,7 @@ from voice_tui.audio.devices import TARGET_RATE, AudioDevice, pick_rate
 from voice_tui.audio.render_observer import ItemRun, RenderedBlock, RenderObserver
 from voice_tui.audio.resample import StreamResampler
 from voice_tui.audio.ring import SampleRing, Samples
+from voice_tui.audio.stretch import Lengthened, lengthen
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
 from voice_tui.core.ports import HeardAudio
@@ -64,6 +70,7 @@ MAX_ITEMS = 64  # accounts of past items kept for heard()
 MAX_DROPPED_RESPONSES = 64
 JITTER_STEP_MS = 20  # the prebuffer grows this much after each underrun in a response
 MAX_JITTER_GROWTH_MS = 120  # and at most this much
+STRETCH_AT_MOST = 0.25  # a piece is lengthened by at most this share while building
 FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
 # The output stream sleeps once its last audible sample reached the DAC this long ago:
 # longer than the pauses inside an answer, short against the listening in between.
@@ -94,6 +101,7 @@ class _Segment:
     response_id: str
     samples: Samples  # at the device rate
     pos: int = 0
+    filler: bool = False  # periods inserted to build the margin: not the item's audio
 
     @property
     def remaining(self) -> int:
@@ -105,10 +113,10 @@ class _Item:
     content_index: int
     response_id: str
     received: int = 0  # 24 kHz samples received from the server
-    queued: int = 0  # device samples waiting in the queue
-    handed: int = 0  # device samples handed to the device
+    queued: int = 0  # device samples waiting in the queue (filler included)
+    handed: int = 0  # device samples of its own audio handed to the device
     ended: bool = False  # no more of it will come (end_item)
-    # [timeline start, count] runs of this item's samples on the device timeline
+    # [timeline start, count] runs of the item's own samples on the device timeline
     runs: list[list[int]] = field(default_factory=list)
 
 
@@ -121,6 +129,7 @@ class Player:
         block_frames: int,
         jitter_ms: int,
         clock: Callable[[], float] = time.perf_counter,  # a fake one in tests
+        stretch: bool = True,  # build the margin by lengthening pieces (off: waits only)
     ) -> None:
         self.rate = rate
         self._now = clock
@@ -128,6 +137,8 @@ class Player:
         self.jitter_samples = rate * jitter_ms // 1000  # the prebuffer a response starts with
         self._target = self.jitter_samples  # the current response's (grown after underruns)
         self._target_response: str | None = None
+        self._built = 0  # filler samples inserted into the current response
+        self._stretch = stretch
         self._lock = threading.Lock()  # held for copies only, never across I/O
         self._segments: deque[_Segment] = deque()
         self._items: OrderedDict[str, _Item] = OrderedDict()
@@ -143,6 +154,7 @@ class Player:
         self._fade: Samples = np.zeros(fade_len, dtype=np.int16)
         self._fade_len = 0
         self._fade_item: str | None = None
+        self._fade_filler = False  # the fade is of inserted periods
         # Device timeline: index of the next sample the callback will hand over, and
         # (index, perf_counter time) of the last block's first sample at the DAC.
         self._timeline = 0
@@ -177,7 +189,22 @@ class Player:
             samples = self._resampler.process(pcm)
             self._last_play = self._now()
             self._last_chunk = (chunk.item_id, chunk.content_index, chunk.response_id)
-        self._enqueue(chunk.item_id, chunk.content_index, chunk.response_id, len(pcm), samples)
+        short = self._margin_short(chunk.response_id) if self._stretch else 0
+        longer = None
+        if short > 0:  # outside the lock: the callback must not wait for the search
+            longer = lengthen(samples, min(short, int(len(samples) * STRETCH_AT_MOST)), self.rate)
+        self._enqueue(
+            chunk.item_id, chunk.content_index, chunk.response_id, len(pcm), samples, longer
+        )
+
+    def _margin_short(self, response_id: str) -> int:
+        """Samples the margin of `response_id`'s stream is short of its target when a
+        piece of it arrives: what is queued ahead of the piece is all the time the next
+        one has to arrive in. Bounded by what is left to build for the response."""
+        with self._lock:
+            if response_id != self._target_response:
+                return self.jitter_samples - self._queued
+            return min(self._target - self._queued, self._target - self._built)
 
     def _enqueue(
         self,
@@ -186,6 +213,7 @@ class Player:
         response_id: str,
         received: int,
         samples: Samples,
+        longer: Lengthened | None = None,
         only_if_flowing: bool = False,
     ) -> None:
         with self._lock:
@@ -204,10 +232,14 @@ class Player:
             if response_id != self._target_response:  # a new response starts afresh
                 self._target = self.jitter_samples
                 self._target_response = response_id
-            if len(samples):
-                item.queued += len(samples)
-                self._segments.append(_Segment(item_id, response_id, samples))
-                self._queued += len(samples)
+                self._built = 0
+            if longer is not None:
+                self._queue(item, _Segment(item_id, response_id, samples[: longer.cut]))
+                self._queue(item, _Segment(item_id, response_id, longer.filler, filler=True))
+                self._queue(item, _Segment(item_id, response_id, samples[longer.cut :]))
+                self._built += len(longer.filler)
+            elif len(samples):
+                self._queue(item, _Segment(item_id, response_id, samples))
             if not self._playing and self._prebuffering_since is None and self._segments:
                 if self._starved_response == response_id:
                     # It was left short and continues: a gap the listener heard. Ride out
@@ -218,6 +250,11 @@ class Player:
                     self._target = min(self._target + step, limit)
                 self._starved_response = None
                 self._prebuffering_since = self._now()
+
+    def _queue(self, item: _Item, segment: _Segment) -> None:
+        item.queued += len(segment.samples)
+        self._segments.append(segment)
+        self._queued += len(segment.samples)
 
     def flush_idle(self, now: float) -> None:
         """Push out what the resampler still holds once chunks stop arriving (a
@@ -248,7 +285,7 @@ class Player:
             tail = self._resampler.flush()
             self._resampler = StreamResampler(TARGET_RATE, self.rate)
         if last is not None and len(tail):
-            self._enqueue(last[0], last[1], last[2], 0, tail, only_if_flowing=True)
+            self._enqueue(last[0], last[1], last[2], 0, tail, None, only_if_flowing=True)
 
     def interrupt(self) -> HeardAudio | None:
         with self._lock:
@@ -270,7 +307,8 @@ class Player:
                 self._fade[:fade_len] = (chunk * self._ramp[:fade_len]).astype(np.int16)
             self._fade_len = fade_len
             self._fade_item = item_id
-            heard = item.handed + fade_len
+            self._fade_filler = head is not None and head.filler
+            heard = item.handed + (0 if self._fade_filler else fade_len)
             finished = item.ended and item.queued == 0
             self._dropped[item.response_id] = None
             for seg in self._segments:
@@ -387,7 +425,7 @@ class Player:
                 n = min(self._fade_len, frames)
                 out[:n] = self._fade[:n]
                 if self._fade_item is not None:
-                    self._account(self._fade_item, start, n, observed)
+                    self._account(self._fade_item, start, n, observed, self._fade_filler)
                 self._fade_len = 0
                 filled = n
             elif self._prebuffering_since is not None and (
@@ -408,7 +446,7 @@ class Player:
                 if self._current is not None and self._current != seg.item_id:
                     self._finish(self._current)  # the next item started: this one is over
                 self._current = self._last_item = seg.item_id
-                self._account(seg.item_id, start + filled, n, observed)
+                self._account(seg.item_id, start + filled, n, observed, seg.filler)
                 filled += n
                 if seg.remaining == 0:
                     self._segments.popleft()
@@ -461,12 +499,14 @@ class Player:
         if self._current == item_id:
             self._current = None
 
-    def _account(self, item_id: str, start: int, count: int, observed: bool) -> None:
+    def _account(self, item_id: str, start: int, count: int, observed: bool, filler: bool) -> None:
         item = self._items.get(item_id)
         if item is None:
             return
         if observed:
-            self._runs.append(ItemRun(item_id, item.handed, start, count))
+            self._runs.append(ItemRun(item_id, item.handed, start, count, filler))
+        if filler:  # played, but none of the item's own audio: heard stays where it is
+            return
         item.handed += count
         if item.runs and item.runs[-1][0] + item.runs[-1][1] == start:
             item.runs[-1][1] += count

@@ -17,9 +17,10 @@ class ItemRun:
     """Consecutive samples of one item within a block (device rate)."""
 
     item_id: str
-    item_offset: int  # samples of the item handed to the device before this run
+    item_offset: int  # samples of the item's own audio handed to the device before it
     start: int  # timeline index of the run's first sample
     count: int
+    filler: bool = False  # periods the player inserted (its jitter margin), not the item's
 
 
 @dataclass(frozen=True, slots=True)

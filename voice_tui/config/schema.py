@@ -130,7 +130,7 @@ class AudioSettings(_Section):
     block_ms: int = Field(20, ge=5, le=100)
     latency: LatencyMs | Latency = 15
     echo: EchoMode = "aec"
-    jitter_ms: int = Field(40, ge=0, le=500)  # playback prebuffer before the first sample
+    jitter_ms: int = Field(15, ge=0, le=500)  # playback margin against late deltas
 
 
 class UISettings(_Section):
