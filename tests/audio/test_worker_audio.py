@@ -3,6 +3,7 @@ speech into the virtual microphone, assistant audio out of the virtual speaker."
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -253,6 +254,21 @@ def test_render_observers_follow_playback_and_survive_a_reopen(
     play_pcm(worker, "item_3", "resp_3", tone(0.1))
     wait_until(lambda: got.finished[-1:] == ["item_3"], what="playback without observer")
     assert len(blocks) == count
+
+
+def test_the_callback_threads_are_named_while_they_run(
+    virtual_audio: VirtualAudio, start_worker: StartWorker
+) -> None:
+    worker, got = start_worker()
+    play_pcm(worker, "item_1", "resp_1", tone(1.0))
+    wait_until(lambda: worker.heard("item_1") > 0, what="playback to be under way")
+    # The microphone's first block may come after the speaker's first ones.
+    wait_until(lambda: len(worker.callback_threads) == 2, what="both streams' callbacks")
+    named = worker.callback_threads
+    assert sorted(named.values()) == ["microphone", "speaker"]
+    live = {int(task.name) for task in Path("/proc/self/task").iterdir()}
+    assert set(named) <= live and threading.get_native_id() not in named
+    wait_until(lambda: got.finished == ["item_1"], what="playback to finish")
 
 
 def test_a_quiet_room_is_sent_in_batches_and_a_voice_block_by_block(

@@ -4,6 +4,7 @@ worker checks, and the mapping of PortAudio's stream clock onto `time.perf_count
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -58,10 +59,14 @@ class DeviceStream:
         self.last_callback = time.perf_counter()  # for the worker's liveness check
         self.callbacks = 0
         self.stream_time = StreamTime()  # callback-owned
+        # The native id of the thread PortAudio calls back on (per-thread CPU figures):
+        # a new one each time the stream starts.
+        self.thread_id: int | None = None
 
     def _beat(self, now: float) -> None:
         self.last_callback = now
         self.callbacks += 1
+        self.thread_id = threading.get_native_id()
 
     def start(self) -> None:
         self.last_callback = time.perf_counter()

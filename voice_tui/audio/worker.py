@@ -246,6 +246,16 @@ class AudioWorker:
         return output.player.jitter_target_ms if output is not None else None
 
     @property
+    def callback_threads(self) -> dict[int, str]:
+        """Native thread ids of the streams' callbacks ("microphone", "speaker") once
+        each has run: for per-thread CPU figures."""
+        named: dict[int, str] = {}
+        for stream, role in ((self._capture, "microphone"), (self._output, "speaker")):
+            if stream is not None and stream.thread_id is not None:
+                named[stream.thread_id] = role
+        return named
+
+    @property
     def speaker_asleep(self) -> bool:
         """The output stream is stopped while nothing plays (it wakes for audio)."""
         output = self._output
