@@ -115,6 +115,25 @@ def test_a_reader_that_asked_for_several_blocks_is_woken_once_they_are_unread() 
     assert ring.wake.is_set()
 
 
+def test_a_loud_block_wakes_a_reader_that_asked_for_several_at_once() -> None:
+    ring = SampleRing(capacity=100, rate=1000)
+    ring.wake_after, ring.wake_peak = 15, 100  # a quiet room, listening for a voice
+    ring.write(np.full(5, 100, np.int16), end_time=5.0)  # at the threshold: still quiet
+    ring.write(np.full(5, -100, np.int16), end_time=10.0)
+    assert not ring.wake.is_set() and ring.loud_blocks == 0
+    ring.write(np.array([0, 0, -101, 0, 0], np.int16), end_time=15.0)  # wait: the count
+    assert ring.wake.is_set() and ring.loud_blocks == 0  # woke it, not the peak
+    ring.read()
+    ring.wake.clear()
+    ring.write(np.array([0, 0, 0, 0, -101], np.int16), end_time=20.0)  # 5 of 15 unread
+    assert ring.wake.is_set() and ring.loud_blocks == 1
+    ring.read()
+    ring.wake.clear()
+    ring.wake_peak = None  # the count alone again
+    ring.write(np.full(5, 30_000, np.int16), end_time=25.0)
+    assert not ring.wake.is_set() and ring.loud_blocks == 1
+
+
 def test_a_reader_racing_a_fast_writer_never_sees_torn_audio() -> None:
     ring = SampleRing(capacity=64, rate=1000)
     blocks, n = 20_000, 7

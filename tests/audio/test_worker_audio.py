@@ -28,7 +28,7 @@ from tests.support.worker import Collected
 from voice_tui.audio.echo import HalfDuplexGate
 from voice_tui.audio.render_observer import RenderedBlock
 from voice_tui.audio.status import AudioStatus
-from voice_tui.audio.worker import QUIET_BATCH_MS, AudioWorker
+from voice_tui.audio.worker import QUIET_BATCH_MS, QUIET_PEAK, AudioWorker
 from voice_tui.config.schema import AudioSettings
 from voice_tui.core.events import AudioChunk
 
@@ -297,6 +297,13 @@ def test_a_quiet_room_is_sent_in_batches_and_a_voice_block_by_block(
     # or the few a worker that fell behind on a busy machine found in the ring at once.
     assert sizes[0] <= batch
     assert all(size % block == 0 and size < batch for size in sizes[1:])
+    # The voice's first block woke the worker: it went out with at most the block or
+    # two captured while the worker got going, not with the rest of a batch after it.
+    sent = np.frombuffer(b"".join(pcm for pcm, _ in got.mic[before:]), np.int16)
+    first_loud = int(np.argmax(np.abs(sent.astype(np.int32)) > QUIET_PEAK))
+    ends = np.cumsum(sizes) // 2
+    end_of_its_send = int(ends[np.searchsorted(ends, first_loud, side="right")])
+    assert end_of_its_send - first_loud <= 3 * block // 2
     correlation, _ = align(read_wav(speech), received)
     assert correlation > 0.9  # nothing lost or reordered by the batching
 

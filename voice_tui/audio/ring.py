@@ -47,6 +47,10 @@ class SampleRing:
         # Reader-owned: how many unread samples make the writer signal `wake` (more
         # than one block: the reader sleeps through several, e.g. in a quiet room).
         self.wake_after = 1
+        # Reader-owned: a block with a sample beyond +-wake_peak wakes the reader at
+        # once, however few are unread (a voice in a quiet room); None: only the count.
+        self.wake_peak: int | None = None
+        self.loud_blocks = 0  # writer-owned: blocks that woke the reader by their peak
         # Writer-owned: the writer has stopped for now (a sleeping speaker: its time
         # passes in silence), and how often it started again (what follows is not
         # contiguous in time with what came before).
@@ -73,6 +77,11 @@ class SampleRing:
         self._written += n
         self._stamp = (self._written, end_time)
         if self._written - self._read >= self.wake_after:
+            self.wake.set()
+        elif (peak := self.wake_peak) is not None and (
+            int(samples.max()) > peak or int(samples.min()) < -peak
+        ):
+            self.loud_blocks += 1
             self.wake.set()
 
     def write_silence(self, n: int, end_time: float) -> None:

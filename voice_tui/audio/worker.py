@@ -17,9 +17,10 @@ the CPU a listening client uses. The first block above QUIET_PEAK goes out at on
 the batch before it, so server VAD hears speech as soon as ever, and every block for
 HOT_HOLD_S after it goes out on its own (the silence that ends a turn is timed by VAD
 as it arrives). Push-to-talk never batches. While the room is quiet and nothing plays
-this thread also sleeps through a batch of blocks at a time (the capture ring wakes it
-once per batch, not per block): a voice is noticed at most QUIET_BATCH_MS late, and from
-then on every block is handled as it arrives.
+this thread also sleeps through a batch of blocks at a time: the capture ring wakes it
+once per batch, or at once for a block above QUIET_PEAK (the callback checks each
+block's peak), so a voice is handled as soon as its first block is captured, and from
+then on every block as it arrives.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ LEVEL_INTERVAL_S = 1 / 30  # mic level publications (~30 Hz)
 HEALTH_INTERVAL_S = 0.25
 STALL_S = 1.0  # a started stream silent this long has failed (its server went away)
 COMMAND_TIMEOUT_S = 10.0
-QUIET_BATCH_MS = 100
+QUIET_BATCH_MS = 200
 QUIET_PEAK = 100  # -50 dBFS: a block peaking below it is a quiet room, not a voice
 HOT_HOLD_S = 2.0  # longer than any VAD silence that ends a turn
 QUIET_BATCH_BYTES = TARGET_RATE * QUIET_BATCH_MS // 1000 * 2  # pcm16
@@ -128,6 +129,7 @@ class AudioWorker:
         self._held = bytearray()  # quiet microphone audio batched for on_mic
         self._hot_until = 0.0  # blocks captured before this go out one by one
         self._quiet = False  # quiet room, speaker asleep: woken once per batch
+        self._loud_seen = 0  # the capture ring's loud_blocks when last read
         self._mic_reads = 0
         self._render_observers: list[RenderObserver] = []
         # counters of streams closed since: input overflows, underruns, output
@@ -324,7 +326,10 @@ class AudioWorker:
         capture = self._capture
         if capture is None:
             return
-        if self._quiet and capture.ring.available < capture.ring.wake_after:
+        ring = capture.ring
+        loud = ring.loud_blocks != self._loud_seen  # a voice woke us: read at once
+        self._loud_seen = ring.loud_blocks
+        if self._quiet and not loud and ring.available < ring.wake_after:
             return  # woken for something else: the batch is not complete yet
         got = capture.ring.read()
         if got is None:
@@ -371,6 +376,7 @@ class AudioWorker:
         capture = self._capture
         if capture is not None:
             capture.ring.wake_after = capture.rate * QUIET_BATCH_MS // 1000 if quiet else 1
+            capture.ring.wake_peak = QUIET_PEAK if quiet else None
 
     def _check_health(self, now: float) -> None:
         failures = []
