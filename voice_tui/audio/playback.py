@@ -70,7 +70,7 @@ MAX_ITEMS = 64  # accounts of past items kept for heard()
 MAX_DROPPED_RESPONSES = 64
 JITTER_STEP_MS = 20  # the prebuffer grows this much after each underrun in a response
 MAX_JITTER_GROWTH_MS = 120  # and at most this much
-STRETCH_AT_MOST = 0.25  # a piece is lengthened by at most this share while building
+STRETCH_AT_MOST = 0.5  # a piece is lengthened by at most this share while building
 FLUSH_IDLE_S = 0.08  # chunks stopped this long: push out the resampler's tail
 # The output stream sleeps once its last audible sample reached the DAC this long ago:
 # longer than the pauses inside an answer, short against the listening in between.
