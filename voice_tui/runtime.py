@@ -11,6 +11,7 @@ the audio thread). The worker stays alive even when no device opened (text mode)
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import Callable
@@ -177,6 +178,7 @@ async def build_runtime(
     worker: AudioWorker | None = None
     echo: EchoProcessor | None = None
     problem: str | None = None
+    _settle_heap()
     if audio and settings.audio.enabled:
         worker = audio_worker_for(
             engine,
@@ -209,6 +211,23 @@ async def build_runtime(
         mcp,
         approvals,
     )
+
+
+_heap_settled = False
+
+
+def _settle_heap() -> None:
+    """Move what is alive once the app has started out of the cyclic collector's way
+    (collected first, then `gc.freeze`): it lives as long as the app. A full collection
+    that scans it held the GIL for 25-90 ms here, longer than the speaker's buffer, and
+    the audio callbacks need the GIL: a gap in an answer, a late microphone block. Runs
+    before the audio starts, once per process (later runtimes, in tests, add little)."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
 
 
 def _start_mcp(
