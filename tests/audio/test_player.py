@@ -364,6 +364,24 @@ def test_a_real_time_stream_starts_at_once_and_builds_its_margin_by_lengthening(
     assert player.underruns == 1 and heard.gaps("a") == 1
 
 
+def test_a_response_that_wakes_the_stream_builds_the_priming_into_its_margin() -> None:
+    """A stream started from sleep fills the device's buffer from the queue at once:
+    that much more margin is built, or the second piece is due that much sooner."""
+    inserted = {}
+    for asleep in (False, True):
+        player, clock, heard = clocked(jitter_ms=10, stretch=True)
+        player.prime_samples = RATE * 15 // 1000
+        if asleep:
+            player.sleeping()
+        player.play(chunk("a", "r", tone(40)))
+        player.waking()
+        for _ in range(3):
+            tick(player, clock)
+        inserted[asleep] = sum(r.count for b in heard.blocks for r in b.runs if r.filler)
+    assert inserted[False] == RATE * 10 // 1000
+    assert inserted[True] == RATE * 20 // 1000  # 10 ms + 15 ms, half the 40 ms piece at most
+
+
 def test_a_stream_that_comes_ahead_of_time_is_played_as_sent() -> None:
     player, clock, heard = clocked(jitter_ms=20, stretch=True)
     player.play(chunk("a", "r", tone(200)))  # ahead: far more than the margin queued

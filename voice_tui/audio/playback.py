@@ -138,6 +138,10 @@ class Player:
         self._target = self.jitter_samples  # the current response's (grown after underruns)
         self._target_response: str | None = None
         self._built = 0  # filler samples inserted into the current response
+        # What a stream started from sleep takes from the queue at once to fill the
+        # device's buffer (set by the stream): a response that wakes it needs that much
+        # more margin, or its second piece is due that much sooner.
+        self.prime_samples = 0
         self._stretch = stretch
         self._lock = threading.Lock()  # held for copies only, never across I/O
         self._segments: deque[_Segment] = deque()
@@ -203,8 +207,12 @@ class Player:
         one has to arrive in. Bounded by what is left to build for the response."""
         with self._lock:
             if response_id != self._target_response:
-                return self.jitter_samples - self._queued
+                return self._first_target() - self._queued
             return min(self._target - self._queued, self._target - self._built)
+
+    def _first_target(self) -> int:
+        """The margin a response starts with: more if its audio will wake the stream."""
+        return self.jitter_samples + (self.prime_samples if self.reference.paused else 0)
 
     def _enqueue(
         self,
@@ -230,7 +238,7 @@ class Player:
                     self._items.popitem(last=False)
             item.received += received
             if response_id != self._target_response:  # a new response starts afresh
-                self._target = self.jitter_samples
+                self._target = self._first_target()
                 self._target_response = response_id
                 self._built = 0
             if longer is not None:
@@ -552,6 +560,8 @@ class Output(DeviceStream):
             latency=latency,
             callback=self._callback,
         )
+        # A stream started from sleep fills the device's buffer at once from the queue.
+        self.player.prime_samples = round(float(self.stream.latency) * self.rate) + block
 
     def _callback(self, outdata: Any, frames: int, stamp: Any, status: Any) -> None:
         now = time.perf_counter()
