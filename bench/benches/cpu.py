@@ -30,6 +30,7 @@ from bench.context import Context
 from bench.report import BenchResult, Target
 from bench.threads import thread_shares, thread_ticks
 from bench.world import bench_settings, poll, runtime, server_process
+from voice_tui.audio.capture import input_buffering
 from voice_tui.audio.devices import TARGET_RATE
 from voice_tui.audio.playback import output_buffering
 from voice_tui.audio.worker import AudioWorker
@@ -137,13 +138,14 @@ async def _streams_alone(settings: AudioSettings, window: float, speaker: bool) 
         outdata.fill(0)
 
     rate = TARGET_RATE
+    block, latency = input_buffering(settings, rate)
     streams: list[Any] = [
         sd.InputStream(
             samplerate=rate,
             channels=1,
             dtype="int16",
-            blocksize=rate * settings.block_ms // 1000,
-            latency="low",
+            blocksize=block,
+            latency=latency,
             callback=heard,
         )
     ]

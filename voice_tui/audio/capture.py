@@ -24,6 +24,14 @@ from voice_tui.config.schema import AudioSettings
 RING_SECONDS = 2.0  # how far the reader may fall behind before the oldest audio drops
 
 
+def input_buffering(settings: AudioSettings, rate: int) -> tuple[int, float | str]:
+    """(blocksize in frames, PortAudio latency) for the microphone. A number in
+    `audio.latency` sets the speaker's buffer; the microphone's blocks bound its delay,
+    so it keeps PortAudio's "low"."""
+    latency = "low" if isinstance(settings.latency, int) else settings.latency
+    return rate * settings.block_ms // 1000, latency
+
+
 class Capture(DeviceStream):
     def __init__(
         self,
@@ -44,14 +52,14 @@ class Capture(DeviceStream):
         self._clock = StreamClock(self.rate)
         self._overflows_timed = 0
         self._last_captured_at = float("-inf")
+        block, latency = input_buffering(settings, self.rate)
         self.stream: Any = sd.InputStream(
             device=device.id,
             samplerate=self.rate,
             channels=1,
             dtype="int16",
-            blocksize=self.rate * settings.block_ms // 1000,
-            # A number sets the speaker's buffer; the microphone's blocks bound its delay.
-            latency="low" if isinstance(settings.latency, int) else settings.latency,
+            blocksize=block,
+            latency=latency,
             callback=self._callback,
         )
 
